@@ -1,0 +1,1 @@
+//! User-space CAM stack (issue 6): not written yet.

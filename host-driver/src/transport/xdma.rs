@@ -1,0 +1,1 @@
+//! XDMA backend (to be written).

@@ -1,0 +1,1 @@
+//! Pin-level SCSI bus, targets and monitor (issue 3): not written yet.
