@@ -1,1 +1,19 @@
-//! placeholder
+//! Co-simulation of the HBA core: the real RTL, emitted by rust-hdl and compiled by
+//! Verilator in this crate's build script, driven cycle by cycle from Rust.
+//!
+//! - [`model::Model`]: the Verilated core with AXI4-Lite, BRAM-port and XDMA-interrupt
+//!   masters around it, and FST tracing on demand.
+//! - [`transport::SimTransport`]: the host driver's `Transport` over the model, with a
+//!   cost model of the PCIe/XDMA link so simulated time predicts the hardware.
+//!
+//! The pin-level SCSI bus and target models live in the `scsi-bus` crate.
+
+pub mod model;
+pub mod transport;
+
+pub use model::Model;
+pub use transport::{CostModel, SimTransport};
+
+/// Milliseconds the build script spent emitting and Verilating the core, and in total
+/// (including the C++ compile of the runtime), measured when this crate was built.
+pub const BUILD_TIMES_MS: (&str, &str) = (env!("HBA_VERILATE_MS"), env!("HBA_MODEL_BUILD_MS"));

@@ -1,0 +1,79 @@
+#include "hba-verif/cpp/model.h"
+#include "hba-verif/src/model/ffi.rs.h"
+#include "Vhba.h"
+#include "verilated.h"
+#include "verilated_fst_c.h"
+
+// One core clock is 10 ns; the trace shows time in ns.
+static const uint64_t HALF_PERIOD_NS = 5;
+
+HbaModel::HbaModel() : ctx_(new VerilatedContext) {
+  ctx_->traceEverOn(true);
+  top_.reset(new Vhba(ctx_.get(), "top"));
+}
+
+HbaModel::~HbaModel() {
+  close_trace();
+  top_->final();
+}
+
+PinsOut HbaModel::tick(const PinsIn& in) {
+  Vhba& t = *top_;
+  t.reset = in.reset;
+  t.s_axil_awaddr = in.awaddr;
+  t.s_axil_awvalid = in.awvalid;
+  t.s_axil_wdata = in.wdata;
+  t.s_axil_wstrb = in.wstrb;
+  t.s_axil_wvalid = in.wvalid;
+  t.s_axil_bready = in.bready;
+  t.s_axil_araddr = in.araddr;
+  t.s_axil_arvalid = in.arvalid;
+  t.s_axil_rready = in.rready;
+  t.bram_en = in.bram_en;
+  t.bram_we = in.bram_we;
+  t.bram_addr = in.bram_addr;
+  t.bram_wrdata = in.bram_wrdata;
+  t.usr_irq_ack = in.usr_irq_ack;
+  t.clock = 0;
+  t.eval();
+  PinsOut o;
+  o.awready = t.s_axil_awready;
+  o.wready = t.s_axil_wready;
+  o.bresp = t.s_axil_bresp;
+  o.bvalid = t.s_axil_bvalid;
+  o.arready = t.s_axil_arready;
+  o.rdata = t.s_axil_rdata;
+  o.rresp = t.s_axil_rresp;
+  o.rvalid = t.s_axil_rvalid;
+  o.bram_rddata = t.bram_rddata;
+  o.usr_irq_req = t.usr_irq_req;
+  if (trace_) trace_->dump(ctx_->time());
+  ctx_->timeInc(HALF_PERIOD_NS);
+  t.clock = 1;
+  t.eval();
+  if (trace_) trace_->dump(ctx_->time());
+  ctx_->timeInc(HALF_PERIOD_NS);
+  return o;
+}
+
+bool HbaModel::open_trace(rust::Str path) {
+  close_trace();
+  std::unique_ptr<VerilatedFstC> tfp(new VerilatedFstC);
+  tfp->set_time_unit("1ns");
+  tfp->set_time_resolution("1ns");
+  top_->trace(tfp.get(), 99);
+  std::string p(path.data(), path.size());
+  tfp->open(p.c_str());
+  if (!tfp->isOpen()) return false;
+  trace_ = std::move(tfp);
+  return true;
+}
+
+void HbaModel::close_trace() {
+  if (trace_) {
+    trace_->close();
+    trace_.reset();
+  }
+}
+
+std::unique_ptr<HbaModel> new_hba_model() { return std::unique_ptr<HbaModel>(new HbaModel); }

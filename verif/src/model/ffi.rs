@@ -1,0 +1,55 @@
+//! The cxx bridge to the Verilator model of the core (`cpp/model.h`).
+
+#[cxx::bridge]
+pub mod bridge {
+    /// Every input pin of the core for one cycle.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct PinsIn {
+        pub reset: bool,
+        pub awaddr: u32,
+        pub awvalid: bool,
+        pub wdata: u32,
+        pub wstrb: u8,
+        pub wvalid: bool,
+        pub bready: bool,
+        pub araddr: u32,
+        pub arvalid: bool,
+        pub rready: bool,
+        pub bram_en: bool,
+        pub bram_we: u8,
+        pub bram_addr: u32,
+        pub bram_wrdata: u32,
+        pub usr_irq_ack: bool,
+    }
+
+    /// Every output pin of the core, as presented at a rising edge.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct PinsOut {
+        pub awready: bool,
+        pub wready: bool,
+        pub bresp: u8,
+        pub bvalid: bool,
+        pub arready: bool,
+        pub rdata: u32,
+        pub rresp: u8,
+        pub rvalid: bool,
+        pub bram_rddata: u32,
+        pub usr_irq_req: bool,
+    }
+
+    unsafe extern "C++" {
+        include!("hba-verif/cpp/model.h");
+
+        /// The Verilated core with its context and trace.
+        type HbaModel;
+
+        /// A new model, clock low, before reset.
+        fn new_hba_model() -> UniquePtr<HbaModel>;
+        /// One clock cycle: apply inputs, sample outputs, rising edge.
+        fn tick(self: Pin<&mut HbaModel>, pins: &PinsIn) -> PinsOut;
+        /// Starts an FST trace; false when the file cannot be opened.
+        fn open_trace(self: Pin<&mut HbaModel>, path: &str) -> bool;
+        /// Flushes and closes the trace.
+        fn close_trace(self: Pin<&mut HbaModel>);
+    }
+}

@@ -1,0 +1,271 @@
+//! The Verilator model of the real RTL, driven cycle by cycle from Rust.
+//!
+//! [`Model`] owns the pins. Besides raw cycle access it offers the bus masters the card
+//! has around the core: an AXI4-Lite master (the XDMA user BAR), the native BRAM port
+//! (the AXI BRAM controller behind the XDMA DMA engine), and the XDMA user-interrupt
+//! logic that acknowledges `usr_irq_req` and sets the events-file flag.
+
+pub mod ffi;
+
+pub use ffi::bridge::{PinsIn, PinsOut};
+
+use cxx::UniquePtr;
+use hba_abi::{axi, CORE_CLOCK_NS};
+use std::path::Path;
+
+/// Cycles the XDMA IP takes from a rising `usr_irq_req` to `usr_irq_ack` (MSI sent).
+pub const XDMA_IRQ_ACK_CYCLES: u64 = 20;
+
+/// Cycles an AXI4-Lite or BRAM transaction may wait for the core before it is declared
+/// hung. The core answers within a few cycles; this only guards against a broken RTL.
+pub const HANDSHAKE_LIMIT: u64 = 10_000;
+
+/// What went wrong on a simulated bus transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// The core never completed a handshake.
+    #[error("{channel} handshake did not complete within {cycles} cycles at {addr:#x}")]
+    Hung { channel: &'static str, addr: u32, cycles: u64 },
+    /// The core answered SLVERR (unmapped offset or read-only register).
+    #[error("SLVERR on {dir} at {addr:#x}")]
+    SlvErr { dir: &'static str, addr: u32 },
+    /// The core answered a response code AXI4-Lite does not allow.
+    #[error("unexpected AXI response {resp:#b} on {dir} at {addr:#x}")]
+    BadResp { dir: &'static str, addr: u32, resp: u8 },
+    /// A trace file could not be opened.
+    #[error("cannot open trace file {0}")]
+    Trace(String),
+}
+
+/// The co-simulated core.
+pub struct Model {
+    inner: UniquePtr<ffi::bridge::HbaModel>,
+    pins: PinsIn,
+    last: PinsOut,
+    cycle: u64,
+    irq_prev: bool,
+    ack_due: Option<u64>,
+    msi_flag: bool,
+    msi_sent: u64,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Model {
+    /// A new model, held in reset for a few cycles and released.
+    pub fn new() -> Self {
+        let mut m = Model {
+            inner: ffi::bridge::new_hba_model(),
+            pins: PinsIn::default(),
+            last: PinsOut::default(),
+            cycle: 0,
+            irq_prev: false,
+            ack_due: None,
+            msi_flag: false,
+            msi_sent: 0,
+        };
+        m.reset(4);
+        m
+    }
+
+    /// Holds the reset input for `cycles` cycles, then releases it.
+    pub fn reset(&mut self, cycles: u64) {
+        self.pins = PinsIn { reset: true, ..PinsIn::default() };
+        for _ in 0..cycles.max(1) {
+            self.tick();
+        }
+        self.pins.reset = false;
+        self.tick();
+    }
+
+    /// Starts an FST trace of every signal into `path` (for GTKWave or Surfer).
+    pub fn trace_to(&mut self, path: &Path) -> Result<(), ModelError> {
+        let p = path.to_string_lossy();
+        if self.inner.pin_mut().open_trace(&p) {
+            Ok(())
+        } else {
+            Err(ModelError::Trace(p.into_owned()))
+        }
+    }
+
+    /// The input pins applied at the next [`Model::tick`].
+    pub fn pins_mut(&mut self) -> &mut PinsIn {
+        &mut self.pins
+    }
+
+    /// Outputs as sampled at the last rising edge.
+    pub fn outputs(&self) -> PinsOut {
+        self.last
+    }
+
+    /// Rising edges so far.
+    pub fn cycle(&self) -> u64 {
+        self.cycle
+    }
+
+    /// Simulated time so far, in nanoseconds.
+    pub fn time_ns(&self) -> u64 {
+        self.cycle * CORE_CLOCK_NS
+    }
+
+    /// One clock cycle. Returns the outputs the core presented at this edge; a handshake
+    /// happened at this edge when the input valid and the returned ready were both set.
+    pub fn tick(&mut self) -> PinsOut {
+        let out = self.inner.pin_mut().tick(&self.pins);
+        self.cycle += 1;
+        self.last = out;
+        self.xdma_irq(out.usr_irq_req);
+        out
+    }
+
+    /// Runs `cycles` cycles with the inputs as they are.
+    pub fn idle(&mut self, cycles: u64) {
+        for _ in 0..cycles {
+            self.tick();
+        }
+    }
+
+    // The XDMA user interrupt: each rising edge of usr_irq_req sends one MSI, answered
+    // by a one-cycle usr_irq_ack; the events file sees a flag that merges interrupts.
+    fn xdma_irq(&mut self, req: bool) {
+        self.pins.usr_irq_ack = false;
+        if req && !self.irq_prev && self.ack_due.is_none() {
+            self.ack_due = Some(self.cycle + XDMA_IRQ_ACK_CYCLES);
+        }
+        if let Some(due) = self.ack_due {
+            if self.cycle >= due {
+                self.ack_due = None;
+                self.pins.usr_irq_ack = true;
+                self.msi_flag = true;
+                self.msi_sent += 1;
+            }
+        }
+        self.irq_prev = req;
+    }
+
+    /// Takes the events-file flag: true when at least one MSI was sent since last taken.
+    pub fn take_msi(&mut self) -> bool {
+        std::mem::take(&mut self.msi_flag)
+    }
+
+    /// MSIs sent so far.
+    pub fn msi_sent(&self) -> u64 {
+        self.msi_sent
+    }
+
+    /// Level of `usr_irq_req` at the last edge.
+    pub fn irq_req(&self) -> bool {
+        self.last.usr_irq_req
+    }
+
+    fn check_resp(dir: &'static str, addr: u32, resp: u8) -> Result<(), ModelError> {
+        match u32::from(resp) {
+            axi::RESP_OKAY => Ok(()),
+            axi::RESP_SLVERR => Err(ModelError::SlvErr { dir, addr }),
+            _ => Err(ModelError::BadResp { dir, addr, resp }),
+        }
+    }
+
+    /// One AXI4-Lite write with byte strobes; AW and W presented together.
+    pub fn axil_write_strb(&mut self, addr: u32, data: u32, strb: u8) -> Result<(), ModelError> {
+        self.pins.awaddr = addr;
+        self.pins.awvalid = true;
+        self.pins.wdata = data;
+        self.pins.wstrb = strb;
+        self.pins.wvalid = true;
+        self.pins.bready = true;
+        let start = self.cycle;
+        let mut resp = None;
+        while resp.is_none() {
+            if self.cycle - start > HANDSHAKE_LIMIT {
+                self.pins.awvalid = false;
+                self.pins.wvalid = false;
+                self.pins.bready = false;
+                return Err(ModelError::Hung { channel: "write", addr, cycles: HANDSHAKE_LIMIT });
+            }
+            let aw = self.pins.awvalid;
+            let w = self.pins.wvalid;
+            let o = self.tick();
+            if aw && o.awready {
+                self.pins.awvalid = false;
+            }
+            if w && o.wready {
+                self.pins.wvalid = false;
+            }
+            if o.bvalid {
+                resp = Some(o.bresp);
+            }
+        }
+        self.pins.bready = false;
+        Self::check_resp("write", addr, resp.unwrap_or_default())
+    }
+
+    /// One 32-bit AXI4-Lite write.
+    pub fn axil_write(&mut self, addr: u32, data: u32) -> Result<(), ModelError> {
+        self.axil_write_strb(addr, data, 0xF)
+    }
+
+    /// One AXI4-Lite read.
+    pub fn axil_read(&mut self, addr: u32) -> Result<u32, ModelError> {
+        self.pins.araddr = addr;
+        self.pins.arvalid = true;
+        self.pins.rready = true;
+        let start = self.cycle;
+        loop {
+            if self.cycle - start > HANDSHAKE_LIMIT {
+                self.pins.arvalid = false;
+                self.pins.rready = false;
+                return Err(ModelError::Hung { channel: "read", addr, cycles: HANDSHAKE_LIMIT });
+            }
+            let ar = self.pins.arvalid;
+            let o = self.tick();
+            if ar && o.arready {
+                self.pins.arvalid = false;
+            }
+            if o.rvalid {
+                self.pins.rready = false;
+                Self::check_resp("read", addr, o.rresp)?;
+                return Ok(o.rdata);
+            }
+        }
+    }
+
+    /// Writes words into card memory through the native BRAM port, one per cycle.
+    pub fn bram_write(&mut self, byte_addr: u32, words: &[u32]) {
+        for (i, w) in words.iter().enumerate() {
+            self.pins.bram_en = true;
+            self.pins.bram_we = 0xF;
+            self.pins.bram_addr = byte_addr.wrapping_add(4 * i as u32);
+            self.pins.bram_wrdata = *w;
+            self.tick();
+        }
+        self.pins.bram_en = false;
+        self.pins.bram_we = 0;
+    }
+
+    /// Reads words from card memory through the native BRAM port (pipelined: one word
+    /// per cycle after one cycle of latency).
+    pub fn bram_read(&mut self, byte_addr: u32, words: &mut [u32]) {
+        let n = words.len();
+        self.pins.bram_we = 0;
+        for i in 0..=n {
+            self.pins.bram_en = i < n;
+            self.pins.bram_addr = byte_addr.wrapping_add(4 * i as u32);
+            let o = self.tick();
+            if i > 0 {
+                words[i - 1] = o.bram_rddata;
+            }
+        }
+        self.pins.bram_en = false;
+    }
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        self.inner.pin_mut().close_trace();
+    }
+}
