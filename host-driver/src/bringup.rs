@@ -43,7 +43,11 @@ impl RegDump {
                 }
             }
             Err(e) => {
-                let _ = write!(s, "{:#05x} {:<15} error: {e}", self.reg.offset, self.reg.name);
+                let _ = write!(
+                    s,
+                    "{:#05x} {:<15} error: {e}",
+                    self.reg.offset, self.reg.name
+                );
             }
         }
         s
@@ -55,7 +59,10 @@ impl RegDump {
 pub fn dump_registers(t: &mut dyn Transport) -> Vec<RegDump> {
     regs::REGISTERS
         .iter()
-        .map(|reg| RegDump { reg, value: t.reg_read(reg.offset).map_err(|e| e.to_string()) })
+        .map(|reg| RegDump {
+            reg,
+            value: t.reg_read(reg.offset).map_err(|e| e.to_string()),
+        })
         .collect()
 }
 
@@ -106,7 +113,10 @@ fn step_identity(t: &mut dyn Transport) -> StepResult {
         return Err(format!("{msg}: ID should be {MAGIC:#010x}"));
     }
     if ver >> 16 != version_word() >> 16 {
-        return Err(format!("{msg}: major version should be {}", version_word() >> 16));
+        return Err(format!(
+            "{msg}: major version should be {}",
+            version_word() >> 16
+        ));
     }
     Ok(msg)
 }
@@ -122,7 +132,10 @@ fn step_scratch(t: &mut dyn Transport) -> StepResult {
             return Err(format!("wrote {p:#010x}, read {got:#010x}"));
         }
     }
-    Ok(format!("{} patterns (walking ones, walking zeros, fixed) read back", patterns.len()))
+    Ok(format!(
+        "{} patterns (walking ones, walking zeros, fixed) read back",
+        patterns.len()
+    ))
 }
 
 // A pattern that differs at every word and in every byte, so address and lane faults show.
@@ -137,7 +150,11 @@ fn to_bytes(words: &[u32]) -> Vec<u8> {
 }
 
 fn first_mismatch(want: &[u32], got: &[u32]) -> Option<(usize, u32, u32)> {
-    want.iter().zip(got).enumerate().find(|(_, (a, b))| a != b).map(|(i, (a, b))| (i, *a, *b))
+    want.iter()
+        .zip(got)
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+        .map(|(i, (a, b))| (i, *a, *b))
 }
 
 // Writes `words` at `addr` one way and reads them back the other way.
@@ -159,11 +176,15 @@ fn step_mem(t: &mut dyn Transport, write_by_dma: bool, read_by_dma: bool) -> Ste
         let got: Vec<u32> = if read_by_dma {
             let mut buf = vec![0u8; WORDS * 4];
             io(t.dma_read(addr, &mut buf))?;
-            buf.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            buf.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
         } else {
             let mut v = Vec::with_capacity(WORDS);
             for i in 0..WORDS {
-                v.push(io(t.reg_read(mem::CARD_MEM_WINDOW + addr as u32 + 4 * i as u32))?);
+                v.push(io(
+                    t.reg_read(mem::CARD_MEM_WINDOW + addr as u32 + 4 * i as u32)
+                )?);
             }
             v
         };
@@ -174,7 +195,10 @@ fn step_mem(t: &mut dyn Transport, write_by_dma: bool, read_by_dma: bool) -> Ste
             ));
         }
     }
-    Ok(format!("{WORDS} words at {:#x} and {:#x} read back", addrs[0], addrs[1]))
+    Ok(format!(
+        "{WORDS} words at {:#x} and {:#x} read back",
+        addrs[0], addrs[1]
+    ))
 }
 
 fn step_irq(t: &mut dyn Transport) -> StepResult {
@@ -195,7 +219,9 @@ fn step_irq(t: &mut dyn Transport) -> StepResult {
         ));
     }
     if cause & test == 0 || status & regs::status::IRQ_REQ == 0 {
-        return Err(format!("interrupt seen but IRQ_CAUSE={cause:#010x} STATUS={status:#010x}"));
+        return Err(format!(
+            "interrupt seen but IRQ_CAUSE={cause:#010x} STATUS={status:#010x}"
+        ));
     }
     io(t.reg_write(regs::IRQ_CAUSE, test))?;
     let cause_after = io(t.reg_read(regs::IRQ_CAUSE))?;
@@ -224,7 +250,10 @@ pub fn self_test(t: &mut dyn Transport) -> SelfTest {
         return st;
     }
     st.record("scratch walking ones/zeros", step_scratch(t));
-    st.record("card memory: BAR write, BAR read", step_mem(t, false, false));
+    st.record(
+        "card memory: BAR write, BAR read",
+        step_mem(t, false, false),
+    );
     st.record("card memory: DMA write, DMA read", step_mem(t, true, true));
     st.record("card memory: BAR write, DMA read", step_mem(t, false, true));
     st.record("card memory: DMA write, BAR read", step_mem(t, true, false));

@@ -36,7 +36,7 @@ pub struct CardMem {
     pub b_din: Signal<In, Bits<32>>,
     /// Port B read data.
     pub b_dout: Signal<Out, Bits<32>>,
-    _sim: Box<BTreeMap<u64, u64>>,
+    _sim: BTreeMap<u64, u64>,
 }
 
 fn merge(old: u64, new: u64, we: u64) -> u64 {
@@ -56,9 +56,19 @@ impl Logic for CardMem {
         if self.clock.pos_edge() {
             for port in 0..2 {
                 let (en, we, addr, din) = if port == 0 {
-                    (self.a_en.val(), self.a_we.val(), self.a_addr.val(), self.a_din.val())
+                    (
+                        self.a_en.val(),
+                        self.a_we.val(),
+                        self.a_addr.val(),
+                        self.a_din.val(),
+                    )
                 } else {
-                    (self.b_en.val(), self.b_we.val(), self.b_addr.val(), self.b_din.val())
+                    (
+                        self.b_en.val(),
+                        self.b_we.val(),
+                        self.b_addr.val(),
+                        self.b_din.val(),
+                    )
                 };
                 if !en {
                     continue;
@@ -120,7 +130,10 @@ end
             .map(|p| TimingInfo {
                 name: format!("card_mem_{p}"),
                 clock: "clock".into(),
-                inputs: ["en", "we", "addr", "din"].iter().map(|s| format!("{p}_{s}")).collect(),
+                inputs: ["en", "we", "addr", "din"]
+                    .iter()
+                    .map(|s| format!("{p}_{s}"))
+                    .collect(),
                 outputs: vec![format!("{p}_dout")],
             })
             .collect()

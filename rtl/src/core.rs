@@ -337,8 +337,7 @@ impl Logic for HbaCore {
         }
         self.wr_go.next = self.have_aw.q.val() & self.have_w.q.val() & !self.bvalid.q.val();
         self.wr_in_window.next = self.aw_addr.q.val().get_bit(17);
-        self.wr_in_regs.next =
-            !self.aw_addr.q.val().get_bits::<HI_BITS>(12).any();
+        self.wr_in_regs.next = !self.aw_addr.q.val().get_bits::<HI_BITS>(12).any();
         self.wr_off.next = self.aw_addr.q.val().get_bits::<OFF_BITS>(0);
 
         // Byte lanes of WSTRB as a bit mask.
@@ -392,8 +391,8 @@ impl Logic for HbaCore {
                     self.wr_err.next = false;
                 }
                 if self.wr_off.val() == self.k_irq_set.val() {
-                    self.irq_cause.d.next = self.irq_cause.q.val()
-                        | (self.wbits.val() & self.v_irq_settable.val());
+                    self.irq_cause.d.next =
+                        self.irq_cause.q.val() | (self.wbits.val() & self.v_irq_settable.val());
                     self.wr_err.next = false;
                 }
             }
@@ -433,8 +432,7 @@ impl Logic for HbaCore {
         }
 
         self.rd_in_window.next = self.ar_addr.q.val().get_bit(17);
-        self.rd_in_regs.next =
-            !self.ar_addr.q.val().get_bits::<HI_BITS>(12).any();
+        self.rd_in_regs.next = !self.ar_addr.q.val().get_bits::<HI_BITS>(12).any();
         self.rd_off.next = self.ar_addr.q.val().get_bits::<OFF_BITS>(0);
         self.rd_val.next = 0.into();
         self.rd_err.next = true;
@@ -523,7 +521,8 @@ impl Logic for HbaCore {
         if self.rd_stage.q.val() & self.rd_err.val() {
             self.err_r.next = 1.into();
         }
-        self.cnt_axi_errors.d.next = self.cnt_axi_errors.q.val() + self.err_w.val() + self.err_r.val();
+        self.cnt_axi_errors.d.next =
+            self.cnt_axi_errors.q.val() + self.err_w.val() + self.err_r.val();
 
         // ---- Interrupt ----
         // A W1C write drops the request for one cycle, so a cause still pending after the

@@ -346,8 +346,8 @@ pub mod spi_timing {
     pub const PERIOD_FACTOR_FAST10: u8 = 0x19; // 100 ns
     pub const PERIOD_FACTOR_FAST5: u8 = 0x32; // 200 ns
 
-    /// Transfer period in picoseconds for an SDTR period factor, or `None` for the
-    /// reserved factors 0x00..=0x07.
+    /// Transfer period in picoseconds for an SDTR/PPR period factor: 0x08..=0x0C have
+    /// fixed meanings, 0x0D and up are 4 ns units; `None` for the reserved 0x00..=0x07.
     pub fn period_ps(factor: u8) -> Option<u64> {
         match factor {
             0x00..=0x07 => None,
@@ -355,6 +355,7 @@ pub mod spi_timing {
             0x09 => Some(12_500),
             0x0A => Some(25_000),
             0x0B => Some(30_300),
+            0x0C => Some(50_000),
             f => Some(u64::from(f) * 4_000),
         }
     }
@@ -377,9 +378,18 @@ mod tests {
 
     #[test]
     fn period_factors_match_spi() {
-        assert_eq!(spi_timing::period_ps(spi_timing::PERIOD_FACTOR_FAST20), Some(50_000));
-        assert_eq!(spi_timing::period_ps(spi_timing::PERIOD_FACTOR_FAST10), Some(100_000));
-        assert_eq!(spi_timing::period_ps(spi_timing::PERIOD_FACTOR_FAST5), Some(200_000));
+        assert_eq!(
+            spi_timing::period_ps(spi_timing::PERIOD_FACTOR_FAST20),
+            Some(50_000)
+        );
+        assert_eq!(
+            spi_timing::period_ps(spi_timing::PERIOD_FACTOR_FAST10),
+            Some(100_000)
+        );
+        assert_eq!(
+            spi_timing::period_ps(spi_timing::PERIOD_FACTOR_FAST5),
+            Some(200_000)
+        );
         assert_eq!(spi_timing::period_ps(0x05), None);
     }
 

@@ -23,14 +23,23 @@ pub struct CostModel {
 
 impl Default for CostModel {
     fn default() -> Self {
-        CostModel { bar_read_ns: 1_000, bar_write_ns: 100, dma_call_ns: 30_000, irq_wakeup_ns: 5_000 }
+        CostModel {
+            bar_read_ns: 1_000,
+            bar_write_ns: 100,
+            dma_call_ns: 30_000,
+            irq_wakeup_ns: 5_000,
+        }
     }
 }
 
 impl CostModel {
     /// No link cost at all: only the core's own cycles count (block tests).
-    pub const FREE: CostModel =
-        CostModel { bar_read_ns: 0, bar_write_ns: 0, dma_call_ns: 0, irq_wakeup_ns: 0 };
+    pub const FREE: CostModel = CostModel {
+        bar_read_ns: 0,
+        bar_write_ns: 0,
+        dma_call_ns: 0,
+        irq_wakeup_ns: 0,
+    };
 }
 
 /// [`Transport`] over the Verilator model.
@@ -51,7 +60,10 @@ impl SimTransport {
 
     /// A fresh core with the given cost model.
     pub fn with_cost(cost: CostModel) -> Self {
-        SimTransport { model: Model::new(), cost }
+        SimTransport {
+            model: Model::new(),
+            cost,
+        }
     }
 
     /// The model, for tests and traces.
@@ -69,14 +81,25 @@ impl SimTransport {
 
     fn check_dma(card_addr: u64, len: usize) -> Result<(), TransportError> {
         let align = mem::CARD_MEM_DMA_ALIGN;
-        if card_addr % align != 0 {
-            return Err(TransportError::Misaligned { what: "DMA address", value: card_addr, align });
+        if !card_addr.is_multiple_of(align) {
+            return Err(TransportError::Misaligned {
+                what: "DMA address",
+                value: card_addr,
+                align,
+            });
         }
-        if len as u64 % align != 0 {
-            return Err(TransportError::Misaligned { what: "DMA length", value: len as u64, align });
+        if !(len as u64).is_multiple_of(align) {
+            return Err(TransportError::Misaligned {
+                what: "DMA length",
+                value: len as u64,
+                align,
+            });
         }
         let limit = u64::from(mem::CARD_MEM_BYTES);
-        if card_addr.checked_add(len as u64).is_none_or(|end| end > limit) {
+        if card_addr
+            .checked_add(len as u64)
+            .is_none_or(|end| end > limit)
+        {
             return Err(TransportError::OutOfRange {
                 what: "DMA",
                 offset: card_addr,
@@ -88,7 +111,7 @@ impl SimTransport {
     }
 
     fn check_reg(offset: u32) -> Result<(), TransportError> {
-        if offset % 4 != 0 {
+        if !offset.is_multiple_of(4) {
             return Err(TransportError::Misaligned {
                 what: "register offset",
                 value: u64::from(offset),

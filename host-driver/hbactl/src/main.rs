@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "hbactl", version, about = "Control the FPGA parallel-SCSI host bus adapter")]
+#[command(
+    name = "hbactl",
+    version,
+    about = "Control the FPGA parallel-SCSI host bus adapter"
+)]
 struct Cli {
     /// Which card to talk to: the co-simulated core or a board through XDMA.
     #[arg(long, value_enum, default_value_t = Backend::Sim, global = true)]
@@ -52,12 +56,11 @@ fn open(cli: &Cli) -> Result<Box<dyn Transport>, String> {
             if cli.trace.is_some() {
                 return Err("--trace needs --backend sim".into());
             }
-            let mut cfg = XdmaConfig::for_device(&cli.device).map_err(|e| e.to_string())?;
-            cfg.user_size = hba_abi::mem::REG_SPACE_BYTES as usize;
-            cfg.dma_base = hba_abi::mem::CARD_MEM_DMA_BASE;
-            cfg.dma_align = hba_abi::mem::CARD_MEM_DMA_ALIGN;
-            cfg.dma_limit = u64::from(hba_abi::mem::CARD_MEM_BYTES);
-            Ok(Box::new(XdmaTransport::open(cfg).map_err(|e| e.to_string())?))
+            // The defaults of XdmaConfig are the core's map from hba-abi.
+            let cfg = XdmaConfig::for_device(&cli.device).map_err(|e| e.to_string())?;
+            Ok(Box::new(
+                XdmaTransport::open(cfg).map_err(|e| e.to_string())?,
+            ))
         }
     }
 }
@@ -86,7 +89,12 @@ fn main() -> ExitCode {
             println!("self-test of {}:", t.name());
             let st = bringup::self_test(t.as_mut());
             for s in &st.steps {
-                println!("[{}] {}: {}", if s.pass { "PASS" } else { "FAIL" }, s.name, s.detail);
+                println!(
+                    "[{}] {}: {}",
+                    if s.pass { "PASS" } else { "FAIL" },
+                    s.name,
+                    s.detail
+                );
             }
             let n_pass = st.steps.iter().filter(|s| s.pass).count();
             println!("{} passed, {} failed", n_pass, st.steps.len() - n_pass);

@@ -30,13 +30,27 @@ pub enum TransportError {
     },
     /// An address, offset or length breaks the device's alignment rules.
     #[error("misaligned {what}: {value:#x} is not a multiple of {align}")]
-    Misaligned { what: &'static str, value: u64, align: u64 },
+    Misaligned {
+        what: &'static str,
+        value: u64,
+        align: u64,
+    },
     /// An access falls outside the window the device exposes.
     #[error("out of range: {what} {offset:#x}+{len:#x} exceeds {limit:#x}")]
-    OutOfRange { what: &'static str, offset: u64, len: u64, limit: u64 },
+    OutOfRange {
+        what: &'static str,
+        offset: u64,
+        len: u64,
+        limit: u64,
+    },
     /// A transfer moved fewer bytes than asked.
     #[error("short {op}: {done} of {wanted} bytes at {offset:#x}")]
-    Short { op: &'static str, done: usize, wanted: usize, offset: u64 },
+    Short {
+        op: &'static str,
+        done: usize,
+        wanted: usize,
+        offset: u64,
+    },
     /// The device answered something the protocol does not allow.
     #[error("protocol error: {0}")]
     Protocol(String),

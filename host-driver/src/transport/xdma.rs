@@ -25,8 +25,8 @@ use memmap2::{MmapMut, MmapOptions};
 
 use super::{Transport, TransportError};
 
-/// Size of the user BAR window mapped when the caller does not say otherwise (64 KiB).
-pub const DEFAULT_USER_SIZE: usize = 64 * 1024;
+/// Size of the user BAR window mapped by default: the core's register space.
+pub const DEFAULT_USER_SIZE: usize = hba_abi::mem::REG_SPACE_BYTES as usize;
 
 /// Alignment of the DMA bounce buffer: one page, as the XDMA reference tools use.
 pub const BOUNCE_ALIGN: usize = 4096;
@@ -46,15 +46,17 @@ pub struct XdmaConfig {
     pub channel: u32,
     /// User interrupt `K` in `xdmaN_events_K` (default 0).
     pub irq: u32,
-    /// Bytes of the user BAR to map; the caller passes the register-space size
-    /// (default [`DEFAULT_USER_SIZE`]).
+    /// Bytes of the user BAR to map (default [`DEFAULT_USER_SIZE`], the core's
+    /// register space).
     pub user_size: usize,
     /// AXI address of card memory: a DMA to `card_addr` uses file offset
-    /// `dma_base + card_addr` (default 0).
+    /// `dma_base + card_addr` (default `hba_abi::mem::CARD_MEM_DMA_BASE`).
     pub dma_base: u64,
-    /// Granularity of DMA addresses and lengths; a power of two (default 4).
+    /// Granularity of DMA addresses and lengths; a power of two (default
+    /// `hba_abi::mem::CARD_MEM_DMA_ALIGN`).
     pub dma_align: u64,
-    /// Size of card memory; transfers reaching past it are rejected (default: no limit).
+    /// Size of card memory; transfers reaching past it are rejected (default
+    /// `hba_abi::mem::CARD_MEM_BYTES`).
     pub dma_limit: u64,
 }
 
@@ -66,9 +68,9 @@ impl Default for XdmaConfig {
             channel: 0,
             irq: 0,
             user_size: DEFAULT_USER_SIZE,
-            dma_base: 0,
-            dma_align: 4,
-            dma_limit: u64::MAX,
+            dma_base: hba_abi::mem::CARD_MEM_DMA_BASE,
+            dma_align: hba_abi::mem::CARD_MEM_DMA_ALIGN,
+            dma_limit: u64::from(hba_abi::mem::CARD_MEM_BYTES),
         }
     }
 }

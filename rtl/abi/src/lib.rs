@@ -12,8 +12,8 @@
 extern crate alloc;
 
 pub mod mem;
-pub mod regs;
 mod reference;
+pub mod regs;
 
 pub use reference::reference_markdown;
 

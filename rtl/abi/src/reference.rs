@@ -22,8 +22,14 @@ pub fn reference_markdown() -> String {
     let _ = writeln!(s, "| what | value |\n|---|---|");
     let rows: [(&str, String); 7] = [
         ("AXI4-Lite address bits", format!("{}", mem::AXIL_ADDR_BITS)),
-        ("register space (user BAR)", format!("{:#x} bytes", mem::REG_SPACE_BYTES)),
-        ("register block", format!("[0, {:#x})", mem::REG_BLOCK_BYTES)),
+        (
+            "register space (user BAR)",
+            format!("{:#x} bytes", mem::REG_SPACE_BYTES),
+        ),
+        (
+            "register block",
+            format!("[0, {:#x})", mem::REG_BLOCK_BYTES),
+        ),
         (
             "card memory",
             format!(
@@ -40,8 +46,14 @@ pub fn reference_markdown() -> String {
                 mem::CARD_MEM_WINDOW + mem::CARD_MEM_BYTES
             ),
         ),
-        ("card memory on the DMA side (AXI)", format!("{:#x}", mem::CARD_MEM_DMA_BASE)),
-        ("DMA alignment", format!("{} bytes", mem::CARD_MEM_DMA_ALIGN)),
+        (
+            "card memory on the DMA side (AXI)",
+            format!("{:#x}", mem::CARD_MEM_DMA_BASE),
+        ),
+        (
+            "DMA alignment",
+            format!("{} bytes", mem::CARD_MEM_DMA_ALIGN),
+        ),
     ];
     for (k, v) in rows {
         let _ = writeln!(s, "| {k} | {v} |");
@@ -52,7 +64,10 @@ pub fn reference_markdown() -> String {
         "Writes to RO registers and any access to an unmapped offset answer SLVERR \
          (reads then return 0). WSTRB byte lanes are honoured. WO registers read as 0.\n"
     );
-    let _ = writeln!(s, "| offset | name | access | reset | meaning |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| offset | name | access | reset | meaning |\n|---|---|---|---|---|"
+    );
     for r in regs::REGISTERS {
         let reset = match r.reset {
             Some(v) => format!("`{v:#010x}`"),

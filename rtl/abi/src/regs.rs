@@ -144,7 +144,12 @@ pub struct Reg {
 }
 
 const fn bit(name: &'static str, mask: u32, doc: &'static str) -> Field {
-    Field { name, lsb: mask.trailing_zeros(), width: 1, doc }
+    Field {
+        name,
+        lsb: mask.trailing_zeros(),
+        width: 1,
+        doc,
+    }
 }
 
 /// Every register of the map, in offset order.
@@ -164,9 +169,24 @@ pub const REGISTERS: &[Reg] = &[
         reset: Some(version_word()),
         doc: "Contract version.",
         fields: &[
-            Field { name: "MAJOR", lsb: 16, width: 8, doc: "Incompatible changes." },
-            Field { name: "MINOR", lsb: 8, width: 8, doc: "Compatible additions." },
-            Field { name: "PATCH", lsb: 0, width: 8, doc: "Fixes." },
+            Field {
+                name: "MAJOR",
+                lsb: 16,
+                width: 8,
+                doc: "Incompatible changes.",
+            },
+            Field {
+                name: "MINOR",
+                lsb: 8,
+                width: 8,
+                doc: "Compatible additions.",
+            },
+            Field {
+                name: "PATCH",
+                lsb: 0,
+                width: 8,
+                doc: "Fixes.",
+            },
         ],
     },
     Reg {
@@ -176,9 +196,21 @@ pub const REGISTERS: &[Reg] = &[
         reset: Some(caps::PRESENT),
         doc: "Capabilities of this build.",
         fields: &[
-            bit("CARD_MEM", caps::CARD_MEM, "Card memory present (DMA port and BAR window)."),
-            bit("IRQ", caps::IRQ, "Interrupt line and cause/enable registers present."),
-            bit("SCSI", caps::SCSI, "SCSI phase engine and sequencer present."),
+            bit(
+                "CARD_MEM",
+                caps::CARD_MEM,
+                "Card memory present (DMA port and BAR window).",
+            ),
+            bit(
+                "IRQ",
+                caps::IRQ,
+                "Interrupt line and cause/enable registers present.",
+            ),
+            bit(
+                "SCSI",
+                caps::SCSI,
+                "SCSI phase engine and sequencer present.",
+            ),
         ],
     },
     Reg {
@@ -300,7 +332,12 @@ mod tests {
     #[test]
     fn offsets_are_aligned_unique_sorted_and_inside_the_register_block() {
         for pair in REGISTERS.windows(2) {
-            assert!(pair[0].offset < pair[1].offset, "{} / {}", pair[0].name, pair[1].name);
+            assert!(
+                pair[0].offset < pair[1].offset,
+                "{} / {}",
+                pair[0].name,
+                pair[1].name
+            );
         }
         for r in REGISTERS {
             assert_eq!(r.offset % 4, 0, "{}", r.name);
@@ -313,7 +350,12 @@ mod tests {
         for r in REGISTERS {
             let mut seen = 0u32;
             for f in r.fields {
-                assert!(f.width >= 1 && f.lsb + f.width <= 32, "{}.{}", r.name, f.name);
+                assert!(
+                    f.width >= 1 && f.lsb + f.width <= 32,
+                    "{}.{}",
+                    r.name,
+                    f.name
+                );
                 assert_eq!(seen & f.mask(), 0, "{}.{} overlaps", r.name, f.name);
                 seen |= f.mask();
             }

@@ -25,13 +25,21 @@ pub const HANDSHAKE_LIMIT: u64 = 10_000;
 pub enum ModelError {
     /// The core never completed a handshake.
     #[error("{channel} handshake did not complete within {cycles} cycles at {addr:#x}")]
-    Hung { channel: &'static str, addr: u32, cycles: u64 },
+    Hung {
+        channel: &'static str,
+        addr: u32,
+        cycles: u64,
+    },
     /// The core answered SLVERR (unmapped offset or read-only register).
     #[error("SLVERR on {dir} at {addr:#x}")]
     SlvErr { dir: &'static str, addr: u32 },
     /// The core answered a response code AXI4-Lite does not allow.
     #[error("unexpected AXI response {resp:#b} on {dir} at {addr:#x}")]
-    BadResp { dir: &'static str, addr: u32, resp: u8 },
+    BadResp {
+        dir: &'static str,
+        addr: u32,
+        resp: u8,
+    },
     /// A trace file could not be opened.
     #[error("cannot open trace file {0}")]
     Trace(String),
@@ -74,7 +82,10 @@ impl Model {
 
     /// Holds the reset input for `cycles` cycles, then releases it.
     pub fn reset(&mut self, cycles: u64) {
-        self.pins = PinsIn { reset: true, ..PinsIn::default() };
+        self.pins = PinsIn {
+            reset: true,
+            ..PinsIn::default()
+        };
         for _ in 0..cycles.max(1) {
             self.tick();
         }
@@ -185,7 +196,11 @@ impl Model {
                 self.pins.awvalid = false;
                 self.pins.wvalid = false;
                 self.pins.bready = false;
-                return Err(ModelError::Hung { channel: "write", addr, cycles: HANDSHAKE_LIMIT });
+                return Err(ModelError::Hung {
+                    channel: "write",
+                    addr,
+                    cycles: HANDSHAKE_LIMIT,
+                });
             }
             let aw = self.pins.awvalid;
             let w = self.pins.wvalid;
@@ -219,7 +234,11 @@ impl Model {
             if self.cycle - start > HANDSHAKE_LIMIT {
                 self.pins.arvalid = false;
                 self.pins.rready = false;
-                return Err(ModelError::Hung { channel: "read", addr, cycles: HANDSHAKE_LIMIT });
+                return Err(ModelError::Hung {
+                    channel: "read",
+                    addr,
+                    cycles: HANDSHAKE_LIMIT,
+                });
             }
             let ar = self.pins.arvalid;
             let o = self.tick();

@@ -1,0 +1,49 @@
+# Entry points. `make run` and `make test` install what is missing (scripts/setup.sh).
+
+CARGO ?= cargo
+BUILD := build
+VERILOG := $(BUILD)/hba_core.v
+
+.PHONY: all setup run test verilog lint bench fmt clippy clean
+
+all: test
+
+setup:
+	@scripts/setup.sh
+
+# The main job: the co-simulated core's self-test (real RTL under Verilator).
+run: setup
+	$(CARGO) run -q -p hbactl -- selftest
+
+test: setup lint
+	$(CARGO) test --workspace
+
+# Emits the core's Verilog.
+verilog: $(VERILOG)
+
+$(VERILOG): FORCE
+	@mkdir -p $(BUILD)
+	$(CARGO) run -q -p hba-rtl --bin hba-verilog -- $@
+	@echo "wrote $@"
+
+# Verilator lint (all warnings but the waived ones) and a yosys read/hierarchy/proc check.
+lint: setup $(VERILOG)
+	verilator --lint-only -Wall --top-module top scripts/verilator_lint.vlt $(VERILOG)
+	yosys -q -p "read_verilog $(VERILOG); hierarchy -check -top top; proc; check -assert"
+	@echo "lint: verilator and yosys clean"
+
+# Benchmarks report ratios measured side by side in one run; never part of `make test`.
+bench: setup
+	$(CARGO) bench -p hba-verif --bench cosim_speed
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(BUILD)
+	$(CARGO) clean
+
+FORCE:
