@@ -4,7 +4,7 @@ CARGO ?= cargo
 BUILD := build
 VERILOG := $(BUILD)/hba_core.v
 
-.PHONY: all setup run test verilog lint bench fmt clippy clean
+.PHONY: all setup run test verilog lint synth bench fmt clippy clean
 
 all: test
 
@@ -31,6 +31,11 @@ lint: setup $(VERILOG)
 	verilator --lint-only -Wall --top-module top scripts/verilator_lint.vlt $(VERILOG)
 	yosys -q -p "read_verilog $(VERILOG); hierarchy -check -top top; proc; check -assert"
 	@echo "lint: verilator and yosys clean"
+
+# Open-tool synthesis for 7-series (resource estimate of the same Verilog Vivado gets).
+synth: setup $(VERILOG)
+	yosys -q -l $(BUILD)/synth.log -p "read_verilog $(VERILOG); synth_xilinx -family xc7 -top top -flatten; tee -o $(BUILD)/synth_stat.txt stat"
+	@grep -E "Number of cells|LUT[1-6]|FD[A-Z]*|RAMB|CARRY|MUXF" $(BUILD)/synth_stat.txt
 
 # Benchmarks report ratios measured side by side in one run; never part of `make test`.
 bench: setup
