@@ -1,0 +1,128 @@
+//! The wired-OR bus: owns the devices and the monitor, resolves one cycle per `step`.
+
+use std::any::Any;
+
+use crate::monitor::Monitor;
+use crate::signals::{BusDrive, BusSignals};
+
+/// Lets the bus hand a device back to a test as its concrete type.
+pub trait AsAny: Any {
+    /// `self` as `&mut dyn Any`.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+impl<T: Any> AsAny for T {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// A device on the bus. Each cycle it sees the bus resolved from the previous cycle's
+/// drives and returns what it asserts during this cycle.
+pub trait BusDevice: AsAny {
+    /// One core cycle.
+    fn tick(&mut self, cycle: u64, bus: &BusSignals) -> BusDrive;
+}
+
+/// Index of a device added to a [`Bus`], typed so a test can get it back.
+#[derive(Debug)]
+pub struct DeviceHandle<T> {
+    idx: usize,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+impl<T> Clone for DeviceHandle<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for DeviceHandle<T> {}
+
+/// Narrow (8-bit, IDs 0..7) or wide (16-bit, IDs 0..15) bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// 8-bit.
+    Narrow,
+    /// 16-bit.
+    Wide,
+}
+
+/// The bus: devices, the resolved value, the cycle counter and the monitor.
+pub struct Bus {
+    devices: Vec<Box<dyn BusDevice>>,
+    value: BusSignals,
+    cycle: u64,
+    width: Width,
+    /// The protocol monitor, fed every resolved cycle.
+    pub monitor: Monitor,
+}
+
+impl Bus {
+    /// An empty bus with a monitor.
+    pub fn new(width: Width) -> Bus {
+        Bus {
+            devices: Vec::new(),
+            value: BusSignals::NONE,
+            cycle: 0,
+            width,
+            monitor: Monitor::new(width),
+        }
+    }
+    /// Bus width.
+    pub fn width(&self) -> Width {
+        self.width
+    }
+    /// Adds a device; the handle gets it back with [`Bus::device`].
+    pub fn add<T: BusDevice>(&mut self, dev: T) -> DeviceHandle<T> {
+        self.devices.push(Box::new(dev));
+        DeviceHandle {
+            idx: self.devices.len() - 1,
+            _t: std::marker::PhantomData,
+        }
+    }
+    /// The device behind a handle.
+    pub fn device<T: BusDevice>(&mut self, h: DeviceHandle<T>) -> &mut T {
+        let d: &mut dyn BusDevice = &mut *self.devices[h.idx];
+        d.as_any_mut()
+            .downcast_mut::<T>()
+            .expect("handle type matches")
+    }
+    /// Current cycle (the cycle of the last resolved value).
+    pub fn cycle(&self) -> u64 {
+        self.cycle
+    }
+    /// Bus value resolved by the last `step`.
+    pub fn value(&self) -> BusSignals {
+        self.value
+    }
+    /// One cycle: every device sees the previous value; the new value is the wired-OR of
+    /// all device drives and `external` (e.g. an RTL initiator), and is returned.
+    #[inline]
+    pub fn step(&mut self, external: BusDrive) -> BusSignals {
+        self.cycle += 1;
+        let prev = self.value;
+        let mut v = external;
+        for d in self.devices.iter_mut() {
+            v = v.or(d.tick(self.cycle, &prev));
+        }
+        self.value = v;
+        self.monitor.observe(self.cycle, v);
+        v
+    }
+    /// Steps with no external drive until `done(self)` is true or `max_cycles` pass.
+    /// Returns true when `done` became true.
+    pub fn run_until(&mut self, max_cycles: u64, mut done: impl FnMut(&mut Bus) -> bool) -> bool {
+        let end = self.cycle + max_cycles;
+        while self.cycle < end {
+            self.step(BusDrive::NONE);
+            if done(self) {
+                return true;
+            }
+        }
+        false
+    }
+    /// Steps `n` cycles with no external drive.
+    pub fn run(&mut self, n: u64) {
+        for _ in 0..n {
+            self.step(BusDrive::NONE);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Seeded, declarative fault injection (serde-deserialisable, e.g. from TOML).
+
+use serde::Deserialize;
+
+use crate::bus::BusDevice;
+use crate::signals::{ctl, cycles, BusDrive, BusSignals, Phase};
+
+/// Small deterministic PRNG (splitmix64): same seed, same run.
+#[derive(Clone, Debug)]
+pub struct Prng(u64);
+
+impl Prng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Prng {
+        Prng(seed)
+    }
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// What a matching rule does.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultAction {
+    /// End the command with CHECK CONDITION and this sense (e.g. MEDIUM ERROR 11/00 at
+    /// LBAs, NOT READY 04/01 for the first N commands, ABORTED COMMAND).
+    CheckCondition {
+        /// Sense key.
+        key: u8,
+        /// Additional sense code.
+        asc: u8,
+        /// Qualifier.
+        #[serde(default)]
+        ascq: u8,
+    },
+    /// Answer BUSY status.
+    Busy,
+    /// Answer QUEUE FULL (TASK SET FULL) status.
+    QueueFull,
+    /// Do not answer the selection (the initiator times out).
+    NoSelectionResponse,
+    /// Enter this phase and never assert REQ.
+    Hang {
+        /// The phase.
+        phase: Phase,
+    },
+    /// Release BSY (unexpected BUS FREE) on entering this phase.
+    BusFree {
+        /// The phase.
+        phase: Phase,
+    },
+    /// Send byte `byte` (0-based) of this phase with wrong parity.
+    Parity {
+        /// DATA IN, STATUS or MSG IN.
+        phase: Phase,
+        /// Index of the byte within the phase.
+        #[serde(default)]
+        byte: usize,
+    },
+    /// Answer a queue tag message with MESSAGE REJECT (the task runs untagged).
+    RejectTag,
+    /// Answer SDTR/WDTR with MESSAGE REJECT.
+    RejectNegotiation,
+    /// Reselect with a tag that is not outstanding.
+    BadReselectTag,
+}
+
+/// When the action applies; each class of action is matched at its own moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// On selection (opcode unknown yet).
+    Selection,
+    /// On a queue tag or negotiation message.
+    Message,
+    /// On a received CDB.
+    Command,
+}
+
+impl FaultAction {
+    /// The moment this action is matched at.
+    pub fn point(&self) -> FaultPoint {
+        match self {
+            FaultAction::NoSelectionResponse => FaultPoint::Selection,
+            FaultAction::RejectTag | FaultAction::RejectNegotiation => FaultPoint::Message,
+            _ => FaultPoint::Command,
+        }
+    }
+}
+
+/// One rule: all given conditions must hold; counters count matching opportunities.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// Only this opcode.
+    #[serde(default)]
+    pub opcode: Option<u8>,
+    /// Only commands whose LBA range overlaps `[start, end)`.
+    #[serde(default)]
+    pub lba: Option<[u64; 2]>,
+    /// Only this LUN.
+    #[serde(default)]
+    pub lun: Option<u8>,
+    /// Fire on every Nth opportunity (N, 2N, ...).
+    #[serde(default)]
+    pub every_nth: Option<u64>,
+    /// Fire only on the first N opportunities.
+    #[serde(default)]
+    pub first_n: Option<u64>,
+    /// Fire with this probability (seeded).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// The action.
+    pub action: FaultAction,
+}
+
+/// A rule set with its seed; deserialisable from TOML (`seed`, `[[rule]]`, `bus_reset_at_ns`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultConfig {
+    /// PRNG seed for probabilities.
+    #[serde(default)]
+    pub seed: u64,
+    /// The rules, first match wins.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<FaultRule>,
+    /// Third-party bus resets: times (ns) at which a [`ResetInjector`] asserts RST.
+    #[serde(default)]
+    pub bus_reset_at_ns: Vec<u64>,
+}
+
+/// What the fault engine is asked about.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultCtx {
+    /// Opcode, when known.
+    pub opcode: Option<u8>,
+    /// First LBA and block count, for block commands.
+    pub lba: Option<(u64, u64)>,
+    /// LUN.
+    pub lun: u8,
+}
+
+/// Runs a [`FaultConfig`]: per-rule opportunity counters, fire counts and the PRNG.
+#[derive(Clone, Debug)]
+pub struct FaultEngine {
+    rules: Vec<(FaultRule, u64)>,
+    rng: Prng,
+    /// How many times each rule fired, in rule order.
+    pub fired: Vec<u64>,
+}
+
+impl FaultEngine {
+    /// An engine for a configuration.
+    pub fn new(cfg: &FaultConfig) -> FaultEngine {
+        FaultEngine {
+            rules: cfg.rules.iter().map(|r| (r.clone(), 0)).collect(),
+            rng: Prng::new(cfg.seed ^ 0xF417_5EED),
+            fired: vec![0; cfg.rules.len()],
+        }
+    }
+    /// The first rule of class `point` that fires for `ctx`, if any.
+    pub fn check(&mut self, point: FaultPoint, ctx: &FaultCtx) -> Option<FaultAction> {
+        if self.rules.is_empty() {
+            return None;
+        }
+        for (i, (r, count)) in self.rules.iter_mut().enumerate() {
+            if r.action.point() != point {
+                continue;
+            }
+            if r.opcode.is_some() && r.opcode != ctx.opcode {
+                continue;
+            }
+            if r.lun.is_some_and(|l| l != ctx.lun) {
+                continue;
+            }
+            if let Some([s, e]) = r.lba {
+                match ctx.lba {
+                    Some((lba, n)) if lba < e && lba.saturating_add(n.max(1)) > s => {}
+                    _ => continue,
+                }
+            }
+            *count += 1;
+            if r.first_n.is_some_and(|n| *count > n) {
+                continue;
+            }
+            if r.every_nth.is_some_and(|n| n == 0 || *count % n != 0) {
+                continue;
+            }
+            if let Some(p) = r.probability {
+                if self.rng.unit() >= p {
+                    continue;
+                }
+            }
+            self.fired[i] += 1;
+            return Some(r.action.clone());
+        }
+        None
+    }
+}
+
+/// A third party that resets the bus: asserts RST for the reset hold time at given cycles.
+pub struct ResetInjector {
+    at: Vec<u64>,
+    until: u64,
+}
+
+impl ResetInjector {
+    /// Resets at these cycles.
+    pub fn new(mut at_cycles: Vec<u64>) -> ResetInjector {
+        at_cycles.sort_unstable();
+        at_cycles.reverse();
+        ResetInjector {
+            at: at_cycles,
+            until: 0,
+        }
+    }
+    /// Resets at the times of a [`FaultConfig`].
+    pub fn from_config(cfg: &FaultConfig) -> ResetInjector {
+        ResetInjector::new(
+            cfg.bus_reset_at_ns
+                .iter()
+                .map(|&ns| crate::signals::ns_to_cycles(ns))
+                .collect(),
+        )
+    }
+}
+
+impl BusDevice for ResetInjector {
+    fn tick(&mut self, cycle: u64, _bus: &BusSignals) -> BusDrive {
+        if self.at.last().is_some_and(|&t| cycle >= t) {
+            self.at.pop();
+            self.until = cycle + cycles::RESET_HOLD;
+        }
+        if cycle < self.until {
+            BusDrive {
+                ctl: ctl::RST,
+                data: 0,
+                parity: 0,
+            }
+        } else {
+            BusDrive::NONE
+        }
+    }
+}

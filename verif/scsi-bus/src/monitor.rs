@@ -1,0 +1,780 @@
+//! Protocol monitor: checks SPI timing and handshake rules on the resolved bus value and
+//! decodes the traffic into a transaction log. Work is done only when the value changes,
+//! because every rule is about edges and how long the previous value lasted.
+
+use scsi_defs::msg;
+
+use crate::bus::Width;
+use crate::log::{self, LogLine};
+use crate::signals::{ctl, cycles, highest_id, sync_period_cycles, BusSignals, Phase, CYCLE_NS};
+
+/// The rules the monitor checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    /// REQ asserted less than a bus settle delay after the phase lines changed.
+    BusSettle,
+    /// Other signals still asserted more than a bus clear delay into BUS FREE or RESET.
+    BusClear,
+    /// Arbitration started less than settle + bus free delay after BUS FREE began.
+    BusFreeDelay,
+    /// SEL asserted less than an arbitration delay after the winner's ID appeared.
+    ArbitrationDelay,
+    /// The winner changed signals less than bus clear + bus settle after asserting SEL.
+    SelectionSettle,
+    /// Selection/reselection not carrying exactly two IDs, or SEL without arbitration.
+    Selection,
+    /// BSY answered a selection less than a bus settle delay after it became valid.
+    SelectionResponse,
+    /// SEL released less than two deskew delays after the response BSY.
+    SelectionRelease,
+    /// Asynchronous data not set up a deskew + cable skew before REQ/ACK.
+    Deskew,
+    /// Asynchronous data changed while the receiver may still be sampling it.
+    DataHold,
+    /// REQ/ACK interlock broken, or phase lines changed during a handshake.
+    HandshakeOrder,
+    /// More unacknowledged synchronous REQs than the negotiated offset.
+    SyncOffset,
+    /// Synchronous REQ or ACK edges closer than the negotiated period.
+    SyncPeriod,
+    /// Synchronous data not stable one cycle before and after its edge.
+    SyncSetupHold,
+    /// A transferred byte (or selection ID) with even parity.
+    Parity,
+    /// RST held shorter than the reset hold time.
+    ResetHold,
+}
+
+/// One rule violation, with the cycle it was detected at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Core cycle.
+    pub cycle: u64,
+    /// Which rule.
+    pub rule: Rule,
+    /// What was seen.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "t={} {:?}: {}",
+            crate::signals::fmt_time(self.cycle),
+            self.rule,
+            self.detail
+        )
+    }
+}
+
+/// Negotiated transfer agreement for one initiator/target pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Agreement {
+    /// SDTR period factor (meaningful when `offset > 0`).
+    pub period_factor: u8,
+    /// REQ/ACK offset; 0 = asynchronous.
+    pub offset: u8,
+    /// 16-bit data phases.
+    pub wide: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Free,
+    Arbitration,
+    SelAsserted { at: u64, winner: u8 },
+    Selecting { bsy_off: u64 },
+    Responded { at: u64 },
+    Connected,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NegKind {
+    Sdtr(u8, u8),
+    Wdtr(bool),
+}
+
+struct Run {
+    phase: Phase,
+    start: u64,
+    bytes: Vec<u8>,
+    count: u64,
+    sync: Option<(u64, u8)>,
+    /// Period factor in force when the run started (for the log line).
+    factor: u8,
+    wide: bool,
+}
+
+/// The bus monitor. Feed it every resolved cycle with [`Monitor::observe`].
+pub struct Monitor {
+    width: Width,
+    prev: BusSignals,
+    stage: Stage,
+    free_since: u64,
+    id_seen: [u64; 16],
+    data_changed: u64,
+    phase_changed: u64,
+    phase_dirty: bool,
+    reset_at: Option<u64>,
+    init: u8,
+    target: u8,
+    reqs: u64,
+    acks: u64,
+    last_req: Option<u64>,
+    last_ack: Option<u64>,
+    agreements: Vec<Agreement>,
+    pending_neg: Option<(NegKind, bool)>,
+    msg_buf: Vec<u8>,
+    run: Option<Run>,
+    violations: Vec<Violation>,
+    lines: Vec<LogLine>,
+    /// Keep at most this many log lines (violations are always kept).
+    pub log_limit: usize,
+    dropped_lines: u64,
+    last_t: u64,
+}
+
+const RUN_BYTES_KEPT: usize = 64;
+
+impl Monitor {
+    /// A monitor for a bus of the given width.
+    pub fn new(width: Width) -> Monitor {
+        Monitor {
+            width,
+            prev: BusSignals::NONE,
+            stage: Stage::Free,
+            free_since: 0,
+            id_seen: [0; 16],
+            data_changed: 0,
+            phase_changed: 0,
+            phase_dirty: false,
+            reset_at: None,
+            init: 0,
+            target: 0,
+            reqs: 0,
+            acks: 0,
+            last_req: None,
+            last_ack: None,
+            agreements: vec![Agreement::default(); 256],
+            pending_neg: None,
+            msg_buf: Vec::with_capacity(16),
+            run: None,
+            violations: Vec::new(),
+            lines: Vec::new(),
+            log_limit: 200_000,
+            dropped_lines: 0,
+            last_t: 0,
+        }
+    }
+
+    /// Violations seen so far.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+    /// Takes the violations, leaving none.
+    pub fn take_violations(&mut self) -> Vec<Violation> {
+        std::mem::take(&mut self.violations)
+    }
+    /// The distinct rules violated so far, sorted.
+    pub fn rules_violated(&self) -> Vec<Rule> {
+        let mut r: Vec<Rule> = self.violations.iter().map(|v| v.rule).collect();
+        r.sort();
+        r.dedup();
+        r
+    }
+    /// Decoded log lines so far (the current phase run appears once it ends).
+    pub fn log(&self) -> &[LogLine] {
+        &self.lines
+    }
+    /// The log as text, one line per entry.
+    pub fn log_text(&self) -> String {
+        let mut s: String = self.lines.iter().map(|l| format!("{l}\n")).collect();
+        if self.dropped_lines > 0 {
+            s.push_str(&format!("({} lines dropped)\n", self.dropped_lines));
+        }
+        s
+    }
+    /// The agreement the monitor has decoded for a pair.
+    pub fn agreement(&self, initiator: u8, target: u8) -> Agreement {
+        self.agreements[usize::from(initiator & 15) * 16 + usize::from(target & 15)]
+    }
+
+    fn violate(&mut self, cycle: u64, rule: Rule, detail: String) {
+        self.violations.push(Violation {
+            cycle,
+            rule,
+            detail,
+        });
+    }
+    fn line(&mut self, cycle: u64, text: String) {
+        if self.lines.len() < self.log_limit {
+            self.lines.push(LogLine { cycle, text });
+        } else {
+            self.dropped_lines += 1;
+        }
+    }
+    fn pair(&self) -> usize {
+        usize::from(self.init & 15) * 16 + usize::from(self.target & 15)
+    }
+    fn id_mask(&self) -> u16 {
+        match self.width {
+            Width::Narrow => 0x00FF,
+            Width::Wide => 0xFFFF,
+        }
+    }
+
+    /// Observe the bus value resolved at `cycle`.
+    #[inline]
+    pub fn observe(&mut self, cycle: u64, v: BusSignals) {
+        if v == self.prev {
+            return;
+        }
+        // Time never runs backwards here, so every stored time is <= the current one.
+        let cycle = cycle.max(self.last_t);
+        self.last_t = cycle;
+        let old = self.prev;
+        self.prev = v;
+        self.change(cycle, old, v);
+    }
+
+    fn change(&mut self, t: u64, old: BusSignals, new: BusSignals) {
+        let rose = !old.ctl & new.ctl;
+        let fell = old.ctl & !new.ctl;
+
+        // Reset overrides everything.
+        if rose & ctl::RST != 0 {
+            self.flush_run(t);
+            self.line(t, "BUS RESET".into());
+            self.reset_at = Some(t);
+            self.stage = Stage::Free;
+            self.pending_neg = None;
+            self.agreements
+                .iter_mut()
+                .for_each(|a| *a = Agreement::default());
+        }
+        if let Some(r) = self.reset_at {
+            if fell & ctl::RST != 0 {
+                self.reset_at = None;
+                if t - r < cycles::RESET_HOLD {
+                    self.violate(
+                        t,
+                        Rule::ResetHold,
+                        format!("RST held {} ns", (t - r) * CYCLE_NS),
+                    );
+                }
+                if old.ctl & !ctl::RST != 0 || old.data != 0 {
+                    self.violate(
+                        t,
+                        Rule::BusClear,
+                        "signals still asserted when RST negated".into(),
+                    );
+                }
+                self.free_since = t;
+            }
+            return;
+        }
+
+        let was_free = old.ctl & (ctl::BSY | ctl::SEL) == 0;
+        let is_free = new.ctl & (ctl::BSY | ctl::SEL) == 0;
+        if was_free {
+            let others = old.ctl & !(ctl::BSY | ctl::SEL | ctl::RST) != 0 || old.data != 0;
+            if others && t.saturating_sub(1) > self.free_since + cycles::BUS_CLEAR {
+                self.violate(
+                    t,
+                    Rule::BusClear,
+                    format!(
+                        "signals {:#05x} data {:#06x} asserted during BUS FREE",
+                        old.ctl, old.data
+                    ),
+                );
+            }
+        }
+        if !was_free && is_free {
+            self.flush_run(t);
+            if self.stage == Stage::Connected {
+                self.line(t, "BUS FREE".into());
+                if let Some((k, _)) = self.pending_neg.take() {
+                    self.line(t, format!("negotiation {k:?} left unanswered"));
+                }
+            } else if matches!(self.stage, Stage::Selecting { .. }) {
+                self.line(t, "SELECTION TIMEOUT (abandoned)".into());
+            }
+            self.stage = Stage::Free;
+            self.free_since = t;
+            return;
+        }
+
+        match self.stage {
+            Stage::Free => {
+                if rose & ctl::SEL != 0 {
+                    self.violate(
+                        t,
+                        Rule::Selection,
+                        "SEL asserted without arbitration".into(),
+                    );
+                    self.stage = Stage::SelAsserted {
+                        at: t,
+                        winner: highest_id(new.data).unwrap_or(0),
+                    };
+                } else if rose & ctl::BSY != 0 {
+                    let since = t - self.free_since;
+                    if since < cycles::SETTLE + cycles::BUS_FREE {
+                        self.violate(
+                            t,
+                            Rule::BusFreeDelay,
+                            format!("arbitration {} ns after BUS FREE", since * CYCLE_NS),
+                        );
+                    }
+                    self.stage = Stage::Arbitration;
+                    self.note_ids(t, 0, new.data);
+                }
+            }
+            Stage::Arbitration => {
+                self.note_ids(t, old.data, new.data);
+                if rose & ctl::SEL != 0 {
+                    let winner = highest_id(new.data & self.id_mask()).unwrap_or(0);
+                    let waited = t - self.id_seen[usize::from(winner)];
+                    if waited < cycles::ARBITRATION {
+                        self.violate(
+                            t,
+                            Rule::ArbitrationDelay,
+                            format!(
+                                "ID{winner} asserted SEL {} ns after arbitrating",
+                                waited * CYCLE_NS
+                            ),
+                        );
+                    }
+                    self.line(t, format!("ARBITRATION won by ID{winner}"));
+                    self.stage = Stage::SelAsserted { at: t, winner };
+                }
+            }
+            Stage::SelAsserted { at, winner } => {
+                let early = t < at + cycles::BUS_CLEAR + cycles::SETTLE;
+                let added = (!old.data & new.data) != 0 || rose & (ctl::ATN | ctl::IO) != 0;
+                if early && (added || fell & ctl::BSY != 0) {
+                    self.violate(
+                        t,
+                        Rule::SelectionSettle,
+                        format!("signals changed {} ns after SEL", (t - at) * CYCLE_NS),
+                    );
+                }
+                if fell & ctl::BSY != 0 && new.has(ctl::SEL) {
+                    let ids = new.data & self.id_mask();
+                    let other = ids & !(1 << winner);
+                    if ids.count_ones() != 2 || ids & (1 << winner) == 0 {
+                        self.violate(t, Rule::Selection, format!("selection IDs {ids:#06x}"));
+                    }
+                    if !new.parity_ok(self.width == Width::Wide) {
+                        self.violate(t, Rule::Parity, "selection ID byte parity".into());
+                    }
+                    let other_id = highest_id(other).unwrap_or(0);
+                    let resel = new.has(ctl::IO);
+                    if resel {
+                        self.target = winner;
+                        self.init = other_id;
+                    } else {
+                        self.init = winner;
+                        self.target = other_id;
+                    }
+                    self.stage = Stage::Selecting { bsy_off: t };
+                }
+            }
+            Stage::Selecting { bsy_off } => {
+                if rose & ctl::BSY != 0 {
+                    if t - bsy_off < cycles::SETTLE {
+                        self.violate(
+                            t,
+                            Rule::SelectionResponse,
+                            format!(
+                                "BSY answered {} ns after selection",
+                                (t - bsy_off) * CYCLE_NS
+                            ),
+                        );
+                    }
+                    let resel = new.has(ctl::IO);
+                    let text = if resel {
+                        format!("RESELECTION ID{}->ID{}", self.target, self.init)
+                    } else {
+                        let atn = if new.has(ctl::ATN) { " ATN" } else { "" };
+                        format!("SELECTION ID{}->ID{}{}", self.init, self.target, atn)
+                    };
+                    self.line(bsy_off, text);
+                    self.stage = Stage::Responded { at: t };
+                }
+            }
+            Stage::Responded { at } => {
+                if fell & ctl::SEL != 0 {
+                    if t - at < cycles::TWO_DESKEW {
+                        self.violate(
+                            t,
+                            Rule::SelectionRelease,
+                            format!("SEL released {} ns after BSY", (t - at) * CYCLE_NS),
+                        );
+                    }
+                    self.stage = Stage::Connected;
+                    self.phase_changed = t;
+                    self.phase_dirty = true;
+                    self.data_changed = t;
+                    self.reqs = 0;
+                    self.acks = 0;
+                    self.last_req = None;
+                    self.last_ack = None;
+                }
+            }
+            Stage::Connected => self.info_transfer(t, old, new, rose, fell),
+        }
+    }
+
+    fn note_ids(&mut self, t: u64, old: u16, new: u16) {
+        let up = !old & new;
+        for i in 0..16 {
+            if up & (1 << i) != 0 {
+                self.id_seen[i] = t;
+            }
+        }
+    }
+
+    fn sync_params(&self, phase: Phase) -> Option<(u64, u8)> {
+        let a = self.agreements[self.pair()];
+        if phase.is_data() && a.offset > 0 {
+            Some((sync_period_cycles(a.period_factor).unwrap_or(1), a.offset))
+        } else {
+            None
+        }
+    }
+
+    fn info_transfer(&mut self, t: u64, old: BusSignals, new: BusSignals, rose: u16, fell: u16) {
+        let phase = new.phase();
+        let sync = self.run.as_ref().and_then(|r| r.sync);
+        if (old.ctl ^ new.ctl) & ctl::PHASE != 0 {
+            if old.any(ctl::REQ | ctl::ACK) && new.any(ctl::REQ | ctl::ACK) {
+                self.violate(
+                    t,
+                    Rule::HandshakeOrder,
+                    "phase lines changed during REQ/ACK".into(),
+                );
+            }
+            if self.reqs != self.acks {
+                self.violate(
+                    t,
+                    Rule::HandshakeOrder,
+                    format!(
+                        "phase changed with {} REQs and {} ACKs",
+                        self.reqs, self.acks
+                    ),
+                );
+            }
+            self.phase_changed = t;
+            self.phase_dirty = true;
+            self.reqs = 0;
+            self.acks = 0;
+            self.last_req = None;
+            self.last_ack = None;
+        }
+        let data_changed = old.data != new.data || old.parity != new.parity;
+        if data_changed {
+            match sync {
+                Some(_) => {
+                    let edge = if new.phase().is_in() {
+                        self.last_req
+                    } else {
+                        self.last_ack
+                    };
+                    if edge.is_some_and(|e| t < e + 1 + cycles::SYNC_HOLD) {
+                        self.violate(
+                            t,
+                            Rule::SyncSetupHold,
+                            "data changed within hold time".into(),
+                        );
+                    }
+                }
+                None => {
+                    let in_hold = if old.phase().is_in() {
+                        old.has(ctl::REQ) && !old.has(ctl::ACK) && new.has(ctl::REQ)
+                    } else {
+                        old.has(ctl::REQ) && old.has(ctl::ACK)
+                    };
+                    if in_hold && (old.ctl ^ new.ctl) & ctl::PHASE == 0 {
+                        self.violate(t, Rule::DataHold, "data changed during handshake".into());
+                    }
+                }
+            }
+            self.data_changed = t;
+        }
+        if rose & ctl::REQ != 0 {
+            let run_matches = self.run.as_ref().is_some_and(|r| r.phase == phase);
+            if !run_matches {
+                self.flush_run(t);
+                let sync = self.sync_params(phase);
+                let wide = phase.is_data() && self.agreements[self.pair()].wide;
+                self.run = Some(Run {
+                    phase,
+                    start: t,
+                    bytes: Vec::new(),
+                    count: 0,
+                    sync,
+                    factor: self.agreements[self.pair()].period_factor,
+                    wide,
+                });
+            }
+            if self.phase_dirty {
+                self.phase_dirty = false;
+                if t - self.phase_changed < cycles::SETTLE {
+                    self.violate(
+                        t,
+                        Rule::BusSettle,
+                        format!(
+                            "REQ {} ns after phase change",
+                            (t - self.phase_changed) * CYCLE_NS
+                        ),
+                    );
+                }
+            }
+            let sync = self.run.as_ref().and_then(|r| r.sync);
+            match sync {
+                Some((period, offset)) => {
+                    self.reqs += 1;
+                    if self.reqs - self.acks.min(self.reqs) > u64::from(offset) {
+                        self.violate(
+                            t,
+                            Rule::SyncOffset,
+                            format!(
+                                "{} REQs outstanding, offset {offset}",
+                                self.reqs - self.acks
+                            ),
+                        );
+                    }
+                    if self.last_req.is_some_and(|e| t - e < period) {
+                        self.violate(
+                            t,
+                            Rule::SyncPeriod,
+                            format!(
+                                "REQ period {} ns",
+                                (t - self.last_req.unwrap_or(0)) * CYCLE_NS
+                            ),
+                        );
+                    }
+                    self.last_req = Some(t);
+                    if phase.is_in() {
+                        if t - self.data_changed < cycles::SYNC_SETUP {
+                            self.violate(
+                                t,
+                                Rule::SyncSetupHold,
+                                "data not set up before REQ".into(),
+                            );
+                        }
+                        self.capture(t, new);
+                    }
+                }
+                None => {
+                    if old.has(ctl::ACK) {
+                        self.violate(
+                            t,
+                            Rule::HandshakeOrder,
+                            "REQ asserted while ACK asserted".into(),
+                        );
+                    }
+                    if phase.is_in() {
+                        if t - self.data_changed < cycles::DESKEW_SKEW {
+                            self.violate(
+                                t,
+                                Rule::Deskew,
+                                format!(
+                                    "data set up {} ns before REQ",
+                                    (t - self.data_changed) * CYCLE_NS
+                                ),
+                            );
+                        }
+                        self.capture(t, new);
+                    }
+                }
+            }
+        }
+        if rose & ctl::ACK != 0 {
+            let sync = self.run.as_ref().and_then(|r| r.sync);
+            match sync {
+                Some((period, _)) => {
+                    self.acks += 1;
+                    if self.acks > self.reqs {
+                        self.violate(
+                            t,
+                            Rule::HandshakeOrder,
+                            "synchronous ACK without REQ".into(),
+                        );
+                    }
+                    if self.last_ack.is_some_and(|e| t - e < period) {
+                        self.violate(
+                            t,
+                            Rule::SyncPeriod,
+                            format!(
+                                "ACK period {} ns",
+                                (t - self.last_ack.unwrap_or(0)) * CYCLE_NS
+                            ),
+                        );
+                    }
+                    self.last_ack = Some(t);
+                    if !phase.is_in() {
+                        if t - self.data_changed < cycles::SYNC_SETUP {
+                            self.violate(
+                                t,
+                                Rule::SyncSetupHold,
+                                "data not set up before ACK".into(),
+                            );
+                        }
+                        self.capture(t, new);
+                    }
+                }
+                None => {
+                    if !new.has(ctl::REQ) {
+                        self.violate(t, Rule::HandshakeOrder, "ACK asserted without REQ".into());
+                    } else if !phase.is_in() {
+                        if t - self.data_changed < cycles::DESKEW_SKEW {
+                            self.violate(
+                                t,
+                                Rule::Deskew,
+                                format!(
+                                    "data set up {} ns before ACK",
+                                    (t - self.data_changed) * CYCLE_NS
+                                ),
+                            );
+                        }
+                        self.capture(t, new);
+                    }
+                }
+            }
+        }
+        if sync.is_none() || !phase.is_data() {
+            if fell & ctl::REQ != 0 && !old.has(ctl::ACK) {
+                self.violate(t, Rule::HandshakeOrder, "REQ negated before ACK".into());
+            }
+            if fell & ctl::ACK != 0 && new.has(ctl::REQ) {
+                self.violate(t, Rule::HandshakeOrder, "ACK negated before REQ".into());
+            }
+        }
+    }
+
+    fn capture(&mut self, t: u64, v: BusSignals) {
+        let Some(run) = self.run.as_mut() else { return };
+        let wide = run.wide;
+        let bytes: &[u8] = if wide {
+            &[v.data as u8, (v.data >> 8) as u8]
+        } else {
+            &[v.data as u8]
+        };
+        let phase = run.phase;
+        for &b in bytes {
+            run.count += 1;
+            if run.bytes.len() < RUN_BYTES_KEPT {
+                run.bytes.push(b);
+            }
+        }
+        if !v.parity_ok(wide) {
+            let n = run.count;
+            self.violate(
+                t,
+                Rule::Parity,
+                format!("{} byte {} parity error", phase.name(), n),
+            );
+        }
+        if matches!(phase, Phase::MsgIn | Phase::MsgOut) {
+            self.msg_byte(t, phase == Phase::MsgOut, v.data as u8);
+        }
+    }
+
+    /// Tracks SDTR/WDTR exchanges (the reply fixes the agreement) and resets.
+    fn msg_byte(&mut self, _t: u64, from_init: bool, b: u8) {
+        self.msg_buf.push(b);
+        let Some(n) = log::message_len(&self.msg_buf) else {
+            return;
+        };
+        if self.msg_buf.len() < n {
+            return;
+        }
+        let m = std::mem::take(&mut self.msg_buf);
+        let pair = self.pair();
+        let kind = match (m[0], m.get(2).copied()) {
+            (msg::EXTENDED, Some(msg::ext::SDTR)) if m.len() >= 5 => {
+                Some(NegKind::Sdtr(m[3], m[4]))
+            }
+            (msg::EXTENDED, Some(msg::ext::WDTR)) if m.len() >= 4 => {
+                Some(NegKind::Wdtr(m[3] == msg::ext::WIDTH_16))
+            }
+            _ => None,
+        };
+        match (kind, self.pending_neg) {
+            (Some(k), Some((pk, pfrom)))
+                if pfrom != from_init
+                    && std::mem::discriminant(&k) == std::mem::discriminant(&pk) =>
+            {
+                let a = &mut self.agreements[pair];
+                match k {
+                    NegKind::Sdtr(f, o) => {
+                        a.period_factor = f;
+                        a.offset = o;
+                    }
+                    NegKind::Wdtr(w) => {
+                        a.wide = w && self.width == Width::Wide;
+                        a.offset = 0;
+                    }
+                }
+                self.pending_neg = None;
+            }
+            (Some(k), _) => self.pending_neg = Some((k, from_init)),
+            (None, Some((pk, pfrom))) if m[0] == msg::MESSAGE_REJECT && pfrom != from_init => {
+                let a = &mut self.agreements[pair];
+                match pk {
+                    NegKind::Sdtr(..) => a.offset = 0,
+                    NegKind::Wdtr(_) => {
+                        a.wide = false;
+                        a.offset = 0;
+                    }
+                }
+                self.pending_neg = None;
+            }
+            (None, _) if from_init && m[0] == msg::TARGET_RESET => {
+                let tgt = usize::from(self.target & 15);
+                for i in 0..16 {
+                    self.agreements[i * 16 + tgt] = Agreement::default();
+                }
+            }
+            _ => {}
+        }
+        self.msg_buf = m;
+        self.msg_buf.clear();
+    }
+
+    fn flush_run(&mut self, _t: u64) {
+        self.msg_buf.clear();
+        let Some(run) = self.run.take() else { return };
+        let (from, to) = if run.phase.is_in() {
+            (self.target, self.init)
+        } else {
+            (self.init, self.target)
+        };
+        let text = if run.phase.is_data() {
+            let mode = match run.sync {
+                Some((_, off)) => {
+                    let ns =
+                        scsi_defs::spi_timing::period_ps(run.factor).unwrap_or(0) as f64 / 1000.0;
+                    format!("sync {ns}ns off {off}")
+                }
+                None => "async".into(),
+            };
+            let w = if run.wide { " wide" } else { "" };
+            format!(
+                "ID{from}->ID{to} {} {} bytes {mode}{w}",
+                run.phase.name(),
+                run.count
+            )
+        } else {
+            let d = log::describe_run(run.phase, &run.bytes);
+            format!(
+                "ID{from}->ID{to} {} {} ({d})",
+                run.phase.name(),
+                log::hex(&run.bytes, 16)
+            )
+        };
+        self.line(run.start, text);
+    }
+}
