@@ -4,7 +4,7 @@ CARGO ?= cargo
 BUILD := build
 VERILOG := $(BUILD)/hba_core.v
 
-.PHONY: all setup run test verilog lint synth bench fmt clippy clean
+.PHONY: all setup run test verilog lint synth bench campaign fmt clippy clean
 
 all: test
 
@@ -40,6 +40,14 @@ synth: setup $(VERILOG)
 # Benchmarks report ratios measured side by side in one run; never part of `make test`.
 bench: setup
 	$(CARGO) bench -p hba-verif --bench cosim_speed
+	$(CARGO) bench -p hba-cam --bench null_sim
+	$(CARGO) run --release -q -p scsi-bus --example idle_bus
+
+# Long seeded fault campaign on the SCSI bus models (a failing seed is printed and
+# reproduces alone with CAMPAIGN_SEED=n). SEEDS sets how many.
+SEEDS ?= 2000
+campaign:
+	CAMPAIGN_SEEDS=$(SEEDS) $(CARGO) test --release -p scsi-bus --test campaign -- --nocapture
 
 fmt:
 	$(CARGO) fmt --all

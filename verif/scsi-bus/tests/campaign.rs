@@ -154,7 +154,15 @@ fn campaign(seed: u64) {
 
 #[test]
 fn fault_campaign_fixed_seeds() {
-    // More seeds on demand: CAMPAIGN_SEEDS=500 cargo test -p scsi-bus --test campaign
+    // More seeds on demand: CAMPAIGN_SEEDS=500 cargo test -p scsi-bus --test campaign;
+    // one failing seed alone: CAMPAIGN_SEED=17 cargo test -p scsi-bus --test campaign.
+    if let Some(one) = std::env::var("CAMPAIGN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        campaign(one);
+        return;
+    }
     let n: u64 = std::env::var("CAMPAIGN_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
