@@ -326,15 +326,7 @@ impl Xpt {
         if fc.is_dev_queued() {
             self.submit_dev_queued(ccb, completion);
         } else {
-            self.ccbs.insert(
-                id,
-                CcbEntry {
-                    state: CcbState::Immediate,
-                    ccb: None,
-                    dev: None,
-                    completion,
-                },
-            );
+            self.track_immediate(id, completion);
             self.action_immediate(ccb);
         }
         id
@@ -350,6 +342,19 @@ impl Xpt {
         std::mem::take(&mut self.completed)
     }
 
+    // Tracks a CCB that completes without entering a device queue.
+    fn track_immediate(&mut self, id: CcbId, completion: Completion) {
+        self.ccbs.insert(
+            id,
+            CcbEntry {
+                state: CcbState::Immediate,
+                ccb: None,
+                dev: None,
+                completion,
+            },
+        );
+    }
+
     fn finish_now(&mut self, mut ccb: Ccb, s: CamStatus) {
         ccb.set_status(s, 0);
         self.done_q.push_back(Box::new(ccb));
@@ -360,15 +365,7 @@ impl Xpt {
         let dev = match ccb.h.path.addr().map(|a| self.device_id(a)) {
             Some(Ok(d)) => d,
             _ => {
-                self.ccbs.insert(
-                    id,
-                    CcbEntry {
-                        state: CcbState::Immediate,
-                        ccb: None,
-                        dev: None,
-                        completion,
-                    },
-                );
+                self.track_immediate(id, completion);
                 return self.finish_now(ccb, CamStatus::PathInvalid);
             }
         };

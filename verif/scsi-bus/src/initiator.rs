@@ -523,6 +523,13 @@ impl TestInitiator {
         self.negotiated = 0;
     }
 
+    // A reselection found its task: the implied RESTORE POINTERS, and it is connected again.
+    fn resume_after_reselection(&mut self, i: usize) {
+        self.cmds[i].state = CState::Active;
+        self.cmds[i].ptr = self.cmds[i].saved;
+        self.conn.cmd = Some(self.cmds[i].id);
+    }
+
     fn queue_out(&mut self, m: &[u8]) {
         self.conn.msg_out.extend(m.iter().copied());
         self.conn.out_bounds.push_back(m.len());
@@ -685,11 +692,7 @@ impl TestInitiator {
                         && !x.tag_rejected
                 });
                 match found {
-                    Some(i) => {
-                        self.cmds[i].state = CState::Active;
-                        self.cmds[i].ptr = self.cmds[i].saved;
-                        self.conn.cmd = Some(self.cmds[i].id);
-                    }
+                    Some(i) => self.resume_after_reselection(i),
                     None => {
                         self.events.push(format!(
                             "reselection with unknown tag {tag:#04x}: ABORT TASK"
@@ -1153,11 +1156,7 @@ impl TestInitiator {
                 && x.tag.is_none()
         });
         match found {
-            Some(i) => {
-                self.cmds[i].state = CState::Active;
-                self.cmds[i].ptr = self.cmds[i].saved;
-                self.conn.cmd = Some(self.cmds[i].id);
-            }
+            Some(i) => self.resume_after_reselection(i),
             None => {
                 self.events.push(format!(
                     "reselection by ID{t} lun{l} with no untagged task: ABORT TASK SET"
