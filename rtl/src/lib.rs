@@ -6,6 +6,8 @@
 
 pub mod card_mem;
 pub mod core;
+pub mod phase;
+pub mod seq;
 
 pub use crate::core::HbaCore;
 

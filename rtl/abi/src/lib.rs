@@ -11,6 +11,8 @@
 #![no_std]
 extern crate alloc;
 
+pub mod isa;
+pub mod layout;
 pub mod mem;
 mod reference;
 pub mod regs;
@@ -22,7 +24,7 @@ pub const MAGIC: u32 = 0x5343_5349;
 
 /// Version of this contract, as `major.minor.patch`; the `VERSION` register holds
 /// `major << 16 | minor << 8 | patch`.
-pub const VERSION: (u8, u8, u8) = (0, 1, 0);
+pub const VERSION: (u8, u8, u8) = (0, 2, 0);
 
 /// The `VERSION` register value for [`VERSION`].
 pub const fn version_word() -> u32 {
