@@ -22,6 +22,12 @@ pub struct RegDump {
 }
 
 impl RegDump {
+    /// True when the register could not be read (a register skipped on purpose is not
+    /// a failure).
+    pub fn failed(&self) -> bool {
+        self.value.is_err() && self.reg.offset != regs::SEQ_IDATA
+    }
+
     /// One line per register plus one per field, e.g. `0x020 IRQ_CAUSE = 0x80000000`.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -55,13 +61,18 @@ impl RegDump {
 }
 
 /// Reads every register of the contract. Errors are kept per register, so one bad
-/// register does not hide the others.
+/// register does not hide the others. `SEQ_IDATA` is not read: reading it advances
+/// `SEQ_IADDR`, and a dump must not change the card.
 pub fn dump_registers(t: &mut dyn Transport) -> Vec<RegDump> {
     regs::REGISTERS
         .iter()
         .map(|reg| RegDump {
             reg,
-            value: t.reg_read(reg.offset).map_err(|e| e.to_string()),
+            value: if reg.offset == regs::SEQ_IDATA {
+                Err("not read (a read advances SEQ_IADDR)".into())
+            } else {
+                t.reg_read(reg.offset).map_err(|e| e.to_string())
+            },
         })
         .collect()
 }

@@ -6,8 +6,11 @@
 
 pub mod card_mem;
 pub mod core;
+pub mod cq;
+pub mod iram;
 pub mod phase;
 pub mod seq;
+pub mod slot;
 
 pub use crate::core::HbaCore;
 

@@ -34,6 +34,19 @@ PinsOut HbaModel::tick(const PinsIn& in) {
   t.bram_addr = in.bram_addr;
   t.bram_wrdata = in.bram_wrdata;
   t.usr_irq_ack = in.usr_irq_ack;
+  // SCSI pins, packed as hba_abi::regs::scsi_bus.
+  const uint32_t s = in.scsi_in;
+  t.scsi_db_i = s & 0xFFFF;
+  t.scsi_dbp_i = (s >> 16) & 3;
+  t.scsi_bsy_i = (s >> 18) & 1;
+  t.scsi_sel_i = (s >> 19) & 1;
+  t.scsi_rst_i = (s >> 20) & 1;
+  t.scsi_atn_i = (s >> 21) & 1;
+  t.scsi_ack_i = (s >> 22) & 1;
+  t.scsi_req_i = (s >> 23) & 1;
+  t.scsi_msg_i = (s >> 24) & 1;
+  t.scsi_cd_i = (s >> 25) & 1;
+  t.scsi_io_i = (s >> 26) & 1;
   t.clock = 0;
   t.eval();
   PinsOut o;
@@ -47,6 +60,12 @@ PinsOut HbaModel::tick(const PinsIn& in) {
   o.rvalid = t.s_axil_rvalid;
   o.bram_rddata = t.bram_rddata;
   o.usr_irq_req = t.usr_irq_req;
+  o.scsi_oe = uint32_t(t.scsi_db_oe) | (uint32_t(t.scsi_dbp_oe) << 16) |
+              (uint32_t(t.scsi_bsy_oe) << 18) | (uint32_t(t.scsi_sel_oe) << 19) |
+              (uint32_t(t.scsi_rst_oe) << 20) | (uint32_t(t.scsi_atn_oe) << 21) |
+              (uint32_t(t.scsi_ack_oe) << 22) | (uint32_t(t.scsi_req_oe) << 23) |
+              (uint32_t(t.scsi_msg_oe) << 24) | (uint32_t(t.scsi_cd_oe) << 25) |
+              (uint32_t(t.scsi_io_oe) << 26);
   if (trace_) trace_->dump(ctx_->time());
   ctx_->timeInc(HALF_PERIOD_NS);
   t.clock = 1;

@@ -6,9 +6,14 @@
 //! - [`transport::SimTransport`]: the host driver's `Transport` over the model, with a
 //!   cost model of the PCIe/XDMA link so simulated time predicts the hardware.
 //!
-//! The pin-level SCSI bus and target models live in the `scsi-bus` crate.
+//! - [`pins`]: the SCSI pins of the core packed as `hba_abi::regs::scsi_bus`, and their
+//!   conversion to the `scsi-bus` model's signals; [`model::Model::attach_bus`] plugs
+//!   the core onto a pin-level bus with targets and the protocol monitor.
 
+pub mod host;
 pub mod model;
+pub mod pins;
+pub mod testprog;
 pub mod transport;
 
 pub use model::Model;

@@ -1,9 +1,9 @@
 //! `hbactl`: the command people type to reach the HBA, co-simulated or on a board.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use hba_host_driver::bringup;
 use hba_host_driver::transport::xdma::{XdmaConfig, XdmaTransport};
 use hba_host_driver::Transport;
+use hba_host_driver::{bringup, seqctl};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,6 +41,100 @@ enum Cmd {
     Regs,
     /// Identification, scratch, card memory by BAR and DMA, interrupt path.
     Selftest,
+    /// Sequencer bring-up: status, halt, run, step, breakpoint, load an image.
+    Seq {
+        #[command(subcommand)]
+        op: SeqOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum SeqOp {
+    /// Running/halted/trapped, PC, stack depth, breakpoint, last trap decoded.
+    Status,
+    /// Halt after the current instruction.
+    Halt,
+    /// Run from the current PC.
+    Run,
+    /// PC to 0, stack emptied, trap cleared, then run (or stay halted with --halted).
+    Restart {
+        /// Stay halted after the restart.
+        #[arg(long)]
+        halted: bool,
+    },
+    /// Execute N instructions while halted and show the state after each.
+    Step {
+        /// Instructions to execute.
+        #[arg(default_value_t = 1)]
+        n: u32,
+    },
+    /// Set the breakpoint at ADDR (decimal or 0x hex), or clear it with `none`.
+    Break {
+        /// Instruction address or `none`.
+        addr: String,
+    },
+    /// Load an image (little-endian 32-bit words), verify the checksum, restart.
+    Load {
+        /// Image file.
+        file: PathBuf,
+        /// Stay halted after loading.
+        #[arg(long)]
+        halted: bool,
+    },
+    /// Hardware checksum of the instruction RAM.
+    Checksum,
+}
+
+fn parse_addr(s: &str) -> Result<Option<u32>, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    }
+    .map_err(|_| format!("`{s}` is not an instruction address"))?;
+    if v >= hba_abi::isa::IRAM_WORDS {
+        return Err(format!(
+            "address {v:#x} is beyond the instruction RAM ({} words)",
+            hba_abi::isa::IRAM_WORDS
+        ));
+    }
+    Ok(Some(v))
+}
+
+fn seq_cmd(t: &mut dyn Transport, op: &SeqOp) -> Result<(), String> {
+    let e = |e: seqctl::SeqError| e.to_string();
+    match op {
+        SeqOp::Status => {}
+        SeqOp::Halt => seqctl::halt(t).map_err(e)?,
+        SeqOp::Run => seqctl::run(t).map_err(e)?,
+        SeqOp::Restart { halted } => seqctl::restart(t, !halted).map_err(e)?,
+        SeqOp::Step { n } => {
+            for _ in 0..*n {
+                let s = seqctl::step(t, 1).map_err(e)?;
+                println!("{s}");
+                if s.trapped {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        SeqOp::Break { addr } => seqctl::set_break(t, parse_addr(addr)?).map_err(e)?,
+        SeqOp::Load { file, halted } => {
+            let bytes = std::fs::read(file)
+                .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
+            let image = seqctl::parse_image(&bytes).map_err(e)?;
+            let c = seqctl::load(t, &image, !halted).map_err(e)?;
+            println!("loaded {} words, checksum {c:#010x} verified", image.len());
+        }
+        SeqOp::Checksum => {
+            println!("{:#010x}", seqctl::checksum(t).map_err(e)?);
+            return Ok(());
+        }
+    }
+    println!("{}", seqctl::state(t).map_err(e)?);
+    Ok(())
 }
 
 fn open(cli: &Cli) -> Result<Box<dyn Transport>, String> {
@@ -74,14 +168,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.cmd {
+    match &cli.cmd {
+        Cmd::Seq { op } => {
+            if let Err(e) = seq_cmd(t.as_mut(), op) {
+                eprintln!("hbactl: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         Cmd::Regs => {
             println!("registers of {}:", t.name());
             let dump = bringup::dump_registers(t.as_mut());
             for d in &dump {
                 println!("{}", d.render());
             }
-            if dump.iter().any(|d| d.value.is_err()) {
+            if dump.iter().any(|d| d.failed()) {
                 return ExitCode::FAILURE;
             }
         }

@@ -20,6 +20,8 @@ pub mod bridge {
         pub bram_addr: u32,
         pub bram_wrdata: u32,
         pub usr_irq_ack: bool,
+        /// SCSI inputs packed as `hba_abi::regs::scsi_bus` (1 = asserted).
+        pub scsi_in: u32,
     }
 
     /// Every output pin of the core, as presented at a rising edge.
@@ -35,6 +37,8 @@ pub mod bridge {
         pub rvalid: bool,
         pub bram_rddata: u32,
         pub usr_irq_req: bool,
+        /// SCSI output enables packed as `hba_abi::regs::scsi_bus` (1 = asserted).
+        pub scsi_oe: u32,
     }
 
     unsafe extern "C++" {

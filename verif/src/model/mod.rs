@@ -11,6 +11,7 @@ pub use ffi::bridge::{PinsIn, PinsOut};
 
 use cxx::UniquePtr;
 use hba_abi::{axi, CORE_CLOCK_NS};
+use scsi_bus::Bus;
 use std::path::Path;
 
 /// Cycles the XDMA IP takes from a rising `usr_irq_req` to `usr_irq_ack` (MSI sent).
@@ -55,6 +56,7 @@ pub struct Model {
     ack_due: Option<u64>,
     msi_flag: bool,
     msi_sent: u64,
+    bus: Option<Bus>,
 }
 
 impl Default for Model {
@@ -75,6 +77,7 @@ impl Model {
             ack_due: None,
             msi_flag: false,
             msi_sent: 0,
+            bus: None,
         };
         m.reset(4);
         m
@@ -125,12 +128,36 @@ impl Model {
 
     /// One clock cycle. Returns the outputs the core presented at this edge; a handshake
     /// happened at this edge when the input valid and the returned ready were both set.
+    /// With a bus attached, the bus advances one cycle too: it resolves what the core
+    /// drives during this cycle, and the core sees that value at the next edge.
     pub fn tick(&mut self) -> PinsOut {
         let out = self.inner.pin_mut().tick(&self.pins);
         self.cycle += 1;
         self.last = out;
         self.xdma_irq(out.usr_irq_req);
+        if let Some(bus) = self.bus.as_mut() {
+            let v = bus.step(crate::pins::unpack(out.scsi_oe));
+            self.pins.scsi_in = crate::pins::pack(v);
+        }
         out
+    }
+
+    /// Plugs the core onto a pin-level SCSI bus (targets, monitor). From now on every
+    /// [`Model::tick`] is also one bus cycle, so both share one clock and one time base.
+    pub fn attach_bus(&mut self, bus: Bus) {
+        self.pins.scsi_in = crate::pins::pack(bus.value());
+        self.bus = Some(bus);
+    }
+
+    /// The attached bus, if any.
+    pub fn bus(&mut self) -> Option<&mut Bus> {
+        self.bus.as_mut()
+    }
+
+    /// Detaches and returns the bus.
+    pub fn detach_bus(&mut self) -> Option<Bus> {
+        self.pins.scsi_in = 0;
+        self.bus.take()
     }
 
     /// Runs `cycles` cycles with the inputs as they are.
