@@ -412,6 +412,8 @@ pub struct PhaseEngine {
     lane_wrap: Signal<Local, Bit>,
     sh0: Signal<Local, Bits<32>>,
     sh1: Signal<Local, Bits<32>>,
+    /// Bits the design does not need (Verilator's `*unused*` convention).
+    unused: Signal<Local, Bit>,
     out_lo: Signal<Local, Bits<8>>,
     out_hi: Signal<Local, Bits<8>>,
     out_word: Signal<Local, Bits<16>>,
@@ -1491,5 +1493,13 @@ impl Logic for PhaseEngine {
         }
         self.mem_be.next = self.wr_be.q.val();
         self.mem_wdata.next = self.wr_data.q.val();
+
+        // Command flags above bit 10, XFER_MODE above the wide bit, the FIFO's parity
+        // bits of the head entry (checked on entry) and the shifter's high bits.
+        self.unused.next = self.cmd.val().get_bits::<21>(11).any()
+            | self.xfer_mode.val().get_bits::<15>(17).any()
+            | self.fifo_head.val().get_bits::<2>(16).any()
+            | self.sh0.val().get_bits::<16>(16).any()
+            | self.sh1.val().get_bits::<24>(8).any();
     }
 }

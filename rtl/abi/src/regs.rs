@@ -517,8 +517,8 @@ pub const REGISTERS: &[Reg] = &[
         name: "SEQ_STATUS",
         offset: SEQ_STATUS,
         access: Access::Ro,
-        reset: Some(seq_status::RUNNING),
-        doc: "Sequencer status.",
+        reset: None,
+        doc: "Sequencer status (it runs the default image from reset, so the value moves).",
         fields: &[
             bit("RUNNING", seq_status::RUNNING, "Running."),
             bit("TRAPPED", seq_status::TRAPPED, "Trapped (see SEQ_TRAP)."),
@@ -545,8 +545,8 @@ pub const REGISTERS: &[Reg] = &[
         name: "SEQ_PC",
         offset: SEQ_PC,
         access: Access::Ro,
-        reset: Some(0),
-        doc: "Sequencer program counter.",
+        reset: None,
+        doc: "Sequencer program counter (0 at reset, then the default image runs).",
         fields: &[],
     },
     Reg {
