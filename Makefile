@@ -34,8 +34,9 @@ lint: setup $(VERILOG)
 
 # Open-tool synthesis for 7-series (resource estimate of the same Verilog Vivado gets).
 synth: setup $(VERILOG)
-	yosys -q -l $(BUILD)/synth.log -p "read_verilog $(VERILOG); synth_xilinx -family xc7 -top top -flatten; tee -o $(BUILD)/synth_stat.txt stat"
-	@grep -E "Number of cells|LUT[1-6]|FD[A-Z]*|RAMB|CARRY|MUXF" $(BUILD)/synth_stat.txt
+	yosys -q -w "Resizing cell port" -l $(BUILD)/synth.log -p "read_verilog $(VERILOG); synth_xilinx -family xc7 -top top -flatten; tee -o $(BUILD)/synth_stat.txt stat"
+	@grep -E "Number of cells|LUT[1-6]|FD[A-Z]*|RAM|CARRY|MUXF" $(BUILD)/synth_stat.txt
+	@awk '/ LUT[1-6] /{l+=$$2} / FD[A-Z]+ /{f+=$$2} / RAMB36E1 /{b+=$$2} / RAMB18E1 /{b+=$$2/2} / RAM32M /{m+=$$2} END {printf "summary: %d LUTs, %d flip-flops, %g RAMB36 (block RAM), %d RAM32M (LUT RAM)\n", l, f, b, m}' $(BUILD)/synth_stat.txt
 
 # Benchmarks report ratios measured side by side in one run; never part of `make test`.
 bench: setup

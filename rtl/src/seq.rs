@@ -281,6 +281,9 @@ pub struct Sequencer {
     r_run: DFF<Bit>,
     r_trapped: DFF<Bit>,
     r_at_break: DFF<Bit>,
+    /// Set by a RUN that resumes a halted sequencer: the first instruction runs without
+    /// the breakpoint check, however the PC got there (breakpoint, STEP or a write).
+    r_skip: DFF<Bit>,
     /// A STEP is pending: start one instruction although not running.
     r_step: DFF<Bit>,
     /// A PC_RESET is pending: applied at the next instruction boundary.
@@ -411,6 +414,7 @@ impl Sequencer {
             r_run: Default::default(),
             r_trapped: Default::default(),
             r_at_break: Default::default(),
+            r_skip: Default::default(),
             r_step: Default::default(),
             r_pcr: Default::default(),
             r_trap_info: Default::default(),
@@ -504,6 +508,7 @@ impl Logic for Sequencer {
             r_run,
             r_trapped,
             r_at_break,
+            r_skip,
             r_step,
             r_pcr,
             r_trap_info,
@@ -626,7 +631,8 @@ impl Logic for Sequencer {
             self.wdog_limit.val().any() & (self.r_wd.q.val() >= self.wdog_limit.val());
         self.brk_hit.next = self.brk.val().get_bit(31)
             & (self.brk.val().get_bits::<PC_BITS>(0) == self.r_pc.q.val())
-            & !self.r_at_break.q.val();
+            & !self.r_at_break.q.val()
+            & !self.r_skip.q.val();
         self.depth_m1.next = self.r_depth.q.val() - 1;
 
         // ---- Checksum scan over the fetch port ----
@@ -654,6 +660,11 @@ impl Logic for Sequencer {
         if self.ctl_write.val() {
             if self.w_ok.val() {
                 self.r_run.d.next = self.w_run.val();
+                // A resume steps over a breakpoint at the PC; a restart (PC_RESET) does
+                // not, so a breakpoint at 0 stops a restarted program at its entry.
+                if self.w_run.val() & !self.r_run.q.val() & !self.w_pcr.val() {
+                    self.r_skip.d.next = true;
+                }
                 if self.w_step.val() & !self.w_run.val() & !self.r_run.q.val() {
                     self.r_step.d.next = true;
                 }
@@ -697,6 +708,7 @@ impl Logic for Sequencer {
                     self.r_depth.d.next = 0.into();
                     self.r_trapped.d.next = false;
                     self.r_at_break.d.next = false;
+                    self.r_skip.d.next = false;
                     self.wd_clear.next = true;
                 } else if !self.r_trapped.q.val()
                     & !self.r_scan.q.val()
@@ -712,6 +724,7 @@ impl Logic for Sequencer {
                     } else {
                         // The fetch port reads the word at PC this cycle.
                         self.r_at_break.d.next = false;
+                        self.r_skip.d.next = false;
                         self.r_step.d.next = false;
                         self.state.d.next = SeqState::Decode;
                     }
@@ -906,6 +919,7 @@ impl Logic for Sequencer {
             self.r_run.d.next = true;
             self.r_trapped.d.next = false;
             self.r_at_break.d.next = false;
+            self.r_skip.d.next = false;
             self.r_step.d.next = false;
             self.r_pcr.d.next = false;
             self.r_trap_info.d.next = 0.into();
