@@ -189,7 +189,7 @@ impl Program {
 
     /// `label+offset` for an instruction address, from the nearest label at or below it.
     pub fn describe(&self, pc: u32) -> String {
-        match self.symbols().into_iter().filter(|(a, _)| *a <= pc).last() {
+        match self.symbols().into_iter().rev().find(|(a, _)| *a <= pc) {
             Some((a, n)) if a == pc => n,
             Some((a, n)) => format!("{n}+{}", pc - a),
             None => format!("{pc:#x}"),

@@ -210,7 +210,7 @@ pub fn read_image(t: &mut dyn Transport) -> Result<Vec<u32>, SeqError> {
 
 /// Parses an image file: little-endian 32-bit words.
 pub fn parse_image(bytes: &[u8]) -> Result<Vec<u32>, SeqError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(SeqError::Ragged(bytes.len()));
     }
     let words: Vec<u32> = bytes

@@ -21,7 +21,7 @@ use crate::cq::CqUnit;
 use crate::phase::PhaseEngine;
 use crate::seq::Sequencer;
 use crate::slot::SlotUnit;
-use hba_abi::{isa, mem, regs, version_word, MAGIC};
+use hba_abi::{isa, layout, mem, regs, version_word, MAGIC};
 use rust_hdl::prelude::*;
 
 /// AXI4-Lite address width.
@@ -229,6 +229,7 @@ pub struct HbaCore {
     cq_w2: DFF<Bits<32>>,
     cq_w3: DFF<Bits<32>>,
     timer: DFF<Bits<32>>,
+    trap_pending: DFF<Bit>,
 
     // Combinational temporaries.
     wr_go: Signal<Local, Bit>,
@@ -354,6 +355,8 @@ pub struct HbaCore {
     v_scsi_id_mask: Constant<Bits<32>>,
     v_scsi_id_reset: Constant<Bits<32>>,
     v_sticky: Constant<Bits<32>>,
+    v_trap_w0: Constant<Bits<32>>,
+    post_trap: Signal<Local, Bit>,
     v_resp_okay: Constant<Bits<2>>,
     v_resp_slverr: Constant<Bits<2>>,
     p_events: Constant<Bits<8>>,
@@ -386,6 +389,10 @@ fn off(x: u32) -> Constant<Bits<OFF_BITS>> {
 
 fn word(x: u32) -> Constant<Bits<32>> {
     Constant::new((x as u64).to_bits())
+}
+
+fn init<const N: usize>(x: u32) -> Constant<Bits<N>> {
+    Constant::new(u64::from(x).to_bits())
 }
 
 fn port(x: u32) -> Constant<Bits<8>> {
@@ -511,6 +518,7 @@ impl HbaCore {
             cq_w2: Default::default(),
             cq_w3: Default::default(),
             timer: Default::default(),
+            trap_pending: Default::default(),
             wr_go: Default::default(),
             wr_in_window: Default::default(),
             wr_in_regs: Default::default(),
@@ -609,19 +617,19 @@ impl HbaCore {
             k_tim_deskew: off(regs::TIM_DESKEW),
             k_tim_sel_timeout: off(regs::TIM_SEL_TIMEOUT),
             k_tim_reset_hold: off(regs::TIM_RESET_HOLD),
-            r_seq_brk: Constant::new((0 as u64).to_bits()),
-            r_seq_wdog: Constant::new((regs::timing::WDOG as u64).to_bits()),
-            r_mailbox_q: Constant::new((0 as u64).to_bits()),
-            r_cq_ci: Constant::new((0 as u64).to_bits()),
-            r_mod_count: Constant::new((1 as u64).to_bits()),
-            r_mod_time: Constant::new((0 as u64).to_bits()),
-            r_tim_settle: Constant::new((regs::timing::SETTLE as u64).to_bits()),
-            r_tim_arb: Constant::new((regs::timing::ARB as u64).to_bits()),
-            r_tim_bus_free: Constant::new((regs::timing::BUS_FREE as u64).to_bits()),
-            r_tim_bus_clear: Constant::new((regs::timing::BUS_CLEAR as u64).to_bits()),
-            r_tim_deskew: Constant::new((regs::timing::DESKEW as u64).to_bits()),
-            r_tim_sel_timeout: Constant::new((regs::timing::SEL_TIMEOUT as u64).to_bits()),
-            r_tim_reset_hold: Constant::new((regs::timing::RESET_HOLD as u64).to_bits()),
+            r_seq_brk: init(0),
+            r_seq_wdog: init(regs::timing::WDOG),
+            r_mailbox_q: init(0),
+            r_cq_ci: init(0),
+            r_mod_count: init(1),
+            r_mod_time: init(0),
+            r_tim_settle: init(regs::timing::SETTLE),
+            r_tim_arb: init(regs::timing::ARB),
+            r_tim_bus_free: init(regs::timing::BUS_FREE),
+            r_tim_bus_clear: init(regs::timing::BUS_CLEAR),
+            r_tim_deskew: init(regs::timing::DESKEW),
+            r_tim_sel_timeout: init(regs::timing::SEL_TIMEOUT),
+            r_tim_reset_hold: init(regs::timing::RESET_HOLD),
             v_magic: word(MAGIC),
             v_version: word(version_word()),
             v_caps: word(regs::caps::PRESENT),
@@ -632,6 +640,8 @@ impl HbaCore {
             v_scsi_id_mask: word(0x10F),
             v_scsi_id_reset: word(regs::timing::OWN_ID),
             v_sticky: word(isa::ev::STICKY),
+            v_trap_w0: word(layout::cqe::word0(layout::cqe::kind::TRAP, 0, 0, 0)),
+            post_trap: Default::default(),
             v_resp_okay: Constant::new((hba_abi::axi::RESP_OKAY as u64).to_bits()),
             v_resp_slverr: Constant::new((hba_abi::axi::RESP_SLVERR as u64).to_bits()),
             p_events: port(isa::io::EVENTS),
@@ -721,7 +731,8 @@ impl Logic for HbaCore {
             cq_w1,
             cq_w2,
             cq_w3,
-            timer
+            timer,
+            trap_pending
         );
         self.card_mem.clock.next = self.clock.val();
         self.seq.clock.next = self.clock.val();
@@ -1518,12 +1529,12 @@ impl Logic for HbaCore {
         }
         // The countdown timer: TIMER fires on the step from 1 to 0.
         self.timer_fire.next = false;
-        if !(self.io_go_wr.val() & (self.io_port.val() == self.p_timer.val())) {
-            if self.timer.q.val().any() {
-                self.timer.d.next = self.timer.q.val() - 1;
-                if self.timer.q.val() == 1 {
-                    self.timer_fire.next = true;
-                }
+        if !(self.io_go_wr.val() & (self.io_port.val() == self.p_timer.val()))
+            & self.timer.q.val().any()
+        {
+            self.timer.d.next = self.timer.q.val() - 1;
+            if self.timer.q.val() == 1 {
+                self.timer_fire.next = true;
             }
         }
         self.ev_set.next = self.ev_set.val().replace_bit(9, self.timer_fire.val());
@@ -1558,6 +1569,20 @@ impl Logic for HbaCore {
         self.cq.w1.next = self.cq_w1.q.val();
         self.cq.w2.next = self.cq_w2.q.val();
         self.cq.w3.next = self.cq_w3.q.val();
+        // A trap is posted to the ring by the hardware (the firmware cannot): once the
+        // ring has room and the sequencer is not posting.
+        if self.seq.trap_pulse.val() {
+            self.trap_pending.d.next = true;
+        }
+        self.post_trap.next = self.trap_pending.q.val() & self.cq.ready.val() & !self.cq.post.val();
+        if self.post_trap.val() {
+            self.cq.post.next = true;
+            self.cq.w0.next = self.v_trap_w0.val();
+            self.cq.w1.next = 0.into();
+            self.cq.w2.next = 0.into();
+            self.cq.w3.next = self.seq.trap_info.val();
+            self.trap_pending.d.next = false;
+        }
         self.cq.consumer.next = self.cq_ci.q.val();
         self.cq.mod_count.next = self.mod_count.q.val();
         self.cq.mod_time.next = self.mod_time.q.val();
@@ -1658,6 +1683,7 @@ impl Logic for HbaCore {
             self.cq_w2.d.next = 0.into();
             self.cq_w3.d.next = 0.into();
             self.timer.d.next = 0.into();
+            self.trap_pending.d.next = false;
             self.seq_brk.d.next = self.r_seq_brk.val();
             self.mailbox_q.d.next = self.r_mailbox_q.val();
             self.cq_ci.d.next = self.r_cq_ci.val();

@@ -74,6 +74,8 @@ const _: () = {
     assert!(pcmd::F_ATN == 1 << 8 && pcmd::F_LAST == 1 << 9 && pcmd::F_ATN_BEFORE_ACK == 1 << 10);
     assert!(xmode::OFFSET_MASK == 0xFF && xmode::PERIOD_SHIFT == 8 && xmode::WIDE == 1 << 16);
     assert!(BYTE_ADDR_BITS == 17);
+    // The receive FIFO has 16 entries (f0..f15): the largest offset it can absorb.
+    assert!(xmode::MAX_OFFSET == 16);
 };
 
 /// States of the phase engine.

@@ -244,6 +244,16 @@ fn hostile_hcbs_are_refused_by_hardware_and_touch_nothing() {
         assert_eq!(e.words[3], *want, "case {i}: check code");
         assert_eq!(e.slot(), slot);
     }
+    // A slot index beyond the slots, straight from the submission ring.
+    rig.host.submit(&mut rig.m, &[200]).unwrap();
+    let e = rig
+        .host
+        .wait_entry(&mut rig.m, 1_000_000)
+        .unwrap()
+        .expect("entry");
+    assert_eq!(e.hba_status(), hba_status::BAD_HCB, "{e:x?}");
+    assert_eq!(e.words[3], check::BAD_SLOT);
+    assert_eq!(e.slot(), 200);
     // Nothing but the HCBs we wrote and the ring entries changed below the data area.
     let after = rig.read_buf(0, layout::DATA as usize);
     for (i, (b, a)) in before.iter().zip(&after).enumerate() {

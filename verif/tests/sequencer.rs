@@ -5,10 +5,11 @@
 
 use hba_abi::isa::{self, op, trap};
 use hba_abi::layout;
+use hba_abi::layout::cqe::kind;
 use hba_abi::regs;
 use hba_firmware::builder::{r, Program};
 use hba_host_driver::seqctl;
-use hba_verif::host::load_program;
+use hba_verif::host::{load_program, Host};
 use hba_verif::{Model, SimTransport};
 use scsi_bus::target::disk::Disk;
 use scsi_bus::target::{Target, TargetConfig};
@@ -67,6 +68,12 @@ fn a_trap_halts_and_raises_fatal_with_pc_cause_and_code() {
         t.model().msi_sent() >= 1,
         "FATAL reached the interrupt line"
     );
+    // The hardware posted the trap to the completion ring too.
+    let mut host = Host::default();
+    let e = host.poll(t.model()).unwrap().expect("a TRAP entry");
+    assert_eq!(e.kind(), kind::TRAP);
+    assert_eq!(e.words[3], s.trap);
+    assert!(host.poll(t.model()).unwrap().is_none(), "exactly one entry");
     // RUN is ignored while trapped; a restart clears the trap.
     seqctl::run(&mut t).unwrap();
     assert!(seqctl::state(&mut t).unwrap().trapped);
@@ -198,4 +205,105 @@ fn bus_reset_and_soft_reset_work_while_the_firmware_is_wedged() {
         0,
         "counters cleared"
     );
+}
+
+fn scratch(m: &mut Model, words: usize) -> Vec<u32> {
+    let mut w = vec![0u32; words];
+    m.bram_read(layout::SCRATCH, &mut w);
+    w
+}
+
+#[test]
+fn io_ports_timer_mailbox_and_a_bad_port() {
+    use hba_abi::isa::{ev, io};
+    let mut m = Model::new();
+    m.axil_write(regs::SCSI_ID, 6 | 0x100).unwrap();
+    m.axil_write(regs::SQ_DOORBELL, 5).unwrap();
+    let mut p = Program::new();
+    p.movi(r(0), 0);
+    p.inp(r(1), io::OWN_ID).i(op::STW, r(1), r(0), 0);
+    p.inp(r(1), io::SQ_PI).i(op::STW, r(1), r(0), 4);
+    p.inp(r(2), io::EVENTS).i(op::STW, r(2), r(0), 8);
+    p.movi(r(1), 500).out(io::TIMER, r(1));
+    p.wait(r(2), ev::TIMER).i(op::STW, r(2), r(0), 12);
+    p.wait(r(2), ev::HOST)
+        .inp(r(1), io::MAILBOX)
+        .i(op::STW, r(1), r(0), 16);
+    p.label("bad");
+    p.inp(r(1), 0x7F);
+    load_program(&mut m, &p.build().unwrap()).unwrap();
+    let t0 = m.cycle();
+    m.idle(400);
+    assert_eq!(scratch(&mut m, 5)[3], 0, "TIMER fired before 500 cycles");
+    m.idle(300);
+    let s = scratch(&mut m, 5);
+    assert_eq!(s[0], 6 | 0x100, "OWN_ID");
+    assert_eq!(s[1], 5, "SQ_PI");
+    assert_ne!(
+        s[2] & ev::DOORBELL,
+        0,
+        "DOORBELL is a level while SQ_PI != SQ_CI"
+    );
+    assert_ne!(s[3] & ev::TIMER, 0, "TIMER in the WAIT result");
+    assert!(m.cycle() - t0 >= 500);
+    m.axil_write(regs::SEQ_MAILBOX, 0xCAFE).unwrap();
+    m.idle(100);
+    assert_eq!(scratch(&mut m, 5)[4], 0xCAFE, "MAILBOX after HOST");
+    let t = m.axil_read(regs::SEQ_TRAP).unwrap();
+    assert_eq!((t >> 16) & 0xFF, trap::BAD_IO, "{t:#x}");
+    assert_eq!(t & 0x3FF, p.addr_of("bad").unwrap());
+}
+
+#[test]
+fn a_full_completion_ring_stalls_the_poster_and_loses_nothing() {
+    use hba_abi::isa::io;
+    let mut m = Model::new();
+    // Post 300 entries numbered in word 1; the host reads none at first.
+    let mut p = Program::new();
+    p.movi(r(1), 0).movi(r(3), 0);
+    p.li(r(2), layout::cqe::word0(kind::COMPLETION, 0, 0, 0));
+    p.label("loop");
+    p.out(io::CQ_W1, r(1))
+        .out(io::CQ_W2, r(3))
+        .out(io::CQ_W3, r(3));
+    p.out(io::CQ_POST, r(2));
+    p.i(op::ADDI, r(1), r(1), 1);
+    p.li(r(4), 300);
+    p.brr(isa::cond::LTU, r(1), r(4), "loop");
+    p.label("done");
+    p.jmp("done");
+    m.axil_write(regs::SEQ_WDOG, 0).unwrap();
+    load_program(&mut m, &p.build().unwrap()).unwrap();
+    m.idle(30_000);
+    let prod = m.axil_read(regs::CQ_PRODUCER).unwrap();
+    assert_eq!(prod & 0xFF, layout::CQ_ENTRIES - 1, "one slot stays free");
+    assert_eq!(
+        m.axil_read(regs::CNT_POSTED).unwrap(),
+        layout::CQ_ENTRIES - 1
+    );
+    let st = m.axil_read(regs::SEQ_STATUS).unwrap();
+    assert!(
+        st & regs::seq_status::RUNNING != 0,
+        "stalled, not trapped: {st:#x}"
+    );
+    let mut host = Host::default();
+    let mut next = 0u32;
+    let mut spins = 0;
+    while next < 300 {
+        match host.poll(&mut m).unwrap() {
+            Some(e) => {
+                assert_eq!(e.words[1], next, "entries in order, none lost");
+                next += 1;
+            }
+            None => {
+                m.idle(100);
+                spins += 1;
+                assert!(spins < 10_000, "stuck at {next}");
+            }
+        }
+    }
+    m.idle(1_000);
+    assert!(host.poll(&mut m).unwrap().is_none());
+    assert_eq!(m.axil_read(regs::CNT_POSTED).unwrap(), 300);
+    assert_eq!(m.axil_read(regs::CNT_COMPLETED).unwrap(), 300);
 }

@@ -310,10 +310,15 @@ pub mod pcmd {
     pub const F_ATN_BEFORE_ACK: u32 = 1 << 10;
 }
 
-/// `io::XFER_MODE` fields.
+/// `io::XFER_MODE` fields. The phase engine reads the agreement live and counts
+/// synchronous REQs from the first edge of a data phase, so firmware writes it when the
+/// agreement changes (after negotiation, on (re)connection), not when DMA starts.
 pub mod xmode {
     /// Synchronous REQ/ACK offset (7:0); 0 = asynchronous.
     pub const OFFSET_MASK: u32 = 0xFF;
+    /// Largest synchronous offset the phase engine's receive FIFO holds; firmware must
+    /// never agree to more (SDTR counter-offer).
+    pub const MAX_OFFSET: u32 = 16;
     /// Synchronous transfer period in core cycles (15:8).
     pub const PERIOD_SHIFT: u32 = 8;
     /// 16-bit wide data phases.

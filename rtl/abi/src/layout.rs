@@ -173,6 +173,9 @@ pub mod cqe {
         /// Reselection by a nexus with no slot; word 3 = target (3:0), lun (10:8),
         /// tag (23:16).
         pub const UNKNOWN_RESEL: u32 = 4;
+        /// The sequencer trapped (posted by the hardware, not the firmware); word 3 =
+        /// the `SEQ_TRAP` value (PC, cause, code).
+        pub const TRAP: u32 = 5;
     }
 
     /// Builds word 0 (without the phase bit, which the hardware adds).

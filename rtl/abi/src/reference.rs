@@ -200,6 +200,10 @@ fn layout_section(s: &mut String) {
                 format!("{}", cqe::kind::UNKNOWN_RESEL),
                 "UNKNOWN_RESEL: word 3 = target 3:0, LUN 10:8, tag 23:16",
             ),
+            (
+                format!("{}", cqe::kind::TRAP),
+                "TRAP, posted by the hardware when the sequencer traps: word 3 = SEQ_TRAP",
+            ),
         ],
     );
     let _ = writeln!(s, "\n### HBA status\n");
