@@ -41,6 +41,7 @@ synth: setup $(VERILOG)
 # Benchmarks report ratios measured side by side in one run; never part of `make test`.
 bench: setup
 	$(CARGO) bench -p hba-verif --bench cosim_speed
+	$(CARGO) bench -p hba-verif --bench scsi_rates
 	$(CARGO) bench -p hba-cam --bench null_sim
 	$(CARGO) run --release -q -p scsi-bus --example idle_bus
 

@@ -13,6 +13,7 @@
 pub mod host;
 pub mod model;
 pub mod pins;
+pub mod rig;
 pub mod testprog;
 pub mod transport;
 

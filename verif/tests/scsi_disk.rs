@@ -6,122 +6,10 @@
 
 use hba_abi::layout::{self, check, cqe::kind, hba_status};
 use hba_abi::regs;
-use hba_verif::host::{load_program, Entry, Hcb, Host};
-use hba_verif::{testprog, Model};
-use scsi_bus::target::disk::Disk;
-use scsi_bus::target::{Target, TargetConfig};
-use scsi_bus::{Bus, DeviceHandle, Width};
+use hba_verif::host::{Entry, Hcb};
+use hba_verif::rig::{pattern, rw10, DiskRig as Rig, DISK_ID};
 
-const DISK_ID: u32 = 2;
 const BUF: u32 = layout::DATA;
-
-struct Rig {
-    m: Model,
-    host: Host,
-    disk: DeviceHandle<Target>,
-}
-
-impl Rig {
-    /// A narrow bus with one disk at ID 2 and the test program running. `goal` is the
-    /// (SDTR period factor, offset) the host asks for; offset 0 = asynchronous.
-    fn new(goal: (u32, u32)) -> Rig {
-        let mut m = Model::new();
-        let mut bus = Bus::new(Width::Narrow);
-        let mut cfg = TargetConfig::new(DISK_ID as u8);
-        cfg.disconnect = false;
-        let mut t = Target::new(cfg).with_lun(0, Disk::memory(2048));
-        t.clear_unit_attention();
-        let disk = bus.add(t);
-        m.attach_bus(bus);
-        // Co-simulation may shorten the selection timeout, never the protocol delays.
-        m.axil_write(regs::TIM_SEL_TIMEOUT, 100_000).unwrap();
-        let g = goal.0 | (goal.1 << layout::target::OFFSET_SHIFT);
-        m.bram_write(layout::TARGETS + DISK_ID * layout::TARGET_BYTES, &[g]);
-        load_program(&mut m, &testprog::image()).unwrap();
-        Rig {
-            m,
-            host: Host::default(),
-            disk,
-        }
-    }
-
-    fn run(&mut self, slot: u32, h: &Hcb) -> Entry {
-        self.host.write_hcb(&mut self.m, slot, h);
-        self.host.submit(&mut self.m, &[slot]).unwrap();
-        let e = self.host.wait_entry(&mut self.m, 20_000_000).unwrap();
-        match e {
-            Some(e) => e,
-            None => {
-                let trap = self.m.axil_read(regs::SEQ_TRAP).unwrap();
-                let pc = self.m.axil_read(regs::SEQ_PC).unwrap();
-                let at = testprog::program().describe(pc);
-                panic!(
-                    "no completion; SEQ_PC {pc:#x} ({at}) SEQ_TRAP {trap:#x}\n{}",
-                    self.log(30)
-                )
-            }
-        }
-    }
-
-    fn bus(&mut self) -> &mut Bus {
-        self.m.bus().expect("bus attached")
-    }
-
-    fn log(&mut self, n: usize) -> String {
-        let log = self.bus().monitor.log_text();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
-
-    fn assert_monitor_clean(&mut self) {
-        let v = self.bus().monitor.violations().to_vec();
-        assert!(v.is_empty(), "monitor violations: {v:#?}\n{}", self.log(40));
-    }
-
-    fn disk_blocks(&mut self, lba: u64, n: u64) -> Vec<u8> {
-        let h = self.disk;
-        let t = self.bus().device(h);
-        t.lun_mut::<Disk>(0).expect("disk").read_blocks(lba, n)
-    }
-
-    fn write_buf(&mut self, addr: u32, data: &[u8]) {
-        let words: Vec<u32> = data
-            .chunks(4)
-            .map(|c| {
-                let mut b = [0u8; 4];
-                b[..c.len()].copy_from_slice(c);
-                u32::from_le_bytes(b)
-            })
-            .collect();
-        self.m.bram_write(addr, &words);
-    }
-
-    fn read_buf(&mut self, addr: u32, len: usize) -> Vec<u8> {
-        let mut w = vec![0u32; len.div_ceil(4)];
-        self.m.bram_read(addr, &mut w);
-        let mut out: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
-        out.truncate(len);
-        out
-    }
-}
-
-fn rw10(op: u8, lba: u32, n: u16) -> Vec<u8> {
-    let l = lba.to_be_bytes();
-    let c = n.to_be_bytes();
-    vec![op, 0, l[0], l[1], l[2], l[3], 0, c[0], c[1], 0]
-}
-
-fn pattern(seed: u32, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
 
 fn assert_good(e: &Entry, slot: u32, residual: u32) {
     assert_eq!(e.kind(), kind::COMPLETION, "{e:x?}");
@@ -135,7 +23,7 @@ fn assert_good(e: &Entry, slot: u32, residual: u32) {
 /// disk, the buffer, the completions and the monitor. Returns the simulated cycles of
 /// the read.
 fn write_then_read(goal: (u32, u32), blocks: u16) -> (Rig, u64) {
-    let mut rig = Rig::new(goal);
+    let mut rig = Rig::new(goal, 2048);
     let len = u32::from(blocks) * 512;
     let data = pattern(u32::from(blocks) + goal.0, len as usize);
     rig.write_buf(BUF, &data);
@@ -188,7 +76,7 @@ fn synchronous_fast10_offset_8() {
 
 #[test]
 fn selection_timeout_is_reported_with_the_full_residual() {
-    let mut rig = Rig::new((0, 0));
+    let mut rig = Rig::new((0, 0), 2048);
     let e = rig.run(1, &Hcb::new(5, 0, &rw10(0x28, 0, 1), BUF, 512, true));
     assert_eq!(e.kind(), kind::COMPLETION);
     assert_eq!(e.hba_status(), hba_status::SEL_TIMEOUT, "{e:x?}");
@@ -202,7 +90,7 @@ fn selection_timeout_is_reported_with_the_full_residual() {
 
 #[test]
 fn hostile_hcbs_are_refused_by_hardware_and_touch_nothing() {
-    let mut rig = Rig::new((0, 0));
+    let mut rig = Rig::new((0, 0), 2048);
     // A buffer over the HCB area, a buffer running off the end of card memory, both
     // direction bits, CDB lengths 0 and 17, the HBA's own ID, a target above 7 on a
     // narrow bus, an oversized sense length.
@@ -274,7 +162,7 @@ fn hostile_hcbs_are_refused_by_hardware_and_touch_nothing() {
 
 #[test]
 fn completion_ring_wraps_and_flips_its_phase() {
-    let mut rig = Rig::new((0, 0));
+    let mut rig = Rig::new((0, 0), 2048);
     let tur = Hcb::new(DISK_ID, 0, &[0, 0, 0, 0, 0, 0], 0, 0, false);
     for s in 0..4 {
         rig.host.write_hcb(&mut rig.m, s, &tur);
@@ -314,7 +202,7 @@ fn completion_ring_wraps_and_flips_its_phase() {
 
 #[test]
 fn interrupt_moderation_by_count_and_by_time() {
-    let mut rig = Rig::new((0, 0));
+    let mut rig = Rig::new((0, 0), 2048);
     let tur = Hcb::new(DISK_ID, 0, &[0, 0, 0, 0, 0, 0], 0, 0, false);
     for s in 0..8 {
         rig.host.write_hcb(&mut rig.m, s, &tur);
