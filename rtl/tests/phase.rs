@@ -1299,3 +1299,84 @@ fn verilog_lints() {
         }
     }
 }
+
+/// The target sends fewer bytes than the DMA count (an underrun): the DMA stops at the
+/// phase change with the residual left in the count, and flags the mismatch.
+fn underrun_case(sync: Option<(u8, u8)>) {
+    let mut s = Sim::new(Width::Narrow, 21);
+    let h = s.add_disk(disk_cfg(2), 64);
+    let mode = match sync {
+        Some(fo) => negotiate(&mut s, 2, false, Some(fo)),
+        None => 0,
+    };
+    let data = pattern(1024, 17);
+    s.fill(0, &data);
+    let o = run_command(
+        &mut s,
+        &Cmd {
+            cdb: &rw10(opcode::WRITE_10, 4, 2),
+            len: 1024,
+            mode_after: mode,
+            ..Cmd::default()
+        },
+    );
+    assert_eq!(o.status, Some(0));
+    assert_eq!(disk_data(&mut s, h, 4, 2), data);
+    // READ of 2 blocks into a 4 KiB window with a 4 KiB count.
+    s.fill(0x4000, &[0x5A; 4096]);
+    let before = s.ev.mismatch;
+    let o = run_command(
+        &mut s,
+        &Cmd {
+            cdb: &rw10(opcode::READ_10, 4, 2),
+            base: 0x4000,
+            len: 4096,
+            mode_after: mode,
+            ..Cmd::default()
+        },
+    );
+    assert_eq!(o.status, Some(0));
+    assert_eq!(o.data_bytes, 1024);
+    assert_eq!(s.ev.mismatch, before + 1, "one phase mismatch");
+    assert_eq!(s.uut.xfer_count.val().index(), 4096 - 1024, "residual");
+    assert_eq!(s.uut.xfer_offset.val().index(), 1024);
+    assert_eq!(s.read_mem(0x4000, 1024), data);
+    assert_eq!(
+        s.read_mem(0x4000 + 1024, 3072),
+        vec![0x5A; 3072],
+        "nothing beyond"
+    );
+    s.assert_clean();
+}
+
+#[test]
+fn underrun_async_stops_at_the_phase_change_with_residual() {
+    underrun_case(None);
+}
+
+#[test]
+fn underrun_sync_fast20_stops_at_the_phase_change_with_residual() {
+    underrun_case(Some((0x0C, 15)));
+}
+
+/// `host_release` while connected: every signal the engine drives goes away at once and
+/// the engine reports not connected; a command still running ends.
+#[test]
+fn host_release_drops_everything() {
+    let mut s = Sim::new(Width::Narrow, 23);
+    s.add_disk(disk_cfg(2), 64);
+    s.target = 2;
+    s.command(pcmd::SELECT | pcmd::F_ATN);
+    assert!(s.connected());
+    assert_eq!(s.wait_req(), Some(ph::MSG_OUT));
+    assert!(s.uut.atn_oe.val(), "ATN held for MESSAGE OUT");
+    s.host_release = true;
+    s.step();
+    s.run(3);
+    assert!(!s.connected());
+    assert!(!s.uut.atn_oe.val() && !s.uut.ack_oe.val() && !s.uut.bsy_oe.val());
+    assert!(!s.uut.sel_oe.val() && !s.uut.rst_oe.val());
+    assert_eq!(s.uut.db_oe.val().index(), 0);
+    assert_eq!(s.uut.dbp_oe.val().index(), 0);
+    assert!(!s.uut.busy.val());
+}
