@@ -1380,3 +1380,91 @@ fn host_release_drops_everything() {
     assert_eq!(s.uut.dbp_oe.val().index(), 0);
     assert!(!s.uut.busy.val());
 }
+
+/// A SELECT issued while a disconnected target is already arbitrating to reselect us:
+/// the SELECT waits for bus free, the reselection wins, the SELECT is abandoned with
+/// `ev_reselected` and one `cmd_done`, and the reselected command then completes.
+#[test]
+fn reselection_while_a_select_is_pending() {
+    let mut s = Sim::new(Width::Narrow, 29);
+    let mut cfg = TargetConfig::new(2);
+    cfg.disconnect = true;
+    let h = s.add_disk(cfg, 64);
+    let data = pattern(1024, 31);
+    s.fill(0x1000, &data);
+    let c = Cmd {
+        cdb: &rw10(opcode::WRITE_10, 8, 2),
+        base: 0x1000,
+        len: 1024,
+        disc: true,
+        ..Cmd::default()
+    };
+    // Start the command by hand up to the disconnect after the CDB.
+    s.target = 2;
+    s.window_base = c.base;
+    s.window_len = c.len;
+    s.load_off = Some(0);
+    s.step();
+    s.load_cnt = Some(c.len);
+    s.step();
+    s.command(pcmd::SELECT | pcmd::F_ATN);
+    let mut cdb_i = 0;
+    loop {
+        match s.wait_req() {
+            Some(ph::MSG_OUT) => s.send(msg::IDENTIFY | msg::IDENTIFY_DISC_PRIV, pcmd::F_LAST),
+            Some(ph::COMMAND) => {
+                s.send(c.cdb[cdb_i], 0);
+                cdb_i += 1;
+            }
+            Some(ph::MSG_IN) => {
+                let (b, _) = s.recv();
+                assert_eq!(b, msg::DISCONNECT);
+                s.command(pcmd::EXPECT_FREE);
+                s.command(pcmd::ACK);
+            }
+            None => break,
+            p => panic!("phase {p:?}\n{}", s.log_tail()),
+        }
+    }
+    assert_eq!(s.ev.unexp_free, 0);
+    // Wait until the target has been arbitrating for a while (BSY with its ID bit, no
+    // SEL, seen by the engine through its synchroniser), then SELECT ID 3: the bus is
+    // busy, so the SELECT waits for bus free. (Issued in the very cycles the target
+    // starts, both would arbitrate legitimately and ID 7 would win.)
+    let mut arbitrating = 0;
+    s.run_until(5_000_000, "target arbitration", |s| {
+        if s.val.has(ctl::BSY) && !s.val.any(ctl::SEL) && s.val.data & (1 << 2) != 0 {
+            arbitrating += 1;
+        } else {
+            arbitrating = 0;
+        }
+        arbitrating >= 10
+    });
+    let (r0, d0, t0) = (s.ev.reselected, s.ev.done, s.ev.sel_timeout);
+    s.target = 3;
+    s.cmd = Some(pcmd::SELECT | pcmd::F_ATN);
+    s.step();
+    s.run_until(5_000_000, "reselection", |s| s.ev.reselected > r0);
+    s.run(2);
+    assert_eq!(
+        s.ev.done,
+        d0 + 1,
+        "the abandoned SELECT ends with one cmd_done"
+    );
+    assert_eq!(s.ev.sel_timeout, t0, "no selection timeout");
+    assert!(s.connected());
+    assert_eq!(s.uut.resel_id.val().index(), 2);
+    assert!(!s.uut.busy.val());
+    // Finish the reselected command (implied RESTORE POINTERS: offset 0).
+    s.load_off = Some(0);
+    s.step();
+    s.load_cnt = Some(c.len);
+    s.step();
+    let mut out = Outcome::default();
+    command_phases(&mut s, &c, &mut out, Vec::new());
+    assert_eq!(out.status, Some(0));
+    assert_eq!(disk_data(&mut s, h, 8, 2), data);
+    let log = s.bus.monitor.log_text();
+    assert!(!log.contains("ID7->ID3"), "we never selected ID 3:\n{log}");
+    s.assert_clean();
+}
