@@ -7,6 +7,7 @@
 
 use hba_abi::isa::{enc_i, enc_j, ev, io, op};
 
+pub mod asm;
 pub mod builder;
 
 /// The image baked into the instruction RAM at power-up.
