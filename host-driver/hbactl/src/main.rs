@@ -1,6 +1,7 @@
 //! `hbactl`: the command people type to reach the HBA, co-simulated or on a board.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use hba_firmware::asm::SymbolMap;
 use hba_host_driver::transport::xdma::{XdmaConfig, XdmaTransport};
 use hba_host_driver::Transport;
 use hba_host_driver::{bringup, seqctl};
@@ -43,6 +44,9 @@ enum Cmd {
     Selftest,
     /// Sequencer bring-up: status, halt, run, step, breakpoint, load an image.
     Seq {
+        /// Symbol map (`hba-asm --symbols`) to show PCs as `label+offset`.
+        #[arg(long)]
+        symbols: Option<PathBuf>,
         #[command(subcommand)]
         op: SeqOp,
     },
@@ -103,7 +107,20 @@ fn parse_addr(s: &str) -> Result<Option<u32>, String> {
     Ok(Some(v))
 }
 
-fn seq_cmd(t: &mut dyn Transport, op: &SeqOp) -> Result<(), String> {
+/// The state line, with PCs named from the symbol map when there is one.
+fn show(s: &seqctl::SeqState, syms: Option<&SymbolMap>) -> String {
+    let mut line = s.to_string();
+    if let Some(m) = syms {
+        line.push_str(&format!(" [pc at {}", m.describe(s.pc)));
+        if s.trapped {
+            line.push_str(&format!(", trap at {}", m.describe(s.trap_pc())));
+        }
+        line.push(']');
+    }
+    line
+}
+
+fn seq_cmd(t: &mut dyn Transport, op: &SeqOp, syms: Option<&SymbolMap>) -> Result<(), String> {
     let e = |e: seqctl::SeqError| e.to_string();
     match op {
         SeqOp::Status => {}
@@ -113,7 +130,7 @@ fn seq_cmd(t: &mut dyn Transport, op: &SeqOp) -> Result<(), String> {
         SeqOp::Step { n } => {
             for _ in 0..*n {
                 let s = seqctl::step(t, 1).map_err(e)?;
-                println!("{s}");
+                println!("{}", show(&s, syms));
                 if s.trapped {
                     break;
                 }
@@ -133,7 +150,7 @@ fn seq_cmd(t: &mut dyn Transport, op: &SeqOp) -> Result<(), String> {
             return Ok(());
         }
     }
-    println!("{}", seqctl::state(t).map_err(e)?);
+    println!("{}", show(&seqctl::state(t).map_err(e)?, syms));
     Ok(())
 }
 
@@ -169,8 +186,21 @@ fn main() -> ExitCode {
         }
     };
     match &cli.cmd {
-        Cmd::Seq { op } => {
-            if let Err(e) = seq_cmd(t.as_mut(), op) {
+        Cmd::Seq { op, symbols } => {
+            let syms = match symbols {
+                None => None,
+                Some(p) => match std::fs::read_to_string(p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|txt| SymbolMap::parse(&txt).map_err(|e| e.to_string()))
+                {
+                    Ok(m) => Some(m),
+                    Err(err) => {
+                        eprintln!("hbactl: symbol map {}: {err}", p.display());
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            if let Err(e) = seq_cmd(t.as_mut(), op, syms.as_ref()) {
                 eprintln!("hbactl: {e}");
                 return ExitCode::FAILURE;
             }
