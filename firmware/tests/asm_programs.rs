@@ -189,6 +189,7 @@ fn abi_symbol_table_covers_every_public_constant() {
             ("layout", ["cqe", "kind"]) => "CQE_KIND_".into(),
             ("layout", ["hba_status"]) => "HBA_STATUS_".into(),
             ("layout", ["check"]) => "CHECK_".into(),
+            ("layout", ["mailbox"]) => "MBOX_".into(),
             other => panic!("no naming rule for module {other:?}: extend the assembler"),
         }
     };

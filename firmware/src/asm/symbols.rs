@@ -39,7 +39,7 @@ macro_rules! bits {
 /// `xmode` `XMODE_`, `window` `WINDOW_`, `trap` `TRAP_`, `cond` `COND_`, `op` `OP_`;
 /// top-level `isa` constants keep their name; top-level `layout` constants get
 /// `LAYOUT_`; `layout::hcb` `HCB_`, `hcb::ctrl` `HCB_CTRL_`, `hcb::tag` `TAG_`,
-/// `target` `TGT_`, `cqe` `CQE_`, `cqe::kind` `CQE_KIND_`, `hba_status` `HBA_STATUS_`,
+/// `target` `TGT_`, `cqe` `CQE_`, `cqe::kind` `CQE_KIND_`, `hba_status` `HBA_STATUS_`, `mailbox` `MBOX_`,
 /// `check` `CHECK_`; `mem` constants keep their name. Each single-bit event also has
 /// `EV_X_BIT`, its bit number (for `bs` / `bc`).
 pub fn abi_symbols() -> Vec<(&'static str, i64)> {
@@ -80,6 +80,7 @@ pub fn abi_symbols() -> Vec<(&'static str, i64)> {
         UNKNOWN_RESEL, TRAP);
     group!(v, "HBA_STATUS_", layout::hba_status; OK, SEL_TIMEOUT, UNEXP_BUS_FREE, BAD_HCB,
         PARITY, DATA_OVERRUN, ABORTED, BUS_RESET, BDR_SENT, PROTOCOL);
+    group!(v, "MBOX_", layout::mailbox; REQ_SHIFT, ARG_MASK, ABORT, BUS_DEVICE_RESET);
     group!(v, "CHECK_", layout::check; OK, BAD_SLOT, BAD_TARGET, BAD_CDB_LEN, BAD_BUFFER,
         BAD_DIRECTION, BAD_SENSE_LEN, BUSY);
     group!(v, "", mem; AXIL_ADDR_BITS, REG_SPACE_BYTES, REG_BLOCK_BYTES, CARD_MEM_BYTES,

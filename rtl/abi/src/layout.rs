@@ -187,6 +187,28 @@ pub mod cqe {
     }
 }
 
+/// Host requests to the firmware through the `SEQ_MAILBOX` register (the write raises
+/// the sequencer's HOST event): bits 31:24 the request, 7:0 its argument. The host
+/// writes the next request only after the firmware has answered the previous one in the
+/// completion ring.
+pub mod mailbox {
+    /// Request code position.
+    pub const REQ_SHIFT: u32 = 24;
+    /// Argument mask.
+    pub const ARG_MASK: u32 = 0xFF;
+    /// Abort slot `arg` in whatever state it is (queued, connected, disconnected); it
+    /// completes with `hba_status::ABORTED`.
+    pub const ABORT: u32 = 1;
+    /// Send BUS DEVICE RESET to target `arg`; its slots complete with
+    /// `hba_status::BDR_SENT`.
+    pub const BUS_DEVICE_RESET: u32 = 2;
+
+    /// A mailbox word.
+    pub const fn word(req: u32, arg: u32) -> u32 {
+        (req << REQ_SHIFT) | (arg & ARG_MASK)
+    }
+}
+
 /// HBA status in a completion entry.
 pub mod hba_status {
     /// The command ran; the SCSI status byte is valid.
