@@ -1,0 +1,149 @@
+; MESSAGE IN. `msgin_byte` is entered with the first byte already latched in msg
+; (reselection hands over a non-tag message that way).
+
+do_msgin:
+        call    recv
+msgin_byte:
+        bs      msg, 8, msg_parity
+        beq     msg, 0x00, msg_complete
+        beq     msg, 0x02, msg_save
+        beq     msg, 0x03, msg_restore
+        beq     msg, 0x04, msg_disconnect
+        beq     msg, 0x01, msg_ext
+        beq     msg, 0x07, msg_reject
+        beq     msg, 0x23, msg_wide_residue
+        bgeu    msg, 0x80, msg_ack      ; IDENTIFY while connected: nothing to do
+        ; Anything else (linked commands, tag messages we did not expect, ...): reject.
+msg_unsupported:
+        movi    byte, 0x07              ; MESSAGE REJECT
+        call    queue_msg1
+msg_ack:
+        call    ack
+        jmp     phase_loop
+
+; Bad parity on a message byte: MESSAGE PARITY ERROR, the target sends it again.
+msg_parity:
+        outi    IO_EV_CLEAR, t1, EV_PARITY_ERR
+        movi    byte, 0x09
+        call    queue_msg1
+        call    ack
+        jmp     phase_loop
+
+; SAVE DATA POINTER: the current pointer becomes the slot's saved pointer.
+msg_save:
+        stwh    xoff, [HCB_FW_SAVED_PTR]
+        stwh    xcnt, [FW_SAVED_CNT]
+        jmp     msg_ack
+
+; RESTORE POINTERS: back to the saved pointer.
+msg_restore:
+        ldwh    xoff, [HCB_FW_SAVED_PTR]
+        ldwh    xcnt, [FW_SAVED_CNT]
+        bc      cf, 0, msg_ack
+        movi    xoff, 0                 ; autosense restarts at the sense area start
+        ldwh    xcnt, [HCB_SENSE_LEN]
+        andi    xcnt, xcnt, 0xFF
+        jmp     msg_ack
+
+; IGNORE WIDE RESIDUE: the last wide transfer carried one byte less than counted.
+; When the pointer is odd, the DMA already stored only the low byte of that transfer
+; (the window ended there), so there is nothing to give back.
+msg_wide_residue:
+        call    ack
+        call    recv                    ; number of bytes to ignore (1)
+        andi    t1, msg, 0xFF
+        bc      xoff, 0, .adj
+        movi    t1, 0
+.adj:
+        add     xcnt, t1
+        sub     xoff, t1
+        jmp     msg_ack
+
+; DISCONNECT: the slot waits for its reselection; the bus is free for others.
+msg_disconnect:
+        ldwh    t1, [HCB_FW_STATE]
+        andi    t1, t1, ST_SENSE
+        ori     t1, t1, ST_DISC
+        stwh    t1, [HCB_FW_STATE]
+        jmp     conn_end
+
+; COMMAND COMPLETE: finish the slot (or queue its autosense) while the target still
+; waits for the ACK, then end the connection.
+msg_complete:
+        bs      cf, 4, conn_end         ; unknown nexus: nothing to finish
+        bs      cf, 0, .sense
+        movi    hst, HBA_STATUS_OK
+        bs      cf, 5, .ovr
+        bne     status, 0x02, .fin
+        bs      ctrl, 19, .fin          ; HCB_CTRL_NO_AUTOSENSE
+        ; CHECK CONDITION: keep the outcome, fetch the sense with a new connection.
+        stwh    status, [FW_ORIG_STATUS]
+        stwh    xcnt, [FW_ORIG_RESID]
+        movi    t1, ST_QUEUED | ST_SENSE
+        stwh    t1, [HCB_FW_STATE]
+        call    rq_push
+        jmp     conn_end
+.ovr:   movi    hst, HBA_STATUS_DATA_OVERRUN
+.fin:   call    finish_slot
+        jmp     conn_end
+.sense: call    sense_done_c
+        jmp     conn_end
+
+; conn_end: the last message byte (COMMAND COMPLETE / DISCONNECT) is latched. Build the
+; next selection first, then ACK, and SELECT as soon as the bus is free.
+conn_end:
+        outi    IO_PCMD, t2, PCMD_EXPECT_FREE
+        wait    ev, EV_CMD_DONE
+        in      ev, IO_EVENTS
+        movi    w2, 0
+        bs      ev, EV_HOST_BIT, .ack   ; host requests go through the main loop
+        movi    t1, 0
+        ldw     t3, [t1 + S_BDR_PEND]
+        bne     t3, 0, .ack
+        call    prepare_next
+.ack:   outi    IO_PCMD, t2, PCMD_ACK
+        wait    ev, EV_CMD_DONE
+        call    wait_free
+        bs      ev, EV_BUS_RESET_BIT, .reset
+        beq     w2, 1, select_now
+        jmp     main
+.reset: bne     w2, 1, bus_reset        ; a prepared slot goes back to the queue
+        call    rq_push
+        jmp     bus_reset
+
+; MESSAGE REJECT: of our WDTR -> narrow, of our SDTR -> asynchronous; else ignored.
+msg_reject:
+        bs      cf, 1, .wdtr
+        bc      cf, 2, msg_ack
+        andi    cf, cf, ~CF_SDTR & 0xFFFF
+        movi    t1, 0
+        movi    t3, 0
+        call    neg_set_sync
+        jmp     msg_ack
+.wdtr:  andi    cf, cf, ~CF_WDTR & 0xFFFF
+        movi    t1, 0
+        call    neg_set_wide
+        call    neg_follow_sdtr
+        jmp     msg_ack
+
+; Extended message: length, code, arguments. The last byte stays unacknowledged until
+; we know whether to answer (ATN before its ACK).
+msg_ext:
+        call    ack
+        call    recv                    ; length
+        andi    t4, msg, 0xFF
+        beq     t4, 0, msg_unsupported
+        movi    t3, 0
+.byte:  call    ack
+        call    recv
+        stb     msg, [t3 + S_EXT]
+        addi    t3, t3, 1
+        bltu    t3, 8, .keep            ; longer than we care for: keep the last 8
+        movi    t3, 7
+.keep:  subi    t4, t4, 1
+        bne     t4, 0, .byte
+        movi    t3, 0
+        ldb     t1, [t3 + S_EXT]        ; code
+        beq     t1, 0x01, msg_sdtr
+        beq     t1, 0x03, msg_wdtr
+        jmp     msg_unsupported
