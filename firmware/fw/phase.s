@@ -61,37 +61,19 @@ do_data:
         wait    ev, EV_CMD_DONE
         jmp     phase_loop
 
-; The target wants more data than the buffer holds: move the extra bytes (discarded /
-; zeros) so the task can end, and report DATA_OVERRUN. Asynchronous: one byte at a
-; time. Synchronous: byte commands do not apply (the REQs are pulses counted by the
-; engine), so the excess goes by DMA through the HCB's sense area, which autosense
-; refills if it runs; with no sense area there is nowhere to put it: reset the bus.
+; The target wants more data than the buffer holds: move the extra bytes with a
+; bit-bucket DMA (no card-memory access, not limited by the window; DATA IN is dropped,
+; DATA OUT sends zeros) so the task can end, and report DATA_OVERRUN. It works in
+; asynchronous and synchronous phases alike and stops at the phase change; a target
+; that wants more than 64 KiB more comes back here.
 overrun:
         ori     cf, cf, CF_OVERRUN
-        in      t1, IO_XFER_MODE
-        andi    t1, t1, XMODE_OFFSET_MASK
-        bne     t1, 0, .sync
-        bs      ctrl, 16, .in           ; HCB_CTRL_DIR_IN
-        movi    byte, 0
-        li      t2, PCMD_SEND_BYTE
-        call    send_byte
-        jmp     phase_loop
-.in:    call    recv
-        outi    IO_PCMD, t2, PCMD_ACK
-        wait    ev, EV_CMD_DONE
-        jmp     phase_loop
-.sync:  ldwh    t1, [HCB_SENSE_LEN]
-        andi    t1, t1, 0xFF
-        beq     t1, 0, protocol_error
-        movi    t3, WINDOW_SENSE
-        out     IO_WINDOW, t3
-        movi    t3, 0
-        out     IO_XFER_OFFSET, t3
+        li      t1, 0xFFFF
         out     IO_XFER_COUNT, t1
-        outi    IO_PCMD, t3, PCMD_DMA
+        outi    IO_PCMD, t1, PCMD_DMA | PCMD_F_DISCARD
         wait    ev, EV_CMD_DONE
-        movi    t3, WINDOW_DATA
-        out     IO_WINDOW, t3
+        movi    t1, 0
+        out     IO_XFER_COUNT, t1       ; the buffer stays full
         jmp     phase_loop
 
 ; STATUS: keep the byte; a parity error asks for it again (INITIATOR DETECTED ERROR).

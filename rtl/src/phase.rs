@@ -46,6 +46,11 @@
 //! * `RECV_BYTE` samples DB a `tim_deskew` after it sees REQ. The DMA samples async
 //!   DATA IN data when it sees REQ (data and REQ pass the same synchroniser, and the
 //!   target sets the data up a deskew before REQ).
+//! * `DMA | F_DISCARD` is a bit bucket: it moves `XFER_COUNT` bytes (not clamped to the
+//!   window) without touching card memory (DATA IN bytes are dropped, DATA OUT sends
+//!   zeros). Byte commands in a synchronous data phase end at once without a
+//!   handshake (the phase's REQs belong to the offset counter): drain an overrun there
+//!   with a bit-bucket DMA.
 //! * DMA in a phase that is not DATA IN/OUT ends at once with `ev_phase_mismatch` (if
 //!   the clamped count is not 0). XFER_MODE must be set before the data phase starts
 //!   (the synchronous receiver works from the first REQ of the phase) and the offset
@@ -72,6 +77,7 @@ const _: () = {
     assert!(pcmd::ACK == 4 && pcmd::DMA == 5 && pcmd::SET_ATN == 6 && pcmd::CLR_ATN == 7);
     assert!(pcmd::EXPECT_FREE == 8 && pcmd::BUS_RESET == 9);
     assert!(pcmd::F_ATN == 1 << 8 && pcmd::F_LAST == 1 << 9 && pcmd::F_ATN_BEFORE_ACK == 1 << 10);
+    assert!(pcmd::F_DISCARD == 1 << 11);
     assert!(xmode::OFFSET_MASK == 0xFF && xmode::PERIOD_SHIFT == 8 && xmode::WIDE == 1 << 16);
     assert!(BYTE_ADDR_BITS == 17);
     // The receive FIFO has 16 entries (f0..f15): the largest offset it can absorb.
@@ -278,7 +284,9 @@ pub struct PhaseEngine {
     sel_active: DFF<Bit>,
     seen_low: DFF<Bit>,
     pend_valid: DFF<Bit>,
-    pend_cmd: DFF<Bits<11>>,
+    pend_cmd: DFF<Bits<12>>,
+    /// The running DMA is a bit bucket (`pcmd::F_DISCARD`): no card-memory access.
+    discard: DFF<Bit>,
     cmd_op: DFF<Bits<4>>,
     cmd_fl: DFF<Bits<3>>,
     sel_ids: DFF<Bits<16>>,
@@ -416,6 +424,8 @@ pub struct PhaseEngine {
     sh1: Signal<Local, Bits<32>>,
     /// Bits the design does not need (Verilator's `*unused*` convention).
     unused: Signal<Local, Bit>,
+    gnt_i: Signal<Local, Bit>,
+    rdata_i: Signal<Local, Bits<32>>,
     out_lo: Signal<Local, Bits<8>>,
     out_hi: Signal<Local, Bits<8>>,
     out_word: Signal<Local, Bits<16>>,
@@ -474,6 +484,7 @@ impl Logic for PhaseEngine {
             seen_low,
             pend_valid,
             pend_cmd,
+            discard,
             cmd_op,
             cmd_fl,
             sel_ids,
@@ -635,7 +646,7 @@ impl Logic for PhaseEngine {
         // ---- command intake ----
         if self.cmd_valid.val() & !self.pend_valid.q.val() & !self.busy_r.q.val() {
             self.pend_valid.d.next = true;
-            self.pend_cmd.d.next = self.cmd.val().get_bits::<11>(0);
+            self.pend_cmd.d.next = self.cmd.val().get_bits::<12>(0);
         }
         self.op.next = self.pend_cmd.q.val().get_bits::<4>(0);
 
@@ -771,16 +782,25 @@ impl Logic for PhaseEngine {
         if self.xoff.q.val() >= self.window_len.val() {
             self.limit.next = 0.into();
         }
+        // A bit-bucket DMA touches no memory, so the window does not limit it.
+        if self.pend_cmd.q.val().get_bit(11) {
+            self.limit.next = self.xcnt.q.val();
+        }
+        self.gnt_i.next = self.mem_gnt.val() | self.discard.q.val();
+        self.rdata_i.next = self.mem_rdata.val();
+        if self.discard.q.val() {
+            self.rdata_i.next = 0.into();
+        }
         self.start_addr.next = self.window_base.val() + self.xoff.q.val().get_bits::<17>(0);
         self.tx_par.next = !self.tx_byte.val().xor();
         self.done_now.next = false;
         self.rel_all.next = false;
 
         // ---- memory port ----
-        if self.wr_pend.q.val() & self.mem_gnt.val() {
+        if self.wr_pend.q.val() & self.gnt_i.val() {
             self.wr_pend.d.next = false;
         }
-        if !self.wr_pend.q.val() & self.rd_req.q.val() & self.mem_gnt.val() {
+        if !self.wr_pend.q.val() & self.rd_req.q.val() & self.gnt_i.val() {
             self.rd_req.d.next = false;
             self.rd_arrive.d.next = true;
             self.rd_addr.d.next = self.rd_addr.q.val() + 1;
@@ -807,8 +827,11 @@ impl Logic for PhaseEngine {
                             self.state.d.next = PState::SelWaitFree;
                         }
                     }
+                    // Byte commands do not apply in a synchronous data phase (its REQs
+                    // belong to the offset counter): they end at once; drain with a
+                    // bit-bucket DMA instead.
                     if (self.op.val() == 2) | (self.op.val() == 3) | (self.op.val() == 4) {
-                        if self.connected_r.q.val() {
+                        if self.connected_r.q.val() & !self.sync_track.val() {
                             self.done_now.next = false;
                             self.state.d.next = PState::ByteWaitReq;
                         }
@@ -817,6 +840,7 @@ impl Logic for PhaseEngine {
                         if self.connected_r.q.val() {
                             self.done_now.next = false;
                             self.dma_left.d.next = self.limit.val();
+                            self.discard.d.next = self.pend_cmd.q.val().get_bit(11);
                             self.dma_phase.d.next = self.i_phase.val();
                             self.dma_in.d.next = self.i_io.val();
                             self.dma_mism.d.next = false;
@@ -1270,10 +1294,10 @@ impl Logic for PhaseEngine {
             if (self.take_out.val() & self.lane_wrap.val() & !self.v1.q.val())
                 | (!(self.take_out.val() & self.lane_wrap.val()) & !self.v0.q.val())
             {
-                self.buf0.d.next = self.mem_rdata.val();
+                self.buf0.d.next = self.rdata_i.val();
                 self.v0.d.next = true;
             } else {
-                self.buf1.d.next = self.mem_rdata.val();
+                self.buf1.d.next = self.rdata_i.val();
                 self.v1.d.next = true;
             }
         }
@@ -1414,6 +1438,7 @@ impl Logic for PhaseEngine {
 
         // ---- synchronous reset ----
         if self.reset.val() {
+            self.discard.d.next = false;
             self.state.d.next = PState::Idle;
             self.connected_r.d.next = false;
             self.busy_r.d.next = false;
@@ -1487,7 +1512,7 @@ impl Logic for PhaseEngine {
         self.ev_bus_reset.next = self.e_rst.q.val();
         self.ev_parity_err.next = self.e_perr.q.val();
         self.ev_phase_mismatch.next = self.e_mism.q.val();
-        self.mem_req.next = self.wr_pend.q.val() | self.rd_req.q.val();
+        self.mem_req.next = (self.wr_pend.q.val() | self.rd_req.q.val()) & !self.discard.q.val();
         self.mem_we.next = self.wr_pend.q.val();
         self.mem_addr.next = self.rd_addr.q.val();
         if self.wr_pend.q.val() {
@@ -1498,7 +1523,7 @@ impl Logic for PhaseEngine {
 
         // Command flags above bit 10, XFER_MODE above the wide bit, the FIFO's parity
         // bits of the head entry (checked on entry) and the shifter's high bits.
-        self.unused.next = self.cmd.val().get_bits::<21>(11).any()
+        self.unused.next = self.cmd.val().get_bits::<20>(12).any()
             | self.xfer_mode.val().get_bits::<15>(17).any()
             | self.fifo_head.val().get_bits::<2>(16).any()
             | self.sh0.val().get_bits::<16>(16).any()

@@ -1468,3 +1468,94 @@ fn reselection_while_a_select_is_pending() {
     assert!(!log.contains("ID7->ID3"), "we never selected ID 3:\n{log}");
     s.assert_clean();
 }
+
+/// In a synchronous DATA IN phase the byte commands end at once (its REQs belong to the
+/// offset counter) and a bit-bucket DMA (`F_DISCARD`) drains the excess without writing
+/// card memory or being limited by the window.
+#[test]
+fn sync_overrun_is_drained_by_a_bit_bucket_dma() {
+    let mut s = Sim::new(Width::Narrow, 37);
+    let h = s.add_disk(disk_cfg(2), 64);
+    let mode = negotiate(&mut s, 2, false, Some((0x19, 8)));
+    let data = pattern(1024, 41);
+    s.fill(0, &data);
+    let o = run_command(
+        &mut s,
+        &Cmd {
+            cdb: &rw10(opcode::WRITE_10, 2, 2),
+            len: 1024,
+            mode_after: mode,
+            ..Cmd::default()
+        },
+    );
+    assert_eq!(o.status, Some(0));
+    assert_eq!(disk_data(&mut s, h, 2, 2), data);
+    s.fill(0x3000, &[0xC3; 1100]);
+    s.xfer_mode = mode;
+    s.target = 2;
+    s.window_base = 0x3000;
+    s.window_len = 1000;
+    s.load_off = Some(0);
+    s.step();
+    s.load_cnt = Some(1000);
+    s.step();
+    s.command(pcmd::SELECT | pcmd::F_ATN);
+    let cdb = rw10(opcode::READ_10, 2, 2);
+    let mut msg_out = vec![msg::IDENTIFY];
+    loop {
+        match s.wait_req() {
+            Some(ph::MSG_OUT) => {
+                let b = msg_out.remove(0);
+                s.send(b, pcmd::F_LAST);
+            }
+            Some(ph::COMMAND) => {
+                for &b in &cdb {
+                    s.wait_req();
+                    s.send(b, 0);
+                }
+            }
+            Some(ph::DATA_IN) => break,
+            p => panic!("phase {p:?}"),
+        }
+    }
+    s.command(pcmd::DMA);
+    assert_eq!(s.uut.xfer_count.val().index(), 0);
+    // A byte command here ends at once, with no ACK on the bus.
+    let t0 = s.cycle;
+    s.command(pcmd::RECV_BYTE);
+    assert!(
+        s.cycle - t0 < 10,
+        "RECV_BYTE in a sync phase must end at once"
+    );
+    assert!(!s.uut.ack_oe.val());
+    // The bit bucket takes the remaining 24 bytes and stops at STATUS.
+    s.load_cnt = Some(1000);
+    s.step();
+    s.command(pcmd::DMA | pcmd::F_DISCARD);
+    assert_eq!(
+        s.uut.xfer_count.val().index(),
+        1000 - 24,
+        "24 bytes drained"
+    );
+    assert!(
+        !s.uut.mem_req.val(),
+        "no memory request from the bit bucket"
+    );
+    let c = Cmd {
+        cdb: &cdb,
+        base: 0x3000,
+        len: 1000,
+        mode_after: mode,
+        ..Cmd::default()
+    };
+    let mut out = Outcome::default();
+    command_phases(&mut s, &c, &mut out, Vec::new());
+    assert_eq!(out.status, Some(0));
+    assert_eq!(s.read_mem(0x3000, 1000), data[..1000].to_vec());
+    assert_eq!(
+        s.read_mem(0x3000 + 1000, 100),
+        vec![0xC3; 100],
+        "nothing beyond the window"
+    );
+    s.assert_clean();
+}

@@ -187,6 +187,23 @@ fn overrun_in_a_synchronous_data_phase() {
         "{e:x?}\n{}",
         rig.log(20)
     );
+    // No sense area: the excess still goes to the bit bucket (DMA F_DISCARD), and
+    // nothing beyond the buffer is written.
+    rig.write_buf(BUF + 1000, &[0xA5; 64]);
+    let mut h = Hcb::new(DISK, 0, &rw10(0x28, 0, 2), BUF, 1000, true);
+    h.sense_len = 0;
+    let e = rig.run(7, &h);
+    assert_eq!(
+        e.hba_status(),
+        hba_status::DATA_OVERRUN,
+        "{e:x?}\n{}",
+        rig.log(20)
+    );
+    assert_eq!(
+        rig.read_buf(BUF + 1000, 64),
+        vec![0xA5; 64],
+        "bit bucket wrote memory"
+    );
     let e = rig.run(6, &Hcb::new(DISK, 0, &rw10(0x28, 0, 2), BUF, 1024, true));
     assert_good(&e, 6, 0);
     rig.assert_monitor_clean();

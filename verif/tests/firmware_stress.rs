@@ -21,7 +21,7 @@ fn stress(seed: u64, n: u32) -> u64 {
         let mut c = TargetConfig::new(id as u8);
         c.seed = s;
         c.access_cycles = 300 + s % 700;
-        c.chunk = if s % 3 == 0 { Some(512) } else { None };
+        c.chunk = if s.is_multiple_of(3) { Some(512) } else { None };
         disk_target(c, 512)
     };
     let mut rig = FwRig::new(Width::Narrow, vec![mk(IDS[0], seed), mk(IDS[1], seed + 11)]);

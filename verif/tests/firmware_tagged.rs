@@ -53,7 +53,11 @@ fn run_seed(seed: u64) {
         let mut c = TargetConfig::new(id as u8);
         c.queue_depth = 16;
         c.seed = s;
-        c.chunk = if s % 2 == 0 { Some(1024) } else { None };
+        c.chunk = if s.is_multiple_of(2) {
+            Some(1024)
+        } else {
+            None
+        };
         disk_target(c, 1024)
     };
     let mut rig = FwRig::new(Width::Narrow, vec![mk(T0, seed), mk(T1, seed * 7 + 3)]);

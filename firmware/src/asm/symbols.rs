@@ -62,7 +62,7 @@ pub fn abi_symbols() -> Vec<(&'static str, i64)> {
         UNEXP_FREE, BUS_RESET, PARITY_ERR, TIMER, HOST, PHASE_MISMATCH, BUSY, CONNECTED);
     group!(v, "PHASE_", isa::phase; DATA_OUT, DATA_IN, COMMAND, STATUS, MSG_OUT, MSG_IN);
     group!(v, "PCMD_", isa::pcmd; SELECT, SEND_BYTE, RECV_BYTE, ACK, DMA, SET_ATN, CLR_ATN,
-        EXPECT_FREE, BUS_RESET, F_ATN, F_LAST, F_ATN_BEFORE_ACK);
+        EXPECT_FREE, BUS_RESET, F_ATN, F_LAST, F_ATN_BEFORE_ACK, F_DISCARD);
     group!(v, "XMODE_", isa::xmode; OFFSET_MASK, MAX_OFFSET, PERIOD_SHIFT, WIDE);
     group!(v, "WINDOW_", isa::window; DATA, SENSE);
     group!(v, "LAYOUT_", layout; SCRATCH, SCRATCH_BYTES, TARGETS, NUM_TARGETS, TARGET_BYTES,

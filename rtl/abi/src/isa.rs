@@ -308,6 +308,11 @@ pub mod pcmd {
     pub const F_LAST: u32 = 1 << 9;
     /// Flag (SEND_BYTE, ACK): assert ATN before asserting ACK (e.g. to reject a message).
     pub const F_ATN_BEFORE_ACK: u32 = 1 << 10;
+    /// Flag (DMA): bit bucket. Moves `XFER_COUNT` bytes without touching card memory
+    /// (DATA IN dropped, DATA OUT zeros) and without the window limit: how an overrun
+    /// is drained. Byte commands in a synchronous data phase end at once without a
+    /// handshake, so a synchronous overrun can only be drained this way.
+    pub const F_DISCARD: u32 = 1 << 11;
 }
 
 /// `io::XFER_MODE` fields. The phase engine reads the agreement live and counts
