@@ -394,3 +394,34 @@ fn autosense_after_a_tagged_check_condition() {
     assert_eq!((s[2] & 0xF, s[12]), (5, 0x21), "{s:x?}");
     rig.assert_monitor_clean();
 }
+
+/// The REQUEST SENSE cannot be delivered (the target does not answer its selection: a
+/// fault on every second selection, and the READ is the first): the command completes
+/// with its own CHECK CONDITION status, AUTOSENSE_FAILED and no sense.
+#[test]
+fn autosense_failure_is_reported() {
+    let rule = FaultRule {
+        opcode: None,
+        lba: None,
+        lun: None,
+        every_nth: Some(2),
+        first_n: None,
+        probability: None,
+        action: FaultAction::NoSelectionResponse,
+    };
+    let faults = FaultConfig {
+        seed: 1,
+        rules: vec![rule],
+        bus_reset_at_ns: vec![],
+    };
+    let mut rig = rig_with(|_| {}, Some(faults));
+    let h = Hcb::new(DISK, 0, &rw10(0x28, 9000, 1), BUF, 512, true);
+    let e = rig.run(31, &h);
+    assert_eq!(status(&e), (kind::COMPLETION, 0, 2), "{e:x?}\n{}", rig.log(30));
+    assert!(e.words[2] & cqe::AUTOSENSE_FAILED != 0, "{e:x?}\n{}", rig.log(30));
+    assert_eq!(e.words[2] & cqe::SENSE_VALID, 0, "{e:x?}");
+    // The third selection is answered: the bus and the firmware carry on.
+    let e = rig.run(32, &Hcb::new(DISK, 0, &[0; 6], 0, 0, false));
+    assert_eq!(status(&e), (kind::COMPLETION, 0, 0), "{e:x?}\n{}", rig.log(30));
+    rig.assert_monitor_clean();
+}
