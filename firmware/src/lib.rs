@@ -3,9 +3,8 @@
 //! - [`asm`]: the assembler (syntax in `ASM.md`; the `hba-asm` binary wraps it).
 //! - [`builder`]: a Rust program builder for tests over the same encoders.
 //! - [`default_image`]: the image baked into the instruction RAM, assembled from
-//!   `fw/default.s` by this crate's build script. Until the protocol firmware exists
-//!   (issue 5) it is an idle loop that waits for the host mailbox or a bus reset, so a
-//!   freshly configured card is quiet and the watchdog stays fed.
+//!   `fw/default.s` by this crate's build script: the initiator firmware (`fw/main.s`
+//!   and its includes).
 //!
 //! The instruction set is documented in `ISA.md`; its encodings live in `hba_abi::isa`.
 
@@ -32,19 +31,17 @@ pub fn default_image() -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hba_abi::isa::{decode, ev, io, op, IRAM_WORDS};
+    use hba_abi::isa::IRAM_WORDS;
 
     #[test]
-    fn default_image_is_the_idle_loop_from_source() {
+    fn default_image_is_the_initiator_firmware_assembled_from_source() {
         let img = default_image();
-        assert!(img.len() <= IRAM_WORDS as usize);
-        assert_eq!(img.len(), 3);
-        let w = decode(img[0]);
-        assert_eq!((w.op, w.imm16), (op::WAIT, ev::HOST | ev::BUS_RESET));
-        let o = decode(img[1]);
-        assert_eq!((o.op, o.imm16, o.rs), (op::OUT, io::EV_CLEAR, 0));
-        assert_eq!((decode(img[2]).op, decode(img[2]).target), (op::JMP, 0));
+        assert!(!img.is_empty() && img.len() <= IRAM_WORDS as usize);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fw");
+        let main = asm::assemble_file(dir.join("main.s")).expect("main.s assembles");
+        assert_eq!(img, main.words, "default.s is main.s");
         let map = asm::SymbolMap::parse(DEFAULT_SYMBOLS).unwrap();
-        assert_eq!(map.describe(2), "idle+2");
+        assert_eq!(map.describe(0), "init");
+        assert!(DEFAULT_LISTING.contains("main.s"));
     }
 }

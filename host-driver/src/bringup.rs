@@ -261,6 +261,9 @@ pub fn self_test(t: &mut dyn Transport) -> SelfTest {
         return st;
     }
     st.record("scratch walking ones/zeros", step_scratch(t));
+    // Card memory is the firmware's too (scratch, HCB state, rings): halt it while the
+    // patterns are written, and restart it afterwards on clean memory.
+    st.record("halt the sequencer", step_halt(t));
     st.record(
         "card memory: BAR write, BAR read",
         step_mem(t, false, false),
@@ -269,5 +272,32 @@ pub fn self_test(t: &mut dyn Transport) -> SelfTest {
     st.record("card memory: BAR write, DMA read", step_mem(t, false, true));
     st.record("card memory: DMA write, BAR read", step_mem(t, true, false));
     st.record("interrupt raise, seen, cleared", step_irq(t));
+    st.record("restore: clear card memory, soft reset", step_restore(t));
     st
+}
+
+fn step_halt(t: &mut dyn Transport) -> StepResult {
+    io(t.reg_write(regs::SEQ_CTRL, 0))?;
+    for _ in 0..1000 {
+        if io(t.reg_read(regs::SEQ_STATUS))? & regs::seq_status::RUNNING == 0 {
+            return Ok("SEQ_STATUS.RUNNING = 0".into());
+        }
+    }
+    Err("the sequencer did not halt".into())
+}
+
+/// Zeroes card memory (one DMA) and soft-resets the card: rings, counters and the
+/// sequencer start again, and the firmware re-initialises its state.
+fn step_restore(t: &mut dyn Transport) -> StepResult {
+    io(t.dma_write(0, &vec![0u8; mem::CARD_MEM_BYTES as usize]))?;
+    io(t.reg_write(regs::CONTROL, regs::control::SOFT_RESET))?;
+    let st = io(t.reg_read(regs::SEQ_STATUS))?;
+    if st & regs::seq_status::RUNNING == 0 {
+        return Err(format!(
+            "sequencer not running after soft reset: SEQ_STATUS={st:#x}"
+        ));
+    }
+    Ok(format!(
+        "card memory zeroed, soft reset, SEQ_STATUS={st:#x}"
+    ))
 }

@@ -5,6 +5,15 @@
 use hba_abi::{axi, mem, regs};
 use hba_verif::model::{Model, ModelError};
 
+/// A model whose sequencer is halted: tests that use card memory as plain RAM must not
+/// race the firmware, which owns its scratch area and the HCBs' firmware words.
+fn quiet_model() -> Model {
+    let mut m = Model::new();
+    m.axil_write(regs::SEQ_CTRL, 0).unwrap();
+    while m.axil_read(regs::SEQ_STATUS).unwrap() & regs::seq_status::RUNNING != 0 {}
+    m
+}
+
 fn slverr<T>(r: &Result<T, ModelError>) -> bool {
     matches!(r, Err(ModelError::SlvErr { .. }))
 }
@@ -204,7 +213,7 @@ fn read_data_is_held_until_rready() {
 
 #[test]
 fn card_memory_is_shared_by_the_bram_port_and_the_bar_window() {
-    let mut m = Model::new();
+    let mut m = quiet_model();
     let words: Vec<u32> = (0..64u32)
         .map(|i| i.wrapping_mul(0x0101_0101) ^ 0xDEAD_BEEF)
         .collect();
@@ -344,7 +353,7 @@ fn random_accesses_match_a_reference_model() {
         x ^= x << 17;
         x
     };
-    let mut m = Model::new();
+    let mut m = quiet_model();
     let mut scratch = 0u32;
     let mut cardmem = vec![0u32; 256];
     m.bram_write(0, &cardmem);

@@ -417,11 +417,25 @@ fn autosense_failure_is_reported() {
     let mut rig = rig_with(|_| {}, Some(faults));
     let h = Hcb::new(DISK, 0, &rw10(0x28, 9000, 1), BUF, 512, true);
     let e = rig.run(31, &h);
-    assert_eq!(status(&e), (kind::COMPLETION, 0, 2), "{e:x?}\n{}", rig.log(30));
-    assert!(e.words[2] & cqe::AUTOSENSE_FAILED != 0, "{e:x?}\n{}", rig.log(30));
+    assert_eq!(
+        status(&e),
+        (kind::COMPLETION, 0, 2),
+        "{e:x?}\n{}",
+        rig.log(30)
+    );
+    assert!(
+        e.words[2] & cqe::AUTOSENSE_FAILED != 0,
+        "{e:x?}\n{}",
+        rig.log(30)
+    );
     assert_eq!(e.words[2] & cqe::SENSE_VALID, 0, "{e:x?}");
     // The third selection is answered: the bus and the firmware carry on.
     let e = rig.run(32, &Hcb::new(DISK, 0, &[0; 6], 0, 0, false));
-    assert_eq!(status(&e), (kind::COMPLETION, 0, 0), "{e:x?}\n{}", rig.log(30));
+    assert_eq!(
+        status(&e),
+        (kind::COMPLETION, 0, 0),
+        "{e:x?}\n{}",
+        rig.log(30)
+    );
     rig.assert_monitor_clean();
 }

@@ -13,7 +13,16 @@ fn self_test_passes_on_the_cosimulated_core() {
     for s in &st.steps {
         assert!(s.pass, "{}: {}", s.name, s.detail);
     }
-    assert_eq!(st.steps.len(), 7);
+    assert_eq!(st.steps.len(), 9);
+    // The firmware was halted for the memory patterns and restarted on clean memory.
+    let status = t.reg_read(regs::SEQ_STATUS).unwrap();
+    assert_ne!(status & regs::seq_status::RUNNING, 0, "{status:#x}");
+    assert_eq!(status & regs::seq_status::TRAPPED, 0, "{status:#x}");
+    assert_eq!(
+        t.reg_read(regs::CQ_PRODUCER).unwrap(),
+        0x8000_0000,
+        "rings reset"
+    );
 }
 
 #[test]
