@@ -42,6 +42,7 @@ synth: setup $(VERILOG)
 bench: setup
 	$(CARGO) bench -p hba-verif --bench cosim_speed
 	$(CARGO) bench -p hba-verif --bench scsi_rates
+	$(CARGO) test --release -q -p hba-verif --test firmware_rates -- --nocapture
 	$(CARGO) bench -p hba-cam --bench null_sim
 	$(CARGO) run --release -q -p scsi-bus --example idle_bus
 

@@ -82,6 +82,13 @@ bdr_done:
         stw     t3, [t1 + S_NEG_DONE]
         shli    t1, tgt, 4
         stw     t3, [t1 + LAYOUT_TARGETS + TGT_CURRENT]
+        ; The agreement is gone: say so (asynchronous, narrow). This is also the answer
+        ; to a BUS DEVICE RESET request for a target with no command.
+        li      t1, CQE_KIND_NEGOTIATED << CQE_TYPE_SHIFT
+        out     IO_CQ_W1, t3
+        out     IO_CQ_W2, t3
+        out     IO_CQ_W3, tgt
+        out     IO_CQ_POST, t1
         jmp     main
 
 ; end_slots: complete with hst every issued/disconnected slot (t4 = 1: queued ones too)

@@ -164,14 +164,17 @@ fn bus_device_reset_ends_the_targets_slots() {
     wait_state(&mut rig, 10, ST_DISC);
     wait_state(&mut rig, 11, ST_DISC);
     rig.mailbox(mailbox::word(mailbox::BUS_DEVICE_RESET, DISK));
-    let es = rig.entries(2, 50_000_000);
-    for e in &es {
+    let es = rig.entries(3, 50_000_000);
+    for e in &es[..2] {
         assert_eq!(
             status(e),
             (kind::COMPLETION, hba_status::BDR_SENT, 0),
             "{e:x?}"
         );
     }
+    // Then the agreement reset is reported: asynchronous, narrow.
+    assert_eq!(es[2].kind(), kind::NEGOTIATED, "{:x?}", es[2]);
+    assert_eq!(es[2].words[3], DISK, "{:x?}", es[2]);
     assert!(rig.log(20).contains("BUS DEVICE RESET"), "{}", rig.log(20));
     assert_quiet(&mut rig, 4_000_000);
     // The next command sees the UNIT ATTENTION (29/03) through autosense.
@@ -437,5 +440,59 @@ fn autosense_failure_is_reported() {
         "{e:x?}\n{}",
         rig.log(30)
     );
+    rig.assert_monitor_clean();
+}
+
+/// A message the firmware does not support (LINKED COMMAND COMPLETE, 0x0A, sent by a
+/// fault right after the CDB) is answered with MESSAGE REJECT and the command goes on.
+#[test]
+fn unsupported_message_is_rejected_and_the_command_completes() {
+    let rule = FaultRule {
+        opcode: Some(0x28),
+        lba: None,
+        lun: None,
+        every_nth: None,
+        first_n: Some(1),
+        probability: None,
+        action: FaultAction::SendMessage { byte: 0x0A },
+    };
+    let faults = FaultConfig {
+        seed: 1,
+        rules: vec![rule],
+        bus_reset_at_ns: vec![],
+    };
+    let mut rig = rig_with(|c| c.disconnect = false, Some(faults));
+    let data = rig.disk_blocks(DISK as u8, 0, 2);
+    let e = rig.run(5, &Hcb::new(DISK, 0, &rw10(0x28, 0, 2), BUF, 1024, true));
+    assert_eq!(
+        status(&e),
+        (kind::COMPLETION, 0, 0),
+        "{e:x?}\n{}",
+        rig.log(30)
+    );
+    assert_eq!(e.residual(), 0);
+    assert_eq!(rig.read_buf(BUF, 1024), data);
+    let log = rig.log(30);
+    assert!(log.contains("MSG IN 0a"), "{log}");
+    assert!(
+        log.contains("MSG OUT 07"),
+        "MESSAGE REJECT expected:\n{log}"
+    );
+    let h = rig.target(DISK as u8);
+    let msgs = rig.bus().device(h).stats.messages_in.clone();
+    assert!(msgs.contains(&0x07), "{msgs:x?}");
+    rig.assert_monitor_clean();
+}
+
+/// BUS DEVICE RESET to a target with no command still gets an answer in the ring: the
+/// NEGOTIATED event of its reset agreement.
+#[test]
+fn bus_device_reset_of_an_idle_target_is_answered() {
+    let mut rig = rig_with(|_| {}, None);
+    rig.mailbox(mailbox::word(mailbox::BUS_DEVICE_RESET, DISK));
+    let e = rig.next_entry(5_000_000);
+    assert_eq!(e.kind(), kind::NEGOTIATED, "{e:x?}\n{}", rig.log(20));
+    assert_eq!(e.words[3], DISK);
+    assert!(rig.log(20).contains("BUS DEVICE RESET"), "{}", rig.log(20));
     rig.assert_monitor_clean();
 }

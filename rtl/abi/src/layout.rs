@@ -85,7 +85,8 @@ pub mod hcb {
     /// Size of the sense area.
     pub const SENSE_MAX: u32 = 64;
 
-    /// Fields of [`CTRL`].
+    /// Fields of [`CTRL`]. The host keeps at most one untagged command (tag type NONE)
+    /// per target and LUN in flight: an untagged reselection names only the nexus.
     pub mod ctrl {
         /// Target SCSI ID (3:0).
         pub const TARGET_MASK: u32 = 0xF;
@@ -125,7 +126,9 @@ pub mod hcb {
 /// Per-target table entry: byte offsets.
 pub mod target {
     /// Host's goal: bits 7:0 SDTR period factor (0 = async), 15:8 offset, bit 16 wide,
-    /// bit 17 tagged queuing allowed.
+    /// bit 17 tagged queuing allowed (the host's record: the firmware follows each HCB's
+    /// tag type). The firmware negotiates whenever the goal differs from what it last
+    /// negotiated for, never faster or with a larger offset than the goal.
     pub const GOAL: u32 = 0x0;
     /// Current agreement (firmware-written), same layout as [`GOAL`].
     pub const CURRENT: u32 = 0x4;
@@ -197,10 +200,12 @@ pub mod mailbox {
     /// Argument mask.
     pub const ARG_MASK: u32 = 0xFF;
     /// Abort slot `arg` in whatever state it is (queued, connected, disconnected); it
-    /// completes with `hba_status::ABORTED`.
+    /// completes with `hba_status::ABORTED`. A slot that already completed has its
+    /// completion in the ring and nothing more is posted.
     pub const ABORT: u32 = 1;
     /// Send BUS DEVICE RESET to target `arg`; its slots complete with
-    /// `hba_status::BDR_SENT`.
+    /// `hba_status::BDR_SENT`, then a NEGOTIATED event reports its agreement reset to
+    /// asynchronous narrow (so even an idle target's reset is answered).
     pub const BUS_DEVICE_RESET: u32 = 2;
 
     /// A mailbox word.

@@ -77,6 +77,12 @@ pub enum FaultAction {
     RejectNegotiation,
     /// Reselect with a tag that is not outstanding.
     BadReselectTag,
+    /// After the CDB, send this one-byte message first (e.g. one the initiator does
+    /// not support, which it must answer with MESSAGE REJECT), then carry on.
+    SendMessage {
+        /// The message byte.
+        byte: u8,
+    },
 }
 
 /// When the action applies; each class of action is matched at its own moment.

@@ -1462,6 +1462,9 @@ impl Target {
                 lun,
             },
         );
+        if let Some(FaultAction::SendMessage { byte }) = fault {
+            self.queue_msg(&[byte]);
+        }
         let id = self.next_task_id;
         self.next_task_id += 1;
         let mut task = Task {
