@@ -187,3 +187,64 @@ fn show_tagged_log() {
         rig.log(80)
     );
 }
+
+/// ORDERED and HEAD OF QUEUE tags go out as such and the target honours them: the
+/// ORDERED task runs after every earlier SIMPLE one and before the later SIMPLE one; the
+/// HEAD OF QUEUE task runs before that later SIMPLE one too.
+#[test]
+fn ordered_and_head_of_queue_tags() {
+    let mut c = TargetConfig::new(T0 as u8);
+    c.queue_depth = 16;
+    c.access_cycles = 200_000;
+    c.seed = 3;
+    let mut rig = FwRig::new(Width::Narrow, vec![disk_target(c, 1024)]);
+    let kinds = [
+        hcb::tag::SIMPLE,
+        hcb::tag::SIMPLE,
+        hcb::tag::SIMPLE,
+        hcb::tag::SIMPLE,
+        hcb::tag::ORDERED,
+        hcb::tag::SIMPLE,
+        hcb::tag::HEAD,
+    ];
+    let reqs: Vec<(u32, Hcb)> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            let s = i as u32;
+            let addr = layout::DATA + s * LEN;
+            (s, tagged(T0, &rw10(0x28, s * 8, BLOCKS), addr, true, k))
+        })
+        .collect();
+    rig.submit(&reqs);
+    let es = rig.entries(kinds.len(), 200_000_000);
+    for e in &es {
+        assert_eq!(
+            (e.kind(), e.hba_status(), e.scsi_status()),
+            (kind::COMPLETION, 0, 0),
+            "{e:x?}"
+        );
+    }
+    let log = rig.bus().monitor.log_text();
+    assert!(log.contains("ORDERED QUEUE TAG 04"), "{log}");
+    assert!(log.contains("HEAD OF QUEUE TAG 06"), "{log}");
+    let h = rig.target(T0 as u8);
+    let order: Vec<u8> = rig
+        .bus()
+        .device(h)
+        .stats
+        .service_order
+        .iter()
+        .filter_map(|s| s.2)
+        .collect();
+    let pos = |t: u8| order.iter().position(|&x| x == t).expect("serviced");
+    for t in 0..4 {
+        assert!(pos(t) < pos(4), "ORDERED after SIMPLE {t}: {order:?}");
+    }
+    assert!(pos(4) < pos(5), "SIMPLE 5 after the ORDERED: {order:?}");
+    assert!(
+        pos(6) < pos(5),
+        "HEAD OF QUEUE before the waiting SIMPLE: {order:?}"
+    );
+    rig.assert_monitor_clean();
+}
