@@ -1,7 +1,8 @@
 //! Sequencer firmware for the FPGA SCSI HBA and its assembler.
 //!
 //! - [`asm`]: the assembler (syntax in `ASM.md`; the `hba-asm` binary wraps it).
-//! - [`builder`]: a Rust program builder for tests over the same encoders.
+//! - [`builder`]: a Rust program builder for tests over the same encoders, and
+//!   [`testprog`], the minimal one-command program written with it.
 //! - [`default_image`]: the image baked into the instruction RAM, assembled from
 //!   `fw/default.s` by this crate's build script: the initiator firmware (`fw/main.s`
 //!   and its includes).
@@ -10,6 +11,7 @@
 
 pub mod asm;
 pub mod builder;
+pub mod testprog;
 
 /// The default image as little-endian bytes (assembled by the build script).
 const DEFAULT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.bin"));

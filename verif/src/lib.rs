@@ -15,9 +15,9 @@ pub mod host;
 pub mod model;
 pub mod pins;
 pub mod rig;
-pub mod testprog;
 pub mod transport;
 
+pub use hba_firmware::testprog;
 pub use model::Model;
 pub use transport::{CostModel, SimTransport};
 

@@ -217,20 +217,30 @@ fn bus_reset_completes_disconnected_slots() {
     rig.assert_monitor_clean();
 }
 
-fn parity_rule(phase: Phase, byte: usize) -> FaultConfig {
+/// A fault set of one rule.
+fn one_rule(rule: FaultRule) -> FaultConfig {
     FaultConfig {
         seed: 1,
-        rules: vec![FaultRule {
-            opcode: Some(0x28),
-            lba: None,
-            lun: None,
-            every_nth: None,
-            first_n: Some(1),
-            probability: None,
-            action: FaultAction::Parity { phase, byte },
-        }],
+        rules: vec![rule],
         bus_reset_at_ns: vec![],
     }
+}
+
+/// `action` on the first READ(10).
+fn on_first_read(action: FaultAction) -> FaultConfig {
+    one_rule(FaultRule {
+        opcode: Some(0x28),
+        lba: None,
+        lun: None,
+        every_nth: None,
+        first_n: Some(1),
+        probability: None,
+        action,
+    })
+}
+
+fn parity_rule(phase: Phase, byte: usize) -> FaultConfig {
+    on_first_read(FaultAction::Parity { phase, byte })
 }
 
 fn only_parity_violations(rig: &mut FwRig) {
@@ -278,19 +288,7 @@ fn parity_error_in_message_in_is_retried() {
 
 #[test]
 fn unknown_reselection_nexus_is_reported_and_aborted() {
-    let f = FaultConfig {
-        seed: 1,
-        rules: vec![FaultRule {
-            opcode: Some(0x28),
-            lba: None,
-            lun: None,
-            every_nth: None,
-            first_n: Some(1),
-            probability: None,
-            action: FaultAction::BadReselectTag,
-        }],
-        bus_reset_at_ns: vec![],
-    };
+    let f = on_first_read(FaultAction::BadReselectTag);
     let mut rig = rig_with(|_| {}, Some(f));
     let h = tagged(Hcb::new(DISK, 0, &rw10(0x28, 0, 4), BUF, 2048, true));
     rig.submit(&[(3, h)]);
@@ -316,21 +314,9 @@ fn unknown_reselection_nexus_is_reported_and_aborted() {
 
 #[test]
 fn unexpected_bus_free_is_reported() {
-    let f = FaultConfig {
-        seed: 1,
-        rules: vec![FaultRule {
-            opcode: Some(0x28),
-            lba: None,
-            lun: None,
-            every_nth: None,
-            first_n: Some(1),
-            probability: None,
-            action: FaultAction::BusFree {
-                phase: Phase::DataIn,
-            },
-        }],
-        bus_reset_at_ns: vec![],
-    };
+    let f = on_first_read(FaultAction::BusFree {
+        phase: Phase::DataIn,
+    });
     let mut rig = rig_with(|c| c.disconnect = false, Some(f));
     let e = rig.run(5, &Hcb::new(DISK, 0, &rw10(0x28, 0, 4), BUF, 2048, true));
     assert_eq!(
@@ -403,7 +389,7 @@ fn autosense_after_a_tagged_check_condition() {
 /// with its own CHECK CONDITION status, AUTOSENSE_FAILED and no sense.
 #[test]
 fn autosense_failure_is_reported() {
-    let rule = FaultRule {
+    let faults = one_rule(FaultRule {
         opcode: None,
         lba: None,
         lun: None,
@@ -411,12 +397,7 @@ fn autosense_failure_is_reported() {
         first_n: None,
         probability: None,
         action: FaultAction::NoSelectionResponse,
-    };
-    let faults = FaultConfig {
-        seed: 1,
-        rules: vec![rule],
-        bus_reset_at_ns: vec![],
-    };
+    });
     let mut rig = rig_with(|_| {}, Some(faults));
     let h = Hcb::new(DISK, 0, &rw10(0x28, 9000, 1), BUF, 512, true);
     let e = rig.run(31, &h);
@@ -447,20 +428,7 @@ fn autosense_failure_is_reported() {
 /// fault right after the CDB) is answered with MESSAGE REJECT and the command goes on.
 #[test]
 fn unsupported_message_is_rejected_and_the_command_completes() {
-    let rule = FaultRule {
-        opcode: Some(0x28),
-        lba: None,
-        lun: None,
-        every_nth: None,
-        first_n: Some(1),
-        probability: None,
-        action: FaultAction::SendMessage { byte: 0x0A },
-    };
-    let faults = FaultConfig {
-        seed: 1,
-        rules: vec![rule],
-        bus_reset_at_ns: vec![],
-    };
+    let faults = on_first_read(FaultAction::SendMessage { byte: 0x0A });
     let mut rig = rig_with(|c| c.disconnect = false, Some(faults));
     let data = rig.disk_blocks(DISK as u8, 0, 2);
     let e = rig.run(5, &Hcb::new(DISK, 0, &rw10(0x28, 0, 2), BUF, 1024, true));

@@ -1,6 +1,8 @@
-//! The minimal initiator program used to prove the core end to end (issue 4): one command
-//! at a time, no disconnection, optional SDTR from the per-target goal table, autosense
-//! left to the host. The full protocol firmware is `hba-firmware` (issue 5).
+//! The minimal initiator program used to prove the core end to end: one command at a
+//! time, no disconnection, optional SDTR from the per-target goal table, autosense left
+//! to the host. Written with the [`crate::builder`]; `tests/data/testprog.s` is the same
+//! program in assembler source (a test checks they assemble to the same words). The
+//! protocol firmware is `fw/main.s`.
 //!
 //! Flow: take a slot from the submission ring, let the hardware check the HCB, select
 //! with ATN, IDENTIFY (no disconnect privilege) and SDTR when the goal asks for a
@@ -8,9 +10,9 @@
 //! post a completion entry. Selection timeout, unexpected bus free and bad HCBs post
 //! their HBA status.
 
+use crate::builder::{r, Program};
 use hba_abi::isa::{ev, io, op, pcmd, phase, xmode as xm};
 use hba_abi::layout::{self, cqe::kind, hba_status, hcb};
-use hba_firmware::builder::{r, Program};
 
 /// Trap code: the target asked for more data than the HCB's buffer holds.
 pub const TRAP_OVERRUN: u32 = 2;
