@@ -1073,18 +1073,7 @@ fn parity_error_detected() {
 fn window_clamp() {
     let mut s = Sim::new(Width::Narrow, 10);
     let h = s.add_disk(disk_cfg(2), 64);
-    let data = pattern(1024, 5);
-    s.fill(0, &data);
-    let o = run_command(
-        &mut s,
-        &Cmd {
-            cdb: &rw10(opcode::WRITE_10, 0, 2),
-            len: 1024,
-            ..Cmd::default()
-        },
-    );
-    assert_eq!(o.status, Some(0));
-    let _ = h;
+    let data = seed_blocks(&mut s, h, 0, 5, 0);
     // READ of 1024 bytes into a 1000-byte window whose count says 1024.
     s.fill(0x3000, &[0xC3; 1100]);
     s.target = 2;
@@ -1300,6 +1289,25 @@ fn verilog_lints() {
     }
 }
 
+/// WRITE(10) of 2 blocks of a seeded pattern at `lba` (staged at memory 0, agreement
+/// `mode`), checked on the disk; returns the data.
+fn seed_blocks(s: &mut Sim, h: DeviceHandle<Target>, lba: u32, seed: u32, mode: u32) -> Vec<u8> {
+    let data = pattern(1024, seed);
+    s.fill(0, &data);
+    let o = run_command(
+        s,
+        &Cmd {
+            cdb: &rw10(opcode::WRITE_10, lba, 2),
+            len: 1024,
+            mode_after: mode,
+            ..Cmd::default()
+        },
+    );
+    assert_eq!(o.status, Some(0));
+    assert_eq!(disk_data(s, h, u64::from(lba), 2), data);
+    data
+}
+
 /// The target sends fewer bytes than the DMA count (an underrun): the DMA stops at the
 /// phase change with the residual left in the count, and flags the mismatch.
 fn underrun_case(sync: Option<(u8, u8)>) {
@@ -1309,19 +1317,7 @@ fn underrun_case(sync: Option<(u8, u8)>) {
         Some(fo) => negotiate(&mut s, 2, false, Some(fo)),
         None => 0,
     };
-    let data = pattern(1024, 17);
-    s.fill(0, &data);
-    let o = run_command(
-        &mut s,
-        &Cmd {
-            cdb: &rw10(opcode::WRITE_10, 4, 2),
-            len: 1024,
-            mode_after: mode,
-            ..Cmd::default()
-        },
-    );
-    assert_eq!(o.status, Some(0));
-    assert_eq!(disk_data(&mut s, h, 4, 2), data);
+    let data = seed_blocks(&mut s, h, 4, 17, mode);
     // READ of 2 blocks into a 4 KiB window with a 4 KiB count.
     s.fill(0x4000, &[0x5A; 4096]);
     let before = s.ev.mismatch;
@@ -1477,19 +1473,7 @@ fn sync_overrun_is_drained_by_a_bit_bucket_dma() {
     let mut s = Sim::new(Width::Narrow, 37);
     let h = s.add_disk(disk_cfg(2), 64);
     let mode = negotiate(&mut s, 2, false, Some((0x19, 8)));
-    let data = pattern(1024, 41);
-    s.fill(0, &data);
-    let o = run_command(
-        &mut s,
-        &Cmd {
-            cdb: &rw10(opcode::WRITE_10, 2, 2),
-            len: 1024,
-            mode_after: mode,
-            ..Cmd::default()
-        },
-    );
-    assert_eq!(o.status, Some(0));
-    assert_eq!(disk_data(&mut s, h, 2, 2), data);
+    let data = seed_blocks(&mut s, h, 2, 41, mode);
     s.fill(0x3000, &[0xC3; 1100]);
     s.xfer_mode = mode;
     s.target = 2;

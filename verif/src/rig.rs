@@ -75,15 +75,12 @@ impl DiskRig {
 
     /// The last `n` lines of the monitor's decoded log.
     pub fn log(&mut self, n: usize) -> String {
-        let log = self.bus().monitor.log_text();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        self.m.bus_log(n)
     }
 
     /// Panics with the violations and the log unless the monitor saw none.
     pub fn assert_monitor_clean(&mut self) {
-        let v = self.bus().monitor.violations().to_vec();
-        assert!(v.is_empty(), "monitor violations: {v:#?}\n{}", self.log(40));
+        self.m.assert_bus_clean();
     }
 
     /// Blocks `lba..lba+n` of the disk's medium.
@@ -95,24 +92,12 @@ impl DiskRig {
 
     /// Writes bytes into card memory (BRAM port, as XDMA H2C does).
     pub fn write_buf(&mut self, addr: u32, data: &[u8]) {
-        let words: Vec<u32> = data
-            .chunks(4)
-            .map(|c| {
-                let mut b = [0u8; 4];
-                b[..c.len()].copy_from_slice(c);
-                u32::from_le_bytes(b)
-            })
-            .collect();
-        self.m.bram_write(addr, &words);
+        self.m.bram_write_bytes(addr, data);
     }
 
     /// Reads bytes from card memory.
     pub fn read_buf(&mut self, addr: u32, len: usize) -> Vec<u8> {
-        let mut w = vec![0u32; len.div_ceil(4)];
-        self.m.bram_read(addr, &mut w);
-        let mut out: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
-        out.truncate(len);
-        out
+        self.m.bram_read_bytes(addr, len)
     }
 }
 

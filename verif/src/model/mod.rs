@@ -154,6 +154,30 @@ impl Model {
         self.bus.as_mut()
     }
 
+    /// The last `n` lines of the attached bus monitor's decoded log ("" without a bus).
+    pub fn bus_log(&mut self, n: usize) -> String {
+        let Some(bus) = self.bus.as_mut() else {
+            return String::new();
+        };
+        let log = bus.monitor.log_text();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Panics with the violations and the log tail unless the bus monitor saw none.
+    pub fn assert_bus_clean(&mut self) {
+        let v = self
+            .bus
+            .as_ref()
+            .map(|b| b.monitor.violations().to_vec())
+            .unwrap_or_default();
+        assert!(
+            v.is_empty(),
+            "monitor violations: {v:#?}\n{}",
+            self.bus_log(40)
+        );
+    }
+
     /// Detaches and returns the bus.
     pub fn detach_bus(&mut self) -> Option<Bus> {
         self.pins.scsi_in = 0;
@@ -291,6 +315,29 @@ impl Model {
         }
         self.pins.bram_en = false;
         self.pins.bram_we = 0;
+    }
+
+    /// Writes bytes into card memory through the BRAM port (little-endian words; a
+    /// partial last word is zero-padded).
+    pub fn bram_write_bytes(&mut self, byte_addr: u32, data: &[u8]) {
+        let words: Vec<u32> = data
+            .chunks(4)
+            .map(|c| {
+                let mut b = [0u8; 4];
+                b[..c.len()].copy_from_slice(c);
+                u32::from_le_bytes(b)
+            })
+            .collect();
+        self.bram_write(byte_addr, &words);
+    }
+
+    /// Reads `len` bytes from card memory through the BRAM port.
+    pub fn bram_read_bytes(&mut self, byte_addr: u32, len: usize) -> Vec<u8> {
+        let mut w = vec![0u32; len.div_ceil(4)];
+        self.bram_read(byte_addr, &mut w);
+        let mut out: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+        out.truncate(len);
+        out
     }
 
     /// Reads words from card memory through the native BRAM port (pipelined: one word
