@@ -15,6 +15,7 @@ pub mod host;
 pub mod model;
 pub mod pins;
 pub mod rig;
+pub mod simrig;
 pub mod transport;
 
 pub use hba_firmware::testprog;

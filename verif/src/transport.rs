@@ -4,43 +4,13 @@
 
 use crate::model::{Model, ModelError};
 use hba_abi::{mem, CORE_CLOCK_NS};
+use hba_host_driver::transport::LinkCost;
 use hba_host_driver::{Transport, TransportError};
 use std::time::Duration;
 
-/// Time each host operation costs on the real link (PCIe + XDMA), in nanoseconds.
-/// Defaults are the measured figures of TOOLCHAIN-NOTES.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CostModel {
-    /// A BAR read: a non-posted PCIe read, the CPU waits for the completion.
-    pub bar_read_ns: u64,
-    /// A BAR write: posted; the CPU moves on after about this long.
-    pub bar_write_ns: u64,
-    /// Fixed cost of one DMA call (descriptor set-up, interrupt, syscall).
-    pub dma_call_ns: u64,
-    /// From the MSI to the process returning from its wait on the events file.
-    pub irq_wakeup_ns: u64,
-}
-
-impl Default for CostModel {
-    fn default() -> Self {
-        CostModel {
-            bar_read_ns: 1_000,
-            bar_write_ns: 100,
-            dma_call_ns: 30_000,
-            irq_wakeup_ns: 5_000,
-        }
-    }
-}
-
-impl CostModel {
-    /// No link cost at all: only the core's own cycles count (block tests).
-    pub const FREE: CostModel = CostModel {
-        bar_read_ns: 0,
-        bar_write_ns: 0,
-        dma_call_ns: 0,
-        irq_wakeup_ns: 0,
-    };
-}
+/// Time each host operation costs on the real link (PCIe + XDMA): one definition, in the
+/// host driver, which also uses it to choose BAR or DMA.
+pub type CostModel = LinkCost;
 
 /// [`Transport`] over the Verilator model.
 pub struct SimTransport {
@@ -161,7 +131,7 @@ impl Transport for SimTransport {
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         self.model.bram_write(card_addr as u32, &words);
-        self.spend(start, self.cost.dma_call_ns);
+        self.spend(start, self.cost.dma_ns(data.len()));
         Ok(())
     }
 
@@ -173,7 +143,7 @@ impl Transport for SimTransport {
         for (c, w) in buf.chunks_exact_mut(4).zip(&words) {
             c.copy_from_slice(&w.to_le_bytes());
         }
-        self.spend(start, self.cost.dma_call_ns);
+        self.spend(start, self.cost.dma_ns(buf.len()));
         Ok(())
     }
 
@@ -199,5 +169,9 @@ impl Transport for SimTransport {
 
     fn name(&self) -> String {
         "sim".into()
+    }
+
+    fn link_cost(&self) -> LinkCost {
+        self.cost
     }
 }

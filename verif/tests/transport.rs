@@ -96,11 +96,18 @@ fn simulated_time_follows_the_cost_model() {
     let t0 = t.now();
     t.dma_write(0, &[0u8; 4096]).unwrap();
     let dma = t.now() - t0;
-    // 1024 words at one per 10 ns cycle (10.24 us) fit in the 30 us call cost.
+    // 1024 words at one per 10 ns cycle (10.24 us) fit in the call cost plus the link
+    // time of 4 KiB at Gen2 x4 (2.56 us).
+    let want = c.dma_call_ns + 4096 * c.dma_ps_per_byte / 1000;
+    assert_eq!(c.dma_ns(4096), want);
     assert!(
-        dma >= Duration::from_nanos(c.dma_call_ns)
-            && dma < Duration::from_nanos(c.dma_call_ns + 200)
+        dma >= Duration::from_nanos(want) && dma < Duration::from_nanos(want + 200),
+        "{dma:?} for {want} ns"
     );
+    // A large transfer pays for its bytes: 64 KiB costs 41 us of link time on top.
+    assert_eq!(c.dma_ns(65536), c.dma_call_ns + 40_960);
+    assert!(!c.prefer_dma(64, true) && c.prefer_dma(4096, true));
+    assert!(!c.prefer_dma(64, false) && c.prefer_dma(512, false));
     let mut free = SimTransport::with_cost(CostModel::FREE);
     let t0 = free.now();
     free.dma_write(0, &[0u8; 4096]).unwrap();
