@@ -67,3 +67,202 @@ fn verified_reads_and_writes_at_queue_depth_one() {
     }
     r.check(true);
 }
+
+/// 32 commands in flight across two disks (16 each, tagged, disconnecting), writes then
+/// reads, every byte verified against the media. 32 x 4 KiB does not fit the card's data
+/// area at once, so the SIM also runs out of card memory, freezes its queue and releases
+/// it on a completion.
+#[test]
+fn verified_io_at_queue_depth_32_across_two_disks() {
+    let mut r = two_disks_and_a_tape();
+    let das = [r.da(0), r.da(1)];
+    let mut ios = Vec::new();
+    for i in 0..32u32 {
+        let d = (i % 2) as usize;
+        let data = pattern(1000 + i, 4096);
+        let io = das[d]
+            .write(&mut r.stack.xpt, u64::from(i / 2) * 8, data.clone())
+            .unwrap();
+        ios.push((d, i, io, data));
+    }
+    let mut written = Vec::new();
+    for (d, i, io, data) in ios {
+        let res = r.wait(io);
+        assert!(res.is_ok(), "write {i}: {:?}", res.status);
+        written.push((d, i, data));
+    }
+    for (d, i, data) in &written {
+        assert_eq!(
+            &r.disk_blocks(*d as u8, u64::from(i / 2) * 8, 8),
+            data,
+            "medium, write {i}"
+        );
+    }
+    let ios: Vec<_> = written
+        .iter()
+        .map(|(d, i, data)| {
+            let io = das[*d]
+                .read(&mut r.stack.xpt, u64::from(i / 2) * 8, 8)
+                .unwrap();
+            (io, data.clone())
+        })
+        .collect();
+    for (io, data) in ios {
+        let res = r.wait(io);
+        assert!(res.is_ok(), "{:?}", res.status);
+        assert_eq!(res.data, data);
+    }
+    // The targets really held several tagged commands at once and disconnected.
+    for id in [0u8, 1] {
+        let st = r.target(id, |t| t.stats.clone());
+        assert!(st.reselections >= 16, "target {id}: {st:?}");
+        let tags: std::collections::BTreeSet<_> =
+            st.service_order.iter().filter_map(|s| s.2).collect();
+        assert!(
+            tags.len() > 4,
+            "several tags in use on target {id}: {tags:?}"
+        );
+    }
+    let c = r.stack.report().counters.clone();
+    assert!(
+        c.shortages >= 1,
+        "card memory ran out at QD32 x 4 KiB: {c:?}"
+    );
+    assert!(c.doorbells < c.submitted, "one doorbell per batch: {c:?}");
+    r.check(true);
+}
+
+/// 64 KiB reads: one fits the data area, two do not. The second is turned back with the
+/// SIM queue frozen and goes out once the first completes.
+#[test]
+fn shortage_of_card_memory_freezes_and_releases_the_sim_queue() {
+    let mut r = two_disks_and_a_tape();
+    let da = r.da(0);
+    let data = pattern(5, 4 * 65536);
+    let io = da
+        .write(&mut r.stack.xpt, 0, data[..65536].to_vec())
+        .unwrap();
+    assert!(r.wait(io).is_ok());
+    let ios: Vec<_> = (0..4u64)
+        .map(|k| {
+            let w = da
+                .write(
+                    &mut r.stack.xpt,
+                    128 * k,
+                    data[k as usize * 65536..][..65536].to_vec(),
+                )
+                .unwrap();
+            w
+        })
+        .collect();
+    for io in ios {
+        let res = r.wait(io);
+        assert!(res.is_ok(), "{:?}", res.status);
+    }
+    assert_eq!(r.disk_blocks(0, 0, 512), data);
+    let c = r.stack.report().counters.clone();
+    assert!(c.shortages >= 1, "{c:?}");
+    assert!(r.stack.report().log.iter().any(|l| matches!(
+        l,
+        hba_host_driver::sim::SimLog::Shortage {
+            what: "card memory"
+        }
+    )));
+    r.check(true);
+}
+
+/// A drive that starts SDTR on every selection: the SIM answers through the firmware and
+/// never rewrites its goal, so no negotiation of the initiator's own follows.
+#[test]
+fn a_target_that_keeps_renegotiating_causes_no_loop() {
+    let mut cfg = TargetConfig::new(2);
+    cfg.initiate_negotiation = true;
+    cfg.renegotiate_always = true;
+    let mut r = SimRig::new(Width::Narrow, vec![disk(cfg, 1024)], SimRig::cfg()).unwrap();
+    r.scan();
+    let da = r.da(2);
+    let before = r.stack.report().counters.clone();
+    let goal0 = r.stack.report().goal[2];
+    for k in 0..10u64 {
+        let io = da.read(&mut r.stack.xpt, k, 1).unwrap();
+        assert!(r.wait(io).is_ok());
+    }
+    let after = r.stack.report().counters.clone();
+    assert_eq!(r.stack.report().goal[2], goal0, "the goal never moved");
+    // Every command costs one selection; the messages the HBA sent stay one
+    // IDENTIFY (+ tag) per selection plus the SDTR answers the target asked for.
+    let sel = r.target(2, |t| t.stats.selections);
+    assert!(sel >= 10);
+    assert_eq!(after.submitted - before.submitted, 10);
+    let log = r.log(400);
+    let sdtr_from_target = log.matches("ID2->ID7 MSG IN 01 03 01").count();
+    assert!(
+        sdtr_from_target >= 10,
+        "the target renegotiated every time:\n{log}"
+    );
+    r.check(true);
+}
+
+/// Injected parity errors in DATA IN at Fast-20: after the threshold the SIM lowers the
+/// goal (offset, then period), the firmware renegotiates, and the transfers go on slower
+/// with the right data.
+#[test]
+fn repeated_parity_errors_step_the_rate_down() {
+    use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule};
+    use scsi_bus::Phase;
+    let mut r = two_disks_and_a_tape();
+    let da = r.da(0);
+    let data = pattern(9, 4096);
+    let io = da.write(&mut r.stack.xpt, 8, data.clone()).unwrap();
+    assert!(r.wait(io).is_ok());
+    let start = r.stack.report().current[0];
+    assert_eq!(start.period, 0x0C);
+    let faults = FaultConfig {
+        seed: 3,
+        rules: vec![FaultRule {
+            // da reads with READ(6) here; match the blocks, not the opcode.
+            opcode: None,
+            lba: Some([8, 16]),
+            lun: None,
+            every_nth: None,
+            first_n: Some(9),
+            probability: None,
+            action: FaultAction::Parity {
+                phase: Phase::DataIn,
+                byte: 100,
+            },
+        }],
+        bus_reset_at_ns: vec![],
+    };
+    r.target(0, |t| t.set_faults(&faults));
+    for _ in 0..9 {
+        let io = da.read(&mut r.stack.xpt, 8, 8).unwrap();
+        let res = r.wait(io);
+        if res.is_ok() {
+            assert_eq!(res.data, data);
+        }
+    }
+    let rep = r.stack.report();
+    let falls: Vec<_> = rep
+        .log
+        .iter()
+        .filter(|l| {
+            matches!(
+                l,
+                hba_host_driver::sim::SimLog::RateFallback { target: 0, .. }
+            )
+        })
+        .collect();
+    assert!(falls.len() >= 2, "{:?}", rep.log);
+    let now = rep.current[0];
+    drop(rep);
+    assert!(
+        now.period > start.period || now.offset < start.offset,
+        "slower than {start:?}: {now:?}"
+    );
+    let io = da.read(&mut r.stack.xpt, 8, 8).unwrap();
+    let res = r.wait(io);
+    assert!(res.is_ok());
+    assert_eq!(res.data, data);
+    r.check(false);
+}

@@ -1263,8 +1263,20 @@ impl<T: Transport> HbaSim<T> {
         Ok(())
     }
 
-    /// Mailbox and doorbell.
+    /// Doorbell, then mailbox: a request about a just-submitted slot must find it on
+    /// the card (the firmware drains the submission ring before it reads the mailbox).
     fn kick(&mut self) -> Result<(), TransportError> {
+        if self.doorbell_due {
+            let n = self
+                .slots
+                .iter()
+                .filter(|s| matches!(s, Slot::Busy(_)))
+                .count();
+            self.set_moderation(n)?;
+            self.reg_w(regs::SQ_DOORBELL, self.sq_pi)?;
+            self.doorbell_due = false;
+            self.count(|c| c.doorbells += 1);
+        }
         if self.mbox_live.is_none() {
             if let Some(m) = self.mbox_q.pop_front() {
                 let w = match m {
@@ -1278,17 +1290,6 @@ impl<T: Transport> HbaSim<T> {
                 self.count(|c| c.mailbox += 1);
                 self.mbox_live = Some(m);
             }
-        }
-        if self.doorbell_due {
-            let n = self
-                .slots
-                .iter()
-                .filter(|s| matches!(s, Slot::Busy(_)))
-                .count();
-            self.set_moderation(n)?;
-            self.reg_w(regs::SQ_DOORBELL, self.sq_pi)?;
-            self.doorbell_due = false;
-            self.count(|c| c.doorbells += 1);
         }
         Ok(())
     }

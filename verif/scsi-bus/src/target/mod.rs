@@ -50,6 +50,9 @@ pub struct TargetConfig {
     pub reject_negotiation: bool,
     /// Start SDTR (and WDTR if wide) itself on the first selection by an initiator.
     pub initiate_negotiation: bool,
+    /// With `initiate_negotiation`: start it again on every selection (a drive that
+    /// keeps renegotiating; the initiator must answer without looping).
+    pub renegotiate_always: bool,
     /// Accept queue tags (else MESSAGE REJECT them).
     pub tagged: bool,
     /// Task set size per LUN; QUEUE FULL beyond it.
@@ -83,6 +86,7 @@ impl TargetConfig {
             }),
             reject_negotiation: false,
             initiate_negotiation: false,
+            renegotiate_always: false,
             tagged: true,
             queue_depth: 32,
             disconnect: true,
@@ -833,7 +837,9 @@ impl Target {
                     // No IDENTIFY: LUN 0, no disconnect privilege (SCSI-1 style selection).
                     self.conn.lun = 0;
                 }
-                if self.cfg.initiate_negotiation && self.negotiated & (1 << self.conn.init) == 0 {
+                if self.cfg.initiate_negotiation
+                    && (self.cfg.renegotiate_always || self.negotiated & (1 << self.conn.init) == 0)
+                {
                     self.negotiated |= 1 << self.conn.init;
                     self.target_negotiation(c, true);
                     if !self.conn.msg_in.is_empty() {

@@ -1,0 +1,494 @@
+//! Faults through the whole stack: each status of seed 002's Errors Summary that a real
+//! bus produces, caused by an injected fault and seen by the periph with the right CAM
+//! status; aborts in the four HCB states; the timeout ladder; a sequencer trap. Every test
+//! ends with `SimRig::check` (nothing lost, nothing twice, every freeze released).
+
+use hba_cam::ccb::{Abort, CcbBody, Cdb, DataBuf, DataXfer, TagAction};
+use hba_cam::periph::pass::{PassData, PassHandle};
+use hba_cam::status::{CAM_AUTOSNS_VALID, CAM_DEV_QFRZN};
+use hba_cam::xpt::Completion;
+use hba_cam::{CamStatus, Ccb, CcbId};
+use hba_host_driver::sim::SimLog;
+use hba_verif::rig::{pattern, rw10};
+use hba_verif::simrig::{disk, SimRig};
+use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule};
+use scsi_bus::target::TargetConfig;
+use scsi_bus::{Phase, Width};
+use std::time::Duration;
+
+fn rig(cfgs: Vec<TargetConfig>) -> SimRig {
+    let targets = cfgs.into_iter().map(|c| disk(c, 2048)).collect();
+    let mut r = SimRig::new(Width::Narrow, targets, SimRig::cfg()).expect("attach");
+    r.scan();
+    r
+}
+
+fn rule(opcode: Option<u8>, action: FaultAction) -> FaultRule {
+    FaultRule {
+        opcode,
+        lba: None,
+        lun: None,
+        every_nth: None,
+        first_n: None,
+        probability: None,
+        action,
+    }
+}
+
+fn faults(rules: Vec<FaultRule>) -> FaultConfig {
+    FaultConfig {
+        seed: 1,
+        rules,
+        bus_reset_at_ns: vec![],
+    }
+}
+
+/// A raw READ(10) through `pass` without periph recovery: the first completion is the
+/// result the periph sees.
+fn pass_read(r: &mut SimRig, id: u32, lba: u32, blocks: u16, buf: usize) -> hba_cam::IoResult {
+    let p = PassHandle::for_device(&r.stack.xpt, r.addr(id)).expect("pass");
+    let io = p
+        .command(
+            &mut r.stack.xpt,
+            &rw10(0x28, lba, blocks),
+            PassData::In(buf),
+            Duration::from_millis(50),
+            false,
+        )
+        .unwrap();
+    r.wait(io)
+}
+
+fn st(res: &hba_cam::IoResult) -> CamStatus {
+    res.status.cam.status()
+}
+
+#[test]
+fn medium_error_is_a_scsi_status_error_with_autosense() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![rule(
+            Some(0x28),
+            FaultAction::CheckCondition {
+                key: 0x3,
+                asc: 0x11,
+                ascq: 0,
+            },
+        )]))
+    });
+    let res = pass_read(&mut r, 0, 10, 1, 512);
+    assert_eq!(st(&res), CamStatus::ScsiStatusError, "{:?}", res.status);
+    assert!(res.status.cam.has(CAM_AUTOSNS_VALID));
+    assert_eq!(res.status.scsi, Some(scsi_defs::status::CHECK_CONDITION));
+    let s = res.sense.expect("sense decoded");
+    assert_eq!((s.key, s.asc), (0x3, 0x11), "{s:?}");
+    r.check(true);
+}
+
+#[test]
+fn failed_request_sense_is_autosense_fail() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![
+            rule(
+                Some(0x28),
+                FaultAction::CheckCondition {
+                    key: 0x3,
+                    asc: 0x11,
+                    ascq: 0,
+                },
+            ),
+            rule(Some(0x03), FaultAction::Busy),
+        ]))
+    });
+    let res = pass_read(&mut r, 0, 10, 1, 512);
+    assert_eq!(st(&res), CamStatus::AutosenseFail, "{:?}", res.status);
+    assert!(!res.status.cam.has(CAM_AUTOSNS_VALID));
+    r.check(true);
+}
+
+#[test]
+fn busy_status_is_reported() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![rule(Some(0x28), FaultAction::Busy)]))
+    });
+    let res = pass_read(&mut r, 0, 10, 1, 512);
+    assert_eq!(st(&res), CamStatus::ScsiStatusError);
+    assert_eq!(res.status.scsi, Some(scsi_defs::status::BUSY));
+    r.check(true);
+}
+
+#[test]
+fn no_answer_to_selection_is_sel_timeout() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![rule(None, FaultAction::NoSelectionResponse)]))
+    });
+    let res = pass_read(&mut r, 0, 10, 1, 512);
+    assert_eq!(st(&res), CamStatus::SelTimeout, "{:?}", res.status);
+    assert!(res.status.cam.has(CAM_DEV_QFRZN));
+    r.check(true);
+}
+
+#[test]
+fn bus_free_in_data_in_is_unexpected_bus_free() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![rule(
+            Some(0x28),
+            FaultAction::BusFree {
+                phase: Phase::DataIn,
+            },
+        )]))
+    });
+    let res = pass_read(&mut r, 0, 10, 1, 512);
+    assert_eq!(st(&res), CamStatus::UnexpBusfree, "{:?}", res.status);
+    r.check(false);
+}
+
+#[test]
+fn more_data_than_the_buffer_is_a_data_run_error() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    // READ of 4 blocks into a 1-block buffer: the target sends 2048 bytes.
+    let res = pass_read(&mut r, 0, 10, 4, 512);
+    assert_eq!(st(&res), CamStatus::DataRunErr, "{:?}", res.status);
+    // What fitted arrived, and nothing beyond.
+    assert_eq!(res.data.len(), 512);
+    assert_eq!(res.data, r.disk_blocks(0, 10, 1));
+    r.check(true);
+}
+
+#[test]
+fn short_transfer_reports_the_residual() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let res = pass_read(&mut r, 0, 10, 1, 2048);
+    assert_eq!(st(&res), CamStatus::ReqCmp, "{:?}", res.status);
+    assert_eq!(res.status.buf.resid, 1536, "{:?}", res.status);
+    assert_eq!(&res.data[..512], &r.disk_blocks(0, 10, 1)[..]);
+    r.check(true);
+}
+
+#[test]
+fn third_party_bus_reset_is_survived_and_announced() {
+    let mut r = rig(vec![TargetConfig::new(0), TargetConfig::new(1)]);
+    let da = r.da(0);
+    let data = pattern(3, 32 * 512);
+    let io = da.write(&mut r.stack.xpt, 0, data.clone()).unwrap();
+    assert!(r.wait(io).is_ok());
+    let at = r.cycles() + 3_000;
+    r.model(|m| {
+        m.bus()
+            .unwrap()
+            .add(scsi_bus::faults::ResetInjector::new(vec![at]))
+    });
+    let ios: Vec<_> = (0..4)
+        .map(|_| da.read(&mut r.stack.xpt, 0, 32).unwrap())
+        .collect();
+    for io in ios {
+        let res = r.wait(io);
+        assert!(res.is_ok(), "retried after the reset: {:?}", res.status);
+        assert_eq!(res.data, data);
+    }
+    let cur = r.stack.report().current[0];
+    assert_eq!(cur.offset, 15, "renegotiated after the reset: {cur:?}");
+    r.check(false);
+}
+
+// ---------------------------------------------------------------- aborts
+
+fn raw_read(r: &mut SimRig, id: u32, lba: u32, blocks: u16, timeout: Duration) -> CcbId {
+    let mut c = Ccb::scsi_io(
+        r.addr(id).path(),
+        Cdb::new(&rw10(0x28, lba, blocks)).unwrap(),
+        DataXfer::In(DataBuf::Single(vec![0; blocks as usize * 512])),
+        timeout,
+    );
+    c.h.tag_action = TagAction::Simple;
+    r.stack.xpt.submit(c, Completion::Queue)
+}
+
+fn abort(r: &mut SimRig, id: u32, victim: CcbId) -> CcbId {
+    let c = Ccb::new(
+        r.addr(id).path(),
+        CcbBody::Abort(Abort { abort_ccb: victim }),
+    );
+    r.stack.xpt.submit(c, Completion::Queue)
+}
+
+/// Runs until both CCBs completed; returns them (victim, abort).
+fn collect(r: &mut SimRig, a: CcbId, b: CcbId) -> (Ccb, Ccb) {
+    let mut got: Vec<Ccb> = Vec::new();
+    r.stack
+        .run_until("abort", Duration::from_millis(100), |x| {
+            got.extend(x.take_completed());
+            got.iter().any(|c| c.h.id == a) && got.iter().any(|c| c.h.id == b)
+        })
+        .unwrap_or_else(|e| panic!("{e}: {got:?}"));
+    let va = got.iter().position(|c| c.h.id == a).unwrap();
+    let v = got.remove(va);
+    let vb = got.iter().position(|c| c.h.id == b).unwrap();
+    (v, got.remove(vb))
+}
+
+fn release_if_frozen(r: &mut SimRig, c: &Ccb) {
+    if c.h.status.has(CAM_DEV_QFRZN) {
+        r.stack
+            .xpt
+            .release_devq(c.h.path.addr().unwrap(), 1)
+            .unwrap();
+    }
+}
+
+#[test]
+fn abort_of_a_command_queued_on_the_card() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let before = r.target(0, |t| t.stats.commands);
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_secs(1));
+    // One turn: the CCB reaches the SIM (slot written, doorbell not yet rung).
+    r.stack.xpt.step();
+    let a = abort(&mut r, 0, v);
+    let (victim, ab) = collect(&mut r, v, a);
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::ReqAborted,
+        "{:?}",
+        victim.h.status
+    );
+    assert_eq!(ab.h.status.status(), CamStatus::ReqCmp);
+    assert_eq!(
+        r.target(0, |t| t.stats.commands),
+        before,
+        "it never reached the target"
+    );
+    r.check(true);
+}
+
+#[test]
+fn abort_of_a_disconnected_command() {
+    let mut cfg = TargetConfig::new(0);
+    cfg.access_cycles = 300_000; // 3 ms of seek before it reselects
+    let mut r = rig(vec![cfg]);
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_secs(1));
+    let t0 = r.stack.now();
+    r.stack
+        .run_until("disconnect", Duration::from_millis(2), |_| false)
+        .ok();
+    assert!(r.stack.now().0 - t0.0 >= 1_000_000);
+    let a = abort(&mut r, 0, v);
+    let (victim, ab) = collect(&mut r, v, a);
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::ReqAborted,
+        "{:?}",
+        victim.h.status
+    );
+    assert_eq!(ab.h.status.status(), CamStatus::ReqCmp);
+    assert!(
+        r.target(0, |t| t.stats.aborted) >= 1,
+        "ABORT TASK reached the target"
+    );
+    r.check(true);
+}
+
+/// Connected (the target holds the bus, no disconnect): the firmware raises ATN at the
+/// next chance and sends ABORT TASK in that connection.
+#[test]
+fn abort_of_a_connected_command() {
+    let mut cfg = TargetConfig::new(0);
+    cfg.disconnect = false;
+    let mut r = rig(vec![cfg]);
+    // 16 KiB at Fast-20: about 820 us connected.
+    let before = r.target(0, |t| t.stats.commands);
+    let v = raw_read(&mut r, 0, 0, 32, Duration::from_secs(1));
+    // Until the target has the CDB: from then on the command holds the bus.
+    for _ in 0..100 {
+        r.stack
+            .run_until("connect", Duration::from_micros(20), |_| false)
+            .ok();
+        if r.target(0, |t| t.stats.commands) > before {
+            break;
+        }
+    }
+    assert!(r.target(0, |t| t.stats.commands) > before);
+    let a = abort(&mut r, 0, v);
+    let (victim, ab) = collect(&mut r, v, a);
+    let log = r.log(6);
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::ReqAborted,
+        "{:?}\n{log}",
+        victim.h.status
+    );
+    assert_eq!(ab.h.status.status(), CamStatus::ReqCmp);
+    assert!(
+        log.contains("DATA IN 16384") && log.contains("ABORT TASK"),
+        "aborted in the same connection:\n{log}"
+    );
+    r.check(true);
+}
+
+#[test]
+fn abort_of_a_command_completed_on_the_card_but_not_yet_seen() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_secs(1));
+    r.stack.xpt.step();
+    r.stack.xpt.step();
+    // Let the card finish without the SIM looking.
+    let done0 = r.model(|m| m.axil_read(hba_abi::regs::CNT_COMPLETED).unwrap());
+    for _ in 0..200 {
+        r.model(|m| m.idle(1_000));
+        if r.model(|m| m.axil_read(hba_abi::regs::CNT_COMPLETED).unwrap()) > done0 {
+            break;
+        }
+    }
+    let a = abort(&mut r, 0, v);
+    let (victim, ab) = collect(&mut r, v, a);
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::ReqCmp,
+        "{:?}",
+        victim.h.status
+    );
+    assert_eq!(ab.h.status.status(), CamStatus::UaAbort);
+    // The cancelled request cannot hit the next command in that slot.
+    let v2 = raw_read(&mut r, 0, 1, 1, Duration::from_secs(1));
+    let mut got = Vec::new();
+    r.stack
+        .run_until("next", Duration::from_millis(20), |x| {
+            got.extend(x.take_completed());
+            got.iter().any(|c: &Ccb| c.h.id == v2)
+        })
+        .unwrap();
+    assert_eq!(got.last().unwrap().h.status.status(), CamStatus::ReqCmp);
+    r.check(true);
+}
+
+// ---------------------------------------------------------------- timeouts and recovery
+
+/// Rung 1: a disconnected command that never comes back is aborted: CMD_TIMEOUT, with
+/// its sibling on the same device requeued and completed.
+#[test]
+fn timeout_aborts_the_command_and_requeues_its_sibling() {
+    let mut cfg = TargetConfig::new(0);
+    cfg.access_cycles = 2_000_000; // 20 ms: longer than the CCB timeout
+    let mut r = rig(vec![cfg]);
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_millis(2));
+    let s = raw_read(&mut r, 0, 1, 1, Duration::from_secs(1));
+    let (victim, sib) = collect(&mut r, v, s);
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::CmdTimeout,
+        "{:?}",
+        victim.h.status
+    );
+    assert!(victim.h.status.has(CAM_DEV_QFRZN));
+    release_if_frozen(&mut r, &victim);
+    assert!(
+        matches!(
+            sib.h.status.status(),
+            CamStatus::RequeueReq | CamStatus::CmdTimeout
+        ),
+        "{:?}",
+        sib.h.status
+    );
+    release_if_frozen(&mut r, &sib);
+    let c = r.stack.report().counters.clone();
+    assert!(
+        c.timeouts >= 1 && c.bdrs == 0 && c.reinits == 0,
+        "abort was enough: {c:?}"
+    );
+    r.check(true);
+}
+
+/// A target that hangs in DATA IN holds the bus: the abort and the BUS DEVICE RESET
+/// cannot be delivered, so the ladder goes on to a bus reset (and, if the firmware is
+/// stuck too, a controller re-initialisation). The command ends CMD_TIMEOUT, the stack
+/// keeps working.
+#[test]
+fn a_hung_target_climbs_the_ladder_and_the_stack_recovers() {
+    let mut r = rig(vec![TargetConfig::new(0), TargetConfig::new(1)]);
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![FaultRule {
+            first_n: Some(1),
+            ..rule(
+                Some(0x28),
+                FaultAction::Hang {
+                    phase: Phase::DataIn,
+                },
+            )
+        }]))
+    });
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_millis(2));
+    let mut got: Vec<Ccb> = Vec::new();
+    r.stack
+        .run_until("ladder", Duration::from_millis(100), |x| {
+            got.extend(x.take_completed());
+            got.iter().any(|c| c.h.id == v)
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", r.stack.report().log));
+    let victim = got.iter().find(|c| c.h.id == v).unwrap().clone();
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::CmdTimeout,
+        "{:?}",
+        victim.h.status
+    );
+    release_if_frozen(&mut r, &victim);
+    let c = r.stack.report().counters.clone();
+    assert!(c.bus_resets >= 2, "the ladder reset the bus: {c:?}");
+    let log = r.stack.report().log.clone();
+    assert!(
+        log.iter()
+            .any(|l| matches!(l, SimLog::EscalateBdr { target: 0 })),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| matches!(l, SimLog::BusReset { .. })),
+        "{log:?}"
+    );
+    // Afterwards both disks work.
+    for id in [0u32, 1] {
+        let da = r.da(id);
+        let io = da.read(&mut r.stack.xpt, 4, 2).unwrap();
+        let res = r.wait(io);
+        assert!(res.is_ok(), "{:?}", res.status);
+        assert_eq!(res.data, r.disk_blocks(id as u8, 4, 2));
+    }
+    r.check(false);
+}
+
+/// A sequencer trap (an illegal instruction appears in the main loop): the hardware posts
+/// TRAP, the SIM re-initialises the controller (soft reset, firmware reloaded and
+/// verified, bus reset), the outstanding command is returned once and retried by `da`.
+#[test]
+fn firmware_trap_reinitialises_the_controller() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let da = r.da(0);
+    let data = pattern(11, 4096);
+    let io = da.write(&mut r.stack.xpt, 40, data.clone()).unwrap();
+    assert!(r.wait(io).is_ok());
+    let main = hba_firmware::asm::SymbolMap::parse(hba_firmware::DEFAULT_SYMBOLS)
+        .unwrap()
+        .addr_of("main")
+        .expect("main label");
+    let io = da.read(&mut r.stack.xpt, 40, 8).unwrap();
+    r.stack.xpt.step();
+    // A corrupted instruction word (all ones is no valid opcode) at `main`.
+    r.model(|m| {
+        m.axil_write(hba_abi::regs::SEQ_IADDR, main).unwrap();
+        m.axil_write(hba_abi::regs::SEQ_IDATA, 0xFFFF_FFFF).unwrap();
+    });
+    let res = r.wait(io);
+    assert!(res.is_ok(), "{:?} {:?}", res.status, r.stack.report().log);
+    assert_eq!(res.data, data);
+    let rep = r.stack.report();
+    assert!(rep.counters.reinits >= 1, "{:?}", rep.counters);
+    assert!(
+        rep.log.iter().any(|l| matches!(l, SimLog::Trap(_))),
+        "{:?}",
+        rep.log
+    );
+    drop(rep);
+    r.check(false);
+}
