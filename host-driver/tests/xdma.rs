@@ -261,6 +261,7 @@ fn misaligned_dma_address_and_length_are_rejected_before_any_io() {
     assert_eq!(buf, [0; 8]);
 
     // A coarser granularity from the configuration is enforced too.
+    drop(t); // the events node is held exclusively
     let mut t = XdmaTransport::open(XdmaConfig {
         dma_align: 64,
         ..dev.config()
@@ -302,6 +303,7 @@ fn dma_beyond_the_limit_is_rejected_before_any_io() {
     assert_eq!(fs::metadata(dev.path("xdma0_h2c_0")).unwrap().len(), 0);
 
     // With no card-memory limit, an offset past what off_t holds is still refused.
+    drop(t); // the events node is held exclusively
     let mut t = XdmaTransport::open(XdmaConfig {
         dma_limit: u64::MAX,
         ..dev.config()
@@ -372,10 +374,10 @@ fn interrupt_from_the_events_pipe() {
     // The read consumed it.
     assert!(!t.wait_irq(Duration::from_millis(5)).unwrap());
 
-    // Two interrupts before a read are two reads on a pipe; each reports true.
+    // Two interrupts before a wait are one wake-up: interrupts are hints, and the
+    // driver merges them (the caller reads the cause register and the ring).
     w.write_all(&1u32.to_ne_bytes()).unwrap();
     w.write_all(&1u32.to_ne_bytes()).unwrap();
-    assert!(t.wait_irq(Duration::from_secs(10)).unwrap());
     assert!(t.wait_irq(Duration::from_secs(10)).unwrap());
     assert!(!t.wait_irq(Duration::from_millis(1)).unwrap());
 
@@ -560,4 +562,89 @@ fn for_device_parses_the_device_path() {
             other => panic!("{bad}: expected an error, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn the_events_node_is_held_exclusively() {
+    let dev = FakeDev::new();
+    let t = dev.open();
+    let e = XdmaTransport::open(dev.config()).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("events_0") && msg.contains("another process"),
+        "{msg}"
+    );
+    drop(t);
+    // Free again once the first opener is gone.
+    dev.open();
+}
+
+/// The SIM's attach over the real file operations: a node that is not our card is refused
+/// with a clear error; one that identifies as the core gets as far as the firmware
+/// checksum, which a plain file cannot compute.
+#[test]
+fn attach_identifies_the_card_through_the_device_files() {
+    use hba_abi::{mem, regs};
+    use hba_host_driver::sim::card;
+    use hba_host_driver::sim::{AttachError, HbaSim, SimConfig};
+    let dev = FakeDev::new();
+    let user = OpenOptions::new()
+        .write(true)
+        .open(dev.path("xdma0_user"))
+        .unwrap();
+    user.set_len(u64::from(mem::REG_SPACE_BYTES)).unwrap();
+    let cfg = XdmaConfig {
+        user_size: mem::REG_SPACE_BYTES as usize,
+        dma_limit: u64::from(mem::CARD_MEM_BYTES),
+        dma_base: 0,
+        ..dev.config()
+    };
+    let put = |off: u32, v: u32| user.write_all_at(&v.to_le_bytes(), u64::from(off)).unwrap();
+    let attach = || {
+        let t = XdmaTransport::open(cfg.clone()).unwrap();
+        HbaSim::attach(card::share(t), SimConfig::default()).map(|_| ())
+    };
+    // An empty BAR.
+    let e = attach().unwrap_err();
+    assert!(matches!(e, AttachError::NotOurCard { read: 0, .. }), "{e}");
+    assert!(e.to_string().contains("zero"), "{e}");
+    // What a board reads where no core answers.
+    put(regs::ID, u32::MAX);
+    let e = attach().unwrap_err();
+    assert!(e.to_string().contains("all ones"), "{e}");
+    // Our magic, another major contract version.
+    put(regs::ID, hba_abi::MAGIC);
+    put(regs::VERSION, 9 << 16);
+    assert!(matches!(
+        attach().unwrap_err(),
+        AttachError::Version { major: 9, .. }
+    ));
+    // Our core without the SCSI block.
+    put(regs::VERSION, hba_abi::version_word());
+    put(regs::CAPS, regs::caps::CARD_MEM | regs::caps::IRQ);
+    assert!(matches!(
+        attach().unwrap_err(),
+        AttachError::Caps {
+            missing: regs::caps::SCSI,
+            ..
+        }
+    ));
+    // Everything right: identification passes, and the firmware checksum is read back
+    // through the BAR (the file answers 0, so the image does not verify).
+    put(regs::CAPS, regs::caps::PRESENT);
+    put(regs::MEM_SIZE, mem::CARD_MEM_BYTES);
+    let e = attach().unwrap_err();
+    assert!(matches!(e, AttachError::Firmware(_)), "{e}");
+    assert!(e.to_string().contains("checksum"), "{e}");
+    // The image went into the instruction RAM port: the last word written is there.
+    let bytes = fs::read(dev.path("xdma0_user")).unwrap();
+    let at = regs::SEQ_IDATA as usize;
+    let last = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let img = hba_firmware::default_image();
+    assert_eq!(
+        last,
+        img.get(hba_abi::isa::IRAM_WORDS as usize - 1)
+            .copied()
+            .unwrap_or(0)
+    );
 }

@@ -268,6 +268,23 @@ impl XdmaTransport {
             config.node(&format!("events_{}", config.irq)),
             OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK),
         )?;
+        // The events node is shared by every opener and a read clears the flag, so a
+        // second reader would steal interrupts and leave our wait blocked: hold it
+        // exclusively (an advisory lock every instance of this driver takes).
+        // SAFETY: the descriptor belongs to `events`, open for the duration of the call.
+        if unsafe { libc::flock(events.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            let msg = if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                "held by another process: only one driver may wait on a card's interrupt"
+                    .to_string()
+            } else {
+                format!("cannot lock: {e}")
+            };
+            return Err(TransportError::Open {
+                path: events.path.clone(),
+                source: io::Error::new(io::ErrorKind::ResourceBusy, msg),
+            });
+        }
 
         // A regular file (a stand-in) shorter than the window would raise SIGBUS on
         // access through the mapping; refuse it here. Device nodes report size 0.
@@ -376,6 +393,28 @@ impl XdmaTransport {
     fn chunk_size(&self) -> usize {
         // dma_align is a power of two <= MAX_DMA_CHUNK (checked in open).
         MAX_DMA_CHUNK - MAX_DMA_CHUNK % self.config.dma_align as usize
+    }
+
+    /// Consumes interrupt flags already pending (poll with no wait); true if any was set.
+    fn drain_events(&mut self) -> Result<bool, TransportError> {
+        let mut seen = false;
+        for _ in 0..64 {
+            let mut pfd = libc::pollfd {
+                fd: self.events.file.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: a valid pollfd, count 1, the fd is open for the call.
+            let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+            if rc <= 0 || pfd.revents & libc::POLLIN == 0 {
+                break;
+            }
+            match self.read_event()? {
+                Some(v) => seen |= v != 0,
+                None => break,
+            }
+        }
+        Ok(seen)
     }
 
     /// Reads the 4-byte interrupt flag after a positive poll; `None` if nothing was there.
@@ -539,7 +578,11 @@ impl Transport for XdmaTransport {
                 return Ok(false);
             }
             if pfd.revents & libc::POLLIN != 0 {
-                return Ok(self.read_event()?.is_some_and(|v| v != 0));
+                let mut seen = self.read_event()?.is_some_and(|v| v != 0);
+                // Interrupts are hints: several pending ones are one wake-up (the driver
+                // merges them into its flag; a stand-in pipe may hold several).
+                seen |= self.drain_events()?;
+                return Ok(seen);
             }
             // Hang-up, error or invalid fd without data: polling again would return at
             // once forever, so report it instead of spinning.
