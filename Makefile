@@ -43,6 +43,7 @@ bench: setup
 	$(CARGO) bench -p hba-verif --bench cosim_speed
 	$(CARGO) bench -p hba-verif --bench scsi_rates
 	$(CARGO) test --release -q -p hba-verif --test firmware_rates -- --nocapture
+	$(CARGO) test --release -q -p hba-verif --test sim_rates -- --ignored --nocapture
 	$(CARGO) bench -p hba-cam --bench null_sim
 	$(CARGO) run --release -q -p scsi-bus --example idle_bus
 

@@ -145,14 +145,12 @@ fn shortage_of_card_memory_freezes_and_releases_the_sim_queue() {
     assert!(r.wait(io).is_ok());
     let ios: Vec<_> = (0..4u64)
         .map(|k| {
-            let w = da
-                .write(
-                    &mut r.stack.xpt,
-                    128 * k,
-                    data[k as usize * 65536..][..65536].to_vec(),
-                )
-                .unwrap();
-            w
+            da.write(
+                &mut r.stack.xpt,
+                128 * k,
+                data[k as usize * 65536..][..65536].to_vec(),
+            )
+            .unwrap()
         })
         .collect();
     for io in ios {

@@ -101,7 +101,7 @@ mod tests {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            if (x >> 33) % 3 == 0 && !live.is_empty() {
+            if (x >> 33).is_multiple_of(3) && !live.is_empty() {
                 let i = (x >> 40) as usize % live.len();
                 a.free(live.swap_remove(i));
             } else if let Some(b) = a.alloc(((x >> 20) % 20000) as u32 + 1) {

@@ -44,7 +44,7 @@ impl<T: Transport> Card<T> {
             return Ok(());
         }
         let padded;
-        let data = if data.len() % 4 != 0 {
+        let data = if !data.len().is_multiple_of(4) {
             let mut v = data.to_vec();
             v.resize(data.len().next_multiple_of(4), 0);
             padded = v;
