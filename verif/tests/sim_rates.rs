@@ -22,7 +22,9 @@ fn run(qd: usize, bytes: usize, n: usize) -> (f64, f64, f64) {
     let data = pattern(1, bytes);
     for (d, da) in das.iter().enumerate() {
         for k in 0..(qd as u64).div_ceil(2).max(1) {
-            let io = da.write(&mut r.stack.xpt, k * blocks, data.clone()).unwrap();
+            let io = da
+                .write(&mut r.stack.xpt, k * blocks, data.clone())
+                .unwrap();
             assert!(r.wait(io).is_ok(), "disk {d}");
         }
     }
@@ -48,7 +50,11 @@ fn run(qd: usize, bytes: usize, n: usize) -> (f64, f64, f64) {
     let wall = w0.elapsed().as_secs_f64();
     let cycles = (r.cycles() - c0) as f64;
     r.check(true);
-    (n as f64 / sim_s, (n * bytes) as f64 / sim_s / 1e6, cycles / wall / 1e6)
+    (
+        n as f64 / sim_s,
+        (n * bytes) as f64 / sim_s / 1e6,
+        cycles / wall / 1e6,
+    )
 }
 
 #[test]
@@ -56,7 +62,12 @@ fn run(qd: usize, bytes: usize, n: usize) -> (f64, f64, f64) {
 fn whole_stack_rates() {
     println!("| QD | size | commands/s | MB/s | co-sim M cycles/s (wall) |");
     println!("|---|---|---|---|---|");
-    for (qd, bytes, n) in [(1, 4096, 16), (32, 4096, 96), (1, 65536, 4), (32, 65536, 12)] {
+    for (qd, bytes, n) in [
+        (1, 4096, 16),
+        (32, 4096, 96),
+        (1, 65536, 4),
+        (32, 65536, 12),
+    ] {
         let (iops, mbs, speed) = run(qd, bytes, n);
         println!(
             "| {qd} | {} KiB | {iops:.0} | {mbs:.2} | {speed:.2} |",

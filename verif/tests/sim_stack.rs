@@ -264,3 +264,100 @@ fn repeated_parity_errors_step_the_rate_down() {
     assert_eq!(res.data, data);
     r.check(false);
 }
+
+/// PATH_INQ answers what the card does; requests it cannot carry are refused with the
+/// CAM status FreeBSD uses, before anything reaches the card.
+#[test]
+fn path_inquiry_and_invalid_requests() {
+    use hba_cam::ccb::{pi, Cdb, DataBuf, DataXfer};
+    use hba_cam::xpt::Completion;
+    use hba_cam::{CamStatus, Ccb, DevAddr};
+    use std::time::Duration;
+    let mut r = SimRig::new(
+        Width::Narrow,
+        vec![disk(TargetConfig::new(0), 1024)],
+        SimRig::cfg(),
+    )
+    .unwrap();
+    let p = r.stack.xpt.path_inq(r.stack.bus).expect("PATH_INQ");
+    assert_eq!(p.initiator_id, 7);
+    assert_eq!(p.max_target, 7);
+    assert_eq!(p.max_lun, 7);
+    assert_eq!(p.maxio, 64 * 1024);
+    assert_eq!(p.hba_inquiry & pi::PI_WIDE_16, 0, "narrow bus");
+    assert_ne!(p.hba_inquiry & pi::PI_SDTR_ABLE, 0);
+    assert_ne!(p.hba_inquiry & pi::PI_TAG_ABLE, 0);
+    let bus = r.stack.bus;
+    let cases = [
+        (DevAddr::new(bus, 7, 0), 512, CamStatus::TidInvalid),
+        (DevAddr::new(bus, 9, 0), 512, CamStatus::TidInvalid),
+        (DevAddr::new(bus, 0, 8), 512, CamStatus::LunInvalid),
+        (DevAddr::new(bus, 0, 0), 128 * 1024, CamStatus::ReqTooBig),
+    ];
+    let before = r.stack.report().counters.submitted;
+    for (addr, len, want) in cases {
+        let c = Ccb::scsi_io(
+            addr.path(),
+            Cdb::new(&hba_verif::rig::rw10(0x28, 0, (len / 512) as u16)).unwrap(),
+            DataXfer::In(DataBuf::Sg(vec![vec![0; len / 2], vec![0; len / 2]])),
+            Duration::from_secs(1),
+        );
+        let id = r.stack.xpt.submit(c, Completion::Queue);
+        let mut got = None;
+        r.stack
+            .run_until("refusal", Duration::from_millis(10), |x| {
+                got = x.take_completed().into_iter().find(|c| c.h.id == id);
+                got.is_some()
+            })
+            .unwrap();
+        assert_eq!(got.unwrap().h.status.status(), want, "{addr}");
+    }
+    assert_eq!(
+        r.stack.report().counters.submitted,
+        before,
+        "nothing reached the card"
+    );
+    r.check(true);
+}
+
+/// With interrupts off the SIM polls, and an S/G read scatters into its segments.
+#[test]
+fn polling_without_interrupts_and_scatter_gather() {
+    use hba_cam::ccb::{CcbBody, Cdb, DataBuf, DataXfer};
+    use hba_cam::xpt::Completion;
+    use hba_cam::Ccb;
+    use std::time::Duration;
+    let cfg = hba_host_driver::sim::SimConfig {
+        interrupts: false,
+        ..SimRig::cfg()
+    };
+    let mut r = SimRig::new(Width::Narrow, vec![disk(TargetConfig::new(0), 1024)], cfg).unwrap();
+    r.scan();
+    let msi0 = r.model(|m| m.msi_sent());
+    let c = Ccb::scsi_io(
+        r.addr(0).path(),
+        Cdb::new(&hba_verif::rig::rw10(0x28, 3, 4)).unwrap(),
+        DataXfer::In(DataBuf::Sg(vec![vec![0; 100], vec![0; 1948]])),
+        Duration::from_secs(1),
+    );
+    let id = r.stack.xpt.submit(c, Completion::Queue);
+    let mut got = None;
+    r.stack
+        .run_until("polled read", Duration::from_millis(20), |x| {
+            got = x.take_completed().into_iter().find(|c| c.h.id == id);
+            got.is_some()
+        })
+        .unwrap();
+    let c = got.unwrap();
+    assert!(c.h.status.is_ok(), "{:?}", c.h.status);
+    let CcbBody::ScsiIo(io) = c.body else {
+        panic!()
+    };
+    let DataXfer::In(DataBuf::Sg(segs)) = io.data else {
+        panic!()
+    };
+    assert_eq!((segs[0].len(), segs[1].len()), (100, 1948));
+    assert_eq!(segs.concat(), r.disk_blocks(0, 3, 4));
+    assert_eq!(r.model(|m| m.msi_sent()), msi0, "no interrupt was raised");
+    r.check(true);
+}
