@@ -492,3 +492,271 @@ fn firmware_trap_reinitialises_the_controller() {
     drop(rep);
     r.check(false);
 }
+
+// ---------------------------------------------------------------- management CCBs
+
+fn record_async(r: &mut SimRig) -> std::rc::Rc<std::cell::RefCell<Vec<(u32, hba_cam::Path)>>> {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let s = seen.clone();
+    r.stack.xpt.register_async(
+        hba_cam::Path::wildcard(),
+        hba_cam::async_event::AC_ALL,
+        Box::new(move |e| s.borrow_mut().push((e.code, e.path))),
+    );
+    seen
+}
+
+/// Submits a CCB and runs until it completes; CCBs completing meanwhile go to `others`.
+fn submit_keep(r: &mut SimRig, c: Ccb, others: &mut Vec<Ccb>) -> Ccb {
+    let id = r.stack.xpt.submit(c, Completion::Queue);
+    let mut got = None;
+    r.stack
+        .run_until("management CCB", Duration::from_millis(50), |x| {
+            for c in x.take_completed() {
+                if c.h.id == id {
+                    got = Some(c);
+                } else {
+                    others.push(c);
+                }
+            }
+            got.is_some()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    got.unwrap()
+}
+
+fn submit_wait(r: &mut SimRig, c: Ccb) -> Ccb {
+    let mut others = Vec::new();
+    let c = submit_keep(r, c, &mut others);
+    assert!(others.is_empty(), "unexpected completions: {others:?}");
+    c
+}
+
+/// XPT_RESET_DEV: BUS DEVICE RESET through the mailbox; the target's disconnected command
+/// comes back CAM_BDR_SENT, AC_SENT_BDR is posted, the agreement is renegotiated.
+#[test]
+fn reset_dev_sends_bus_device_reset() {
+    let mut cfg = TargetConfig::new(0);
+    cfg.access_cycles = 300_000;
+    let mut r = rig(vec![cfg, TargetConfig::new(1)]);
+    let seen = record_async(&mut r);
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_secs(1));
+    r.stack
+        .run_until("disconnect", Duration::from_millis(1), |_| false)
+        .ok();
+    let rd = Ccb::new(r.addr(0).path(), CcbBody::ResetDev);
+    let mut got: Vec<Ccb> = Vec::new();
+    let c = submit_keep(&mut r, rd, &mut got);
+    assert_eq!(c.h.status.status(), CamStatus::ReqCmp);
+    r.stack
+        .run_until("victim", Duration::from_millis(20), |x| {
+            got.extend(x.take_completed());
+            got.iter().any(|c| c.h.id == v)
+        })
+        .unwrap();
+    let victim = got.iter().find(|c| c.h.id == v).unwrap();
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::BdrSent,
+        "{:?}",
+        victim.h.status
+    );
+    release_if_frozen(&mut r, &victim.clone());
+    let log = r.log(20);
+    assert!(
+        log.contains("ID7->ID0 MSG OUT 80 0c"),
+        "IDENTIFY + BUS DEVICE RESET on the bus:\n{log}"
+    );
+    assert!(seen
+        .borrow()
+        .iter()
+        .any(|(c, _)| *c == hba_cam::async_event::AC_SENT_BDR));
+    assert_eq!(r.stack.report().counters.bdrs, 1);
+    // The other target was not touched and the reset one works again.
+    let da = r.da(0);
+    let io = da.read(&mut r.stack.xpt, 0, 1).unwrap();
+    assert!(r.wait(io).is_ok());
+    r.check(true);
+}
+
+/// XPT_RESET_BUS: RST on the bus inside seed 000's protocol; commands in flight come back
+/// CAM_SCSI_BUS_RESET, AC_BUS_RESET is posted, agreements go back to asynchronous and are
+/// renegotiated on the next command.
+#[test]
+fn reset_bus_resets_the_bus() {
+    let mut cfg = TargetConfig::new(0);
+    cfg.access_cycles = 300_000;
+    let mut r = rig(vec![cfg]);
+    let seen = record_async(&mut r);
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_secs(1));
+    r.stack
+        .run_until("disconnect", Duration::from_millis(1), |_| false)
+        .ok();
+    let rb = Ccb::new(hba_cam::Path::bus(r.stack.bus), CcbBody::ResetBus);
+    let mut got: Vec<Ccb> = Vec::new();
+    let c = submit_keep(&mut r, rb, &mut got);
+    assert_eq!(c.h.status.status(), CamStatus::ReqCmp);
+    r.stack
+        .run_until("victim", Duration::from_millis(20), |x| {
+            got.extend(x.take_completed());
+            got.iter().any(|c| c.h.id == v)
+        })
+        .unwrap();
+    let victim = got.iter().find(|c| c.h.id == v).unwrap().clone();
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::ScsiBusReset,
+        "{:?}",
+        victim.h.status
+    );
+    release_if_frozen(&mut r, &victim);
+    assert!(seen
+        .borrow()
+        .iter()
+        .any(|(c, _)| *c == hba_cam::async_event::AC_BUS_RESET));
+    assert_eq!(r.stack.report().current[0].offset, 0, "agreement reset");
+    let da = r.da(0);
+    let io = da.read(&mut r.stack.xpt, 0, 1).unwrap();
+    assert!(r.wait(io).is_ok());
+    assert_eq!(r.stack.report().current[0].offset, 15, "renegotiated");
+    r.check(false);
+}
+
+/// GET/SET_TRAN_SETTINGS: the user's limits clip the goal, a request beyond what the engine
+/// can produce (Fast-40, offset 31) is clipped to Fast-20 offset 16, and the firmware
+/// negotiates only what the goal allows; the SDTR on the bus says so.
+#[test]
+fn transfer_settings_are_clipped_to_the_engine_and_the_user() {
+    use hba_cam::ccb::{SpiSettings, TranSettings, TranType};
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let path = r.addr(0).path();
+    let set = |r: &mut SimRig, kind, period, offset| {
+        let c = submit_wait(
+            r,
+            Ccb::new(
+                path,
+                CcbBody::SetTranSettings(TranSettings {
+                    kind,
+                    spi: SpiSettings {
+                        sync_period: Some(period),
+                        sync_offset: Some(offset),
+                        ..Default::default()
+                    },
+                    tq_enb: None,
+                }),
+            ),
+        );
+        assert_eq!(c.h.status.status(), CamStatus::ReqCmp);
+    };
+    let get = |r: &mut SimRig, kind| {
+        let c = submit_wait(
+            r,
+            Ccb::new(
+                path,
+                CcbBody::GetTranSettings(TranSettings {
+                    kind,
+                    ..Default::default()
+                }),
+            ),
+        );
+        let CcbBody::GetTranSettings(t) = c.body else {
+            panic!()
+        };
+        t
+    };
+    set(&mut r, TranType::User, 0x0A, 31);
+    let u = get(&mut r, TranType::User);
+    assert_eq!(
+        (u.spi.sync_period, u.spi.sync_offset),
+        (Some(0x0C), Some(16))
+    );
+    // Lower the user's limit to Fast-10 offset 8: the goal follows, the firmware
+    // renegotiates on the next command.
+    set(&mut r, TranType::User, 0x19, 8);
+    set(&mut r, TranType::Current, 0x0C, 15);
+    let da = r.da(0);
+    let io = da.read(&mut r.stack.xpt, 0, 1).unwrap();
+    assert!(r.wait(io).is_ok());
+    let cur = get(&mut r, TranType::Current);
+    assert_eq!(
+        (cur.spi.sync_period, cur.spi.sync_offset),
+        (Some(0x19), Some(8))
+    );
+    let log = r.log(200);
+    assert!(log.contains("SDTR period 0x19"), "{log}");
+    assert!(
+        !log.contains("SDTR period 0x0a"),
+        "never offers Fast-40:\n{log}"
+    );
+    r.check(true);
+}
+
+/// Detach: every outstanding CCB comes back exactly once (CAM_NO_HBA), the card stops,
+/// later CCBs are refused.
+#[test]
+fn detach_returns_every_outstanding_ccb_once() {
+    let mut cfg = TargetConfig::new(0);
+    cfg.access_cycles = 500_000;
+    let mut r = rig(vec![cfg]);
+    let ids: Vec<CcbId> = (0..6)
+        .map(|k| raw_read(&mut r, 0, k, 1, Duration::from_secs(1)))
+        .collect();
+    r.stack
+        .run_until("in flight", Duration::from_millis(1), |_| false)
+        .ok();
+    assert!(r.stack.report().outstanding >= 1);
+    r.stack.detach(Duration::from_millis(10)).unwrap();
+    let done = r.stack.xpt.take_completed();
+    for id in &ids {
+        let n = done.iter().filter(|c| c.h.id == *id).count();
+        assert_eq!(n, 1, "CCB {id:?} completed {n} times");
+    }
+    assert!(done
+        .iter()
+        .filter(|c| ids.contains(&c.h.id))
+        .all(|c| matches!(
+            c.h.status.status(),
+            CamStatus::NoHba | CamStatus::DevNotThere
+        )));
+    assert!(r.stack.report().dead);
+    let s = r.stack.xpt.stats();
+    assert_eq!(s.duplicate_io_results, 0);
+    let late = raw_read(&mut r, 0, 9, 1, Duration::from_secs(1));
+    let mut got = None;
+    r.stack
+        .run_until("refused", Duration::from_millis(5), |x| {
+            got = x.take_completed().into_iter().find(|c| c.h.id == late);
+            got.is_some()
+        })
+        .unwrap();
+    assert!(!got.unwrap().h.status.is_ok());
+}
+
+/// A CDB by reference travels like an inline one; one longer than the HCB holds is
+/// refused as invalid.
+#[test]
+fn cdb_by_reference() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let mk = |r: &SimRig, cdb: Vec<u8>| {
+        Ccb::scsi_io(
+            r.addr(0).path(),
+            Cdb::by_ref(cdb.into()).unwrap(),
+            DataXfer::In(DataBuf::Single(vec![0; 512])),
+            Duration::from_secs(1),
+        )
+    };
+    let ok = mk(&r, rw10(0x28, 5, 1));
+    let c = submit_wait(&mut r, ok);
+    assert_eq!(c.h.status.status(), CamStatus::ReqCmp);
+    let CcbBody::ScsiIo(io) = &c.body else {
+        panic!()
+    };
+    let DataXfer::In(d) = &io.data else { panic!() };
+    assert_eq!(d.to_vec(), r.disk_blocks(0, 5, 1));
+    let mut long = rw10(0x28, 5, 1);
+    long.resize(20, 0);
+    let bad = mk(&r, long);
+    let c = submit_wait(&mut r, bad);
+    assert_eq!(c.h.status.status(), CamStatus::ReqInvalid);
+    r.check(true);
+}

@@ -1446,6 +1446,11 @@ impl<T: Transport> HbaSim<T> {
                     let st = special(&a);
                     let mut ccb = a.ccb;
                     match st {
+                        // The card is gone: nothing to examine before the next command.
+                        Some(CamStatus::NoHba) => {
+                            ccb.set_status(CamStatus::NoHba, CAM_SIM_QUEUED);
+                            self.give_back(ccb, ctx);
+                        }
                         Some(s) => {
                             ccb.set_status(s, CAM_SIM_QUEUED | CAM_DEV_QFRZN);
                             ctx.freeze_devq(addr, 1);
