@@ -760,3 +760,89 @@ fn cdb_by_reference() {
     assert_eq!(c.h.status.status(), CamStatus::ReqInvalid);
     r.check(true);
 }
+
+/// CCB flags reach the bus: no disconnect privilege (IDENTIFY 0x80), ORDERED and HEAD OF
+/// QUEUE tags, and no autosense (CHECK CONDITION comes back without sense, and no
+/// REQUEST SENSE goes out).
+#[test]
+fn ccb_flags_reach_the_bus() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let mk = |r: &SimRig, lba: u32| {
+        Ccb::scsi_io(
+            r.addr(0).path(),
+            Cdb::new(&rw10(0x28, lba, 1)).unwrap(),
+            DataXfer::In(DataBuf::Single(vec![0; 512])),
+            Duration::from_secs(1),
+        )
+    };
+    let mut c = mk(&r, 1);
+    c.h.dis_disconnect = true;
+    assert!(submit_wait(&mut r, c).h.status.is_ok());
+    assert!(
+        r.log(8).contains("MSG OUT 80 (IDENTIFY lun0)"),
+        "{}",
+        r.log(8)
+    );
+    let mut c = mk(&r, 2);
+    c.h.tag_action = TagAction::Ordered;
+    assert!(submit_wait(&mut r, c).h.status.is_ok());
+    assert!(r.log(8).contains("ORDERED QUEUE TAG"), "{}", r.log(8));
+    let mut c = mk(&r, 3);
+    c.h.tag_action = TagAction::HeadOfQueue;
+    assert!(submit_wait(&mut r, c).h.status.is_ok());
+    assert!(r.log(8).contains("HEAD OF QUEUE TAG"), "{}", r.log(8));
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![rule(
+            Some(0x28),
+            FaultAction::CheckCondition {
+                key: 0x3,
+                asc: 0x11,
+                ascq: 0,
+            },
+        )]))
+    });
+    let mut c = mk(&r, 4);
+    c.h.dis_autosense = true;
+    let c = submit_wait(&mut r, c);
+    assert_eq!(c.h.status.status(), CamStatus::ScsiStatusError);
+    assert!(!c.h.status.has(CAM_AUTOSNS_VALID));
+    release_if_frozen(&mut r, &c);
+    let log = r.log(10);
+    assert!(!log.contains("REQUEST SENSE"), "{log}");
+    r.check(true);
+}
+
+/// A wedged sequencer (halted, no trap, no progress): the command times out, the abort
+/// and the BUS DEVICE RESET go unanswered, the bus reset is not reported either, so the
+/// controller is re-initialised; the command comes back once and the disk works again.
+#[test]
+fn a_wedged_sequencer_is_recovered_by_reinitialisation() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_millis(2));
+    r.model(|m| m.axil_write(hba_abi::regs::SEQ_CTRL, 0).unwrap());
+    let mut got: Vec<Ccb> = Vec::new();
+    r.stack
+        .run_until("wedged", Duration::from_millis(100), |x| {
+            got.extend(x.take_completed());
+            got.iter().any(|c| c.h.id == v)
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", r.stack.report().log));
+    let victim = got.iter().find(|c| c.h.id == v).unwrap().clone();
+    assert_eq!(
+        victim.h.status.status(),
+        CamStatus::CmdTimeout,
+        "{:?}",
+        victim.h.status
+    );
+    assert_eq!(got.iter().filter(|c| c.h.id == v).count(), 1);
+    release_if_frozen(&mut r, &victim);
+    let rep = r.stack.report();
+    assert_eq!(rep.counters.reinits, 1, "{:?}", rep.log);
+    drop(rep);
+    let da = r.da(0);
+    let io = da.read(&mut r.stack.xpt, 0, 1).unwrap();
+    let res = r.wait(io);
+    assert!(res.is_ok(), "{:?}", res.status);
+    assert_eq!(res.data, r.disk_blocks(0, 0, 1));
+    r.check(false);
+}

@@ -361,3 +361,27 @@ fn polling_without_interrupts_and_scatter_gather() {
     assert_eq!(r.model(|m| m.msi_sent()), msi0, "no interrupt was raised");
     r.check(true);
 }
+
+/// A wide bus: WDTR then SDTR to Fast-20 wide (40 MB/s), data verified.
+#[test]
+fn wide_bus_negotiates_fast20_wide() {
+    let mut cfg = TargetConfig::new(9);
+    cfg.wide = true;
+    let mut r = SimRig::new(Width::Wide, vec![disk(cfg, 2048)], SimRig::cfg()).unwrap();
+    let p = r.stack.xpt.path_inq(r.stack.bus).unwrap();
+    assert_eq!(p.max_target, 15);
+    assert_ne!(p.hba_inquiry & hba_cam::ccb::pi::PI_WIDE_16, 0);
+    let devs = r.scan();
+    assert_eq!(devs.len(), 1);
+    assert_eq!(devs[0].addr.target, 9);
+    let cur = r.stack.report().current[9];
+    assert!(cur.wide && cur.period == 0x0C, "{cur:?}");
+    let da = r.da(9);
+    let data = pattern(77, 16 * 512);
+    let io = da.write(&mut r.stack.xpt, 32, data.clone()).unwrap();
+    assert!(r.wait(io).is_ok());
+    let io = da.read(&mut r.stack.xpt, 32, 16).unwrap();
+    let res = r.wait(io);
+    assert_eq!(res.data, data);
+    r.check(true);
+}
