@@ -615,10 +615,19 @@ fn reset_bus_resets_the_bus() {
         .iter()
         .any(|(c, _)| *c == hba_cam::async_event::AC_BUS_RESET));
     assert_eq!(r.stack.report().current[0].offset, 0, "agreement reset");
+    seen.borrow_mut().clear();
     let da = r.da(0);
     let io = da.read(&mut r.stack.xpt, 0, 1).unwrap();
     assert!(r.wait(io).is_ok());
     assert_eq!(r.stack.report().current[0].offset, 15, "renegotiated");
+    assert!(
+        seen.borrow()
+            .iter()
+            .filter(|(c, _)| *c == hba_cam::async_event::AC_TRANSFER_NEG)
+            .count()
+            >= 1,
+        "AC_TRANSFER_NEG for the new agreement"
+    );
     r.check(false);
 }
 
@@ -844,5 +853,52 @@ fn a_wedged_sequencer_is_recovered_by_reinitialisation() {
     let res = r.wait(io);
     assert!(res.is_ok(), "{:?}", res.status);
     assert_eq!(res.data, r.disk_blocks(0, 0, 1));
+    r.check(false);
+}
+
+/// A reselection with a tag nobody sent: the firmware aborts that nexus and reports it;
+/// the SIM logs it, and the real command, which the target then loses, times out and is
+/// recovered rather than completed with someone else's data.
+#[test]
+fn unknown_reselection_is_logged_and_nothing_is_misplaced() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![FaultRule {
+            first_n: Some(1),
+            ..rule(Some(0x28), FaultAction::BadReselectTag)
+        }]))
+    });
+    let v = raw_read(&mut r, 0, 7, 1, Duration::from_millis(3));
+    let mut got: Vec<Ccb> = Vec::new();
+    r.stack
+        .run_until("bad tag", Duration::from_millis(100), |x| {
+            got.extend(x.take_completed());
+            got.iter().any(|c| c.h.id == v)
+        })
+        .unwrap();
+    let victim = got.iter().find(|c| c.h.id == v).unwrap().clone();
+    let log = r.stack.report().log.clone();
+    assert!(
+        log.iter()
+            .any(|l| matches!(l, SimLog::UnknownResel { target: 0, .. })),
+        "{log:?}"
+    );
+    // Either the target's ABORT TASK of the stray nexus ended the task (then our command
+    // timed out) or the command was retried; it never completes GOOD with wrong data.
+    if victim.h.status.is_ok() {
+        let CcbBody::ScsiIo(io) = &victim.body else {
+            panic!()
+        };
+        let DataXfer::In(d) = &io.data else { panic!() };
+        assert_eq!(d.to_vec(), r.disk_blocks(0, 7, 1));
+    } else {
+        assert_eq!(
+            victim.h.status.status(),
+            CamStatus::CmdTimeout,
+            "{:?}",
+            victim.h.status
+        );
+    }
+    release_if_frozen(&mut r, &victim);
     r.check(false);
 }
