@@ -182,6 +182,10 @@ pub struct MockState {
     start_recovery: Option<Duration>,
     /// Completions returned, for checks.
     pub completions: u64,
+    /// Largest transfer the SIM takes (PATH_INQ `maxio`); default 1 MiB.
+    pub maxio: u32,
+    /// Faults for READ/WRITE commands starting at an LBA: (target, LBA, fault, times).
+    pub lba_rules: Vec<(u32, u64, Fault, u32)>,
 }
 
 /// The mock SIM; clone the `state` handle to script and inspect it.
@@ -226,6 +230,8 @@ impl MockSim {
                 pending_release: false,
                 start_recovery: None,
                 completions: 0,
+                maxio: 1 << 20,
+                lba_rules: Vec::new(),
             })),
         }
     }
@@ -244,6 +250,10 @@ impl MockState {
             fault,
             times,
         });
+    }
+    /// Add a fault for READ/WRITE commands to `target` that start at `lba`.
+    pub fn rule_lba(&mut self, target: u32, lba: u64, fault: Fault, times: u32) {
+        self.lba_rules.push((target, lba, fault, times));
     }
     /// Start seed 000 recovery at the next poll; it lasts `d`. With `give_up`, the bus is
     /// declared lost at the end and every periph on it invalidated.
@@ -658,7 +668,7 @@ impl MockState {
                     sim_vid: "FreeBSD".into(),
                     hba_vid: "mock".into(),
                     base_transfer_speed: 3300,
-                    maxio: 1 << 20,
+                    maxio: self.maxio,
                 };
                 ccb.set_status(CamStatus::ReqCmp, 0);
                 ctx.done(ccb);
@@ -763,6 +773,11 @@ impl MockState {
             ccb.set_status(CamStatus::SelTimeout, 0);
             return self.complete(ccb, ctx);
         }
+        // A real SIM cannot map more than maxio for one command.
+        if ccb.scsiio().is_some_and(|io| io.data.len() > self.maxio as usize) {
+            ccb.set_status(CamStatus::ReqTooBig, 0);
+            return self.complete(ccb, ctx);
+        }
         ccb.h.status.set(CAM_SIM_QUEUED);
         self.issued.push(Issued {
             id: ccb.h.id,
@@ -787,6 +802,22 @@ impl MockState {
             ctx.async_event(AC_SENT_BDR, addr.path(), AsyncArg::None);
             ccb.set_status(CamStatus::ReqCmp, CAM_SIM_QUEUED);
             return self.complete(ccb, ctx);
+        }
+        let lba = ccb
+            .scsiio()
+            .and_then(|io| crate::scsi_cmd::decode_rw(io.cdb.bytes()))
+            .map(|(_, l, _)| l);
+        if let Some(i) = self
+            .lba_rules
+            .iter()
+            .position(|r| r.0 == addr.target && Some(r.1) == lba && r.3 > 0)
+        {
+            let f = self.lba_rules[i].2.clone();
+            self.lba_rules[i].3 -= 1;
+            if self.lba_rules[i].3 == 0 {
+                self.lba_rules.remove(i);
+            }
+            return self.fault(ccb, f, addr, ctx);
         }
         if let Some(f) = self.take_rule(addr.target, opcode) {
             return self.fault(ccb, f, addr, ctx);

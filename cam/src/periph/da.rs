@@ -186,29 +186,73 @@ impl DaHandle {
         Ok((cdb, bytes as usize))
     }
 
-    /// Read `count` blocks at `lba`.
-    pub fn read(self, xpt: &mut Xpt, lba: u64, count: u64) -> Result<IoId, PeriphError> {
-        self.with(xpt, |d, x| {
-            let (cdb, bytes) = Self::rw_cdb(d, false, lba, count)?;
-            let io = PeriphCore::new_io(x);
-            d.core
-                .submit(x, Request::new(io, cdb, Dir::In(bytes), OP_READ));
-            Ok(io)
-        })
+    /// Blocks per command the SIM takes (PATH_INQ `maxio`), at least one.
+    fn max_blocks(d: &Da, x: &Xpt) -> u64 {
+        let bl = d.cap.map_or(512, |c| c.block_len.max(1)) as u64;
+        x.bus_maxio(d.core.addr.bus)
+            .map_or(u64::MAX, |m| (m as u64 / bl).max(1))
     }
 
-    /// Write `data` (a whole number of blocks) at `lba`.
+    /// Start a READ or WRITE of `count` blocks at `lba`, split at the SIM's `maxio` into
+    /// commands issued together; the request completes once, as a whole.
+    fn rw(
+        d: &mut Da,
+        x: &mut Xpt,
+        write: bool,
+        lba: u64,
+        count: u64,
+        data: Option<Vec<u8>>,
+    ) -> Result<IoId, PeriphError> {
+        // Validate the whole range first: a split must not fail half-way at submission.
+        let (cdb, bytes) = Self::rw_cdb(d, write, lba, count)?;
+        let per = Self::max_blocks(d, x);
+        let opc = if write { OP_WRITE } else { OP_READ };
+        if count <= per {
+            let io = PeriphCore::new_io(x);
+            let dir = match data {
+                Some(v) => Dir::Out(v),
+                None => Dir::In(bytes),
+            };
+            d.core.submit(x, Request::new(io, cdb, dir, opc));
+            return Ok(io);
+        }
+        let bl = bytes / count as usize;
+        let mut parts = Vec::new();
+        let mut at = 0u64;
+        while at < count {
+            let n = per.min(count - at);
+            let (cdb, b) = Self::rw_cdb(d, write, lba + at, n)?;
+            let dir = match &data {
+                Some(v) => {
+                    let off = at as usize * bl;
+                    Dir::Out(v[off..off + b].to_vec())
+                }
+                None => Dir::In(b),
+            };
+            parts.push((cdb, dir));
+            at += n;
+        }
+        let (parent, kids) = x.new_split(parts.len());
+        for ((cdb, dir), io) in parts.into_iter().zip(kids) {
+            d.core.submit(x, Request::new(io, cdb, dir, opc));
+        }
+        Ok(parent)
+    }
+
+    /// Read `count` blocks at `lba` (split at the SIM's `maxio` when larger).
+    pub fn read(self, xpt: &mut Xpt, lba: u64, count: u64) -> Result<IoId, PeriphError> {
+        self.with(xpt, |d, x| Self::rw(d, x, false, lba, count, None))
+    }
+
+    /// Write `data` (a whole number of blocks) at `lba` (split at `maxio` when larger).
     pub fn write(self, xpt: &mut Xpt, lba: u64, data: Vec<u8>) -> Result<IoId, PeriphError> {
         self.with(xpt, |d, x| {
             let bl = d.cap.ok_or(PeriphError::NoCapacity)?.block_len as usize;
             if data.is_empty() || data.len().checked_rem(bl) != Some(0) {
                 return Err(PeriphError::BadLength);
             }
-            let (cdb, _) = Self::rw_cdb(d, true, lba, (data.len() / bl) as u64)?;
-            let io = PeriphCore::new_io(x);
-            d.core
-                .submit(x, Request::new(io, cdb, Dir::Out(data), OP_WRITE));
-            Ok(io)
+            let n = (data.len() / bl) as u64;
+            Self::rw(d, x, true, lba, n, Some(data))
         })
     }
 

@@ -4,6 +4,7 @@
 pub mod da;
 pub mod pass;
 pub mod sa;
+pub(crate) mod split;
 
 use crate::async_event::{AsyncArg, AsyncEvent, AC_LOST_DEVICE, AC_UNIT_ATTENTION};
 use crate::ccb::{Ccb, CcbBody, CcbId, Cdb, DataBuf, DataXfer, DispatchClass, TagAction};
@@ -75,6 +76,17 @@ pub enum PeriphKind {
     Sa,
     /// Pass-through.
     Pass,
+}
+
+impl PeriphKind {
+    /// FreeBSD driver name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeriphKind::Da => "da",
+            PeriphKind::Sa => "sa",
+            PeriphKind::Pass => "pass",
+        }
+    }
 }
 
 /// A periph instance.
@@ -603,6 +615,16 @@ impl Xpt {
             Some(Periph::Pass(d)) => d.core.invalid,
             None => true,
         }
+    }
+
+    /// FreeBSD-style name and unit of a periph ("da", 0): units count per name.
+    pub fn periph_name_unit(&self, p: PeriphId) -> (&'static str, u32) {
+        let kind = self.periph_kind(p);
+        let unit = self.periphs[..p.0.min(self.periphs.len())]
+            .iter()
+            .filter(|s| s.as_ref().map(Periph::kind) == kind)
+            .count() as u32;
+        (kind.map_or("?", PeriphKind::name), unit)
     }
 
     /// Kind of a periph.

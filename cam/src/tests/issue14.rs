@@ -1,0 +1,233 @@
+//! Issue 14: maxio splitting, XPT_ABORT of queued CCBs, paced requeues, per-command
+//! recovery facts, sequential LUN scan, START UNIT for NOT READY, the new function codes,
+//! tag ordering, priority versus error freezes, quirks, devstat.
+
+use super::*;
+use crate::ccb::*;
+use crate::path::Path;
+use crate::status::{CamStatus, Errno, CAM_DEV_QFRZN};
+use crate::testing::Fault;
+use crate::xpt::{Completion, XptLog};
+use scsi_defs::{opcode as op, sense_key as sk};
+use std::time::Duration;
+
+fn tur_ccb(a: DevAddr) -> Ccb {
+    Ccb::scsi_io(
+        a.path(),
+        Cdb::new(&crate::scsi_cmd::tur()).unwrap(),
+        DataXfer::None,
+        Duration::from_secs(5),
+    )
+}
+
+fn reads(r: &Rig) -> Vec<(u64, u32)> {
+    r.mock
+        .borrow()
+        .issued
+        .iter()
+        .filter_map(|i| crate::scsi_cmd::decode_rw(&i.cdb))
+        .filter(|(w, _, _)| !*w)
+        .map(|(_, l, n)| (l, n))
+        .collect()
+}
+
+// ------------------------------------------------------------------ maxio split
+
+#[test]
+fn da_splits_a_2mib_read_at_maxio_and_completes_once() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(8192, 512))]);
+    r.scan();
+    let da = r.da(0);
+    assert_eq!(r.xpt.bus_maxio(r.bus), Some(1 << 20));
+    // Write a pattern (split too), then read it back.
+    let data: Vec<u8> = (0..4096 * 512).map(|i| (i / 512) as u8).collect();
+    let io = da.write(&mut r.xpt, 100, data.clone()).unwrap();
+    assert!(r.xpt.wait_io(io).unwrap().is_ok());
+    r.mock.borrow_mut().issued.clear();
+    let io = da.read(&mut r.xpt, 100, 4096).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert!(res.is_ok(), "{res:?}");
+    assert_eq!(res.status.buf.requested, 2 << 20);
+    assert_eq!(res.status.buf.resid, 0);
+    assert!(res.data == data, "data comes back whole and in order");
+    assert_eq!(reads(&r), vec![(100, 2048), (2148, 2048)], "two READs of 1 MiB");
+    // Exactly once: the result was taken, nothing else arrives.
+    r.xpt.run_until_quiescent(100);
+    assert_eq!(r.xpt.take_io(io), None);
+    assert_eq!(r.xpt.stats().duplicate_io_results, 0);
+    assert!(r.xpt.splits.is_empty());
+    r.assert_quiescent();
+}
+
+#[test]
+fn split_read_fails_as_a_whole_when_one_part_fails() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(8192, 512))]);
+    r.scan();
+    let da = r.da(0);
+    r.mock.borrow_mut().maxio = 64 * 512;
+    // Re-learn maxio the way a SIM announces it: a PATH_INQ.
+    r.xpt.path_inq(r.bus).unwrap();
+    // The second part (LBA 64) keeps failing with a medium error until its retries run out.
+    let medium = Fault::Check {
+        key: sk::MEDIUM_ERROR,
+        asc: 0x11,
+        ascq: 0,
+    };
+    r.mock.borrow_mut().rule_lba(0, 64, medium, 100);
+    let io = da.read(&mut r.xpt, 0, 192).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.errno, Errno::Eio);
+    assert_eq!(res.status.buf.requested, 192 * 512);
+    assert!(res.status.buf.resid > 0);
+    assert_eq!(res.status.buf.transferred(), 64 * 512, "the part before the failure");
+    assert_eq!(res.data.len(), 64 * 512);
+    assert_eq!(reads(&r).iter().filter(|x| x.0 == 128).count(), 1);
+    r.xpt.run_until_quiescent(100);
+    assert_eq!(r.xpt.take_io(io), None);
+    assert_eq!(r.xpt.stats().duplicate_io_results, 0);
+    r.mock.borrow_mut().lba_rules.clear();
+    r.assert_quiescent();
+}
+
+#[test]
+fn unsplit_transfer_over_maxio_is_refused_by_the_sim() {
+    // What the split protects against: the mock SIM refuses more than maxio at once.
+    let mut r = rig(vec![(0, 0, MockDevice::disk(8192, 512))]);
+    r.scan();
+    let p = r.pass(0);
+    let cdb = crate::scsi_cmd::read_write(false, 0, 4096, 10).unwrap();
+    let io = p
+        .command(
+            &mut r.xpt,
+            &cdb,
+            crate::periph::pass::PassData::In(2 << 20),
+            Duration::from_secs(10),
+            false,
+        )
+        .unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.cam.status(), CamStatus::ReqTooBig);
+    r.assert_quiescent();
+}
+
+// ------------------------------------------------------------------ XPT_ABORT
+
+#[test]
+fn abort_of_queued_ccb_completes_aborted_with_devq_frozen() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(10, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    r.xpt.freeze_devq(a, 1).unwrap();
+    let victim = r.xpt.submit(tur_ccb(a), Completion::Queue);
+    let behind = r.xpt.submit(tur_ccb(a), Completion::Queue);
+    let ab = r.xpt.submit(
+        Ccb::new(a.path(), CcbBody::Abort(Abort { abort_ccb: victim })),
+        Completion::Queue,
+    );
+    r.xpt.run_until_idle();
+    let done = r.xpt.take_completed();
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].h.id, victim);
+    assert_eq!(done[0].h.status.status(), CamStatus::ReqAborted);
+    assert!(done[0].h.status.has(CAM_DEV_QFRZN));
+    assert_eq!(done[1].h.id, ab);
+    assert_eq!(r.xpt.devq_frozen(a), 2);
+    // Our own freeze released: the abort's freeze still holds the CCB behind the victim.
+    r.xpt.release_devq(a, 1).unwrap();
+    r.xpt.run_until_idle();
+    assert!(r.xpt.take_completed().is_empty(), "held until the owner releases");
+    r.xpt.release_devq(a, 1).unwrap();
+    r.xpt.run_until_idle();
+    let done = r.xpt.take_completed();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].h.id, behind);
+    r.assert_quiescent();
+}
+
+#[test]
+fn abort_of_a_periph_request_queued_in_the_xpt_releases_through_the_periph() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let da = r.da(0);
+    let a = r.addr(0);
+    r.xpt.freeze_devq(a, 1).unwrap();
+    let io = da.read(&mut r.xpt, 0, 1).unwrap();
+    r.xpt.run_until_idle();
+    // The periph's CCB is the newest one; abort it.
+    let victim = CcbId(r.xpt.stats().submitted);
+    r.xpt.submit(
+        Ccb::new(a.path(), CcbBody::Abort(Abort { abort_ccb: victim })),
+        Completion::Queue,
+    );
+    r.xpt.run_until_idle();
+    let res = r.xpt.take_io(io).expect("aborted request completes");
+    assert_eq!(res.status.cam.status(), CamStatus::ReqAborted);
+    assert_eq!(res.status.errno, Errno::Eio);
+    // The periph released the abort's freeze; ours remains.
+    assert_eq!(r.xpt.devq_frozen(a), 1);
+    r.xpt.release_devq(a, 1).unwrap();
+    r.xpt.take_completed();
+    r.assert_quiescent();
+}
+
+// ------------------------------------------------------------------ requeue pacing
+
+#[test]
+fn requeue_is_paced_on_the_clock() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(10, 512))]);
+    r.mock
+        .borrow_mut()
+        .rule(Some(0), None, Fault::TurnBack, 5);
+    let t0 = r.xpt.now();
+    let id = r.xpt.submit(tur_ccb(r.addr(0)), Completion::Queue);
+    r.xpt.run_until_idle();
+    // Without time passing, only the first attempt was made.
+    assert_eq!(r.mock.borrow().rules[0].times, 4, "no tight loop");
+    assert!(r.xpt.take_completed().is_empty());
+    let waits = r.xpt.run_until_quiescent(1000);
+    assert!(waits >= 5, "each retry waited for the clock");
+    let done = r.xpt.take_completed();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].h.id, id);
+    assert!(done[0].h.status.is_ok(), "the paced requeues finish");
+    let want: Duration = (1..=5).map(crate::xpt::requeue_backoff).sum();
+    assert!(r.xpt.now().since(t0) >= want);
+    assert_eq!(
+        r.xpt
+            .log()
+            .iter()
+            .filter(|l| matches!(l, XptLog::RequeuedNeverIssued { .. }))
+            .count(),
+        5
+    );
+    r.assert_quiescent();
+}
+
+#[test]
+fn requeue_backoff_doubles_and_is_capped() {
+    use crate::xpt::{requeue_backoff, REQUEUE_BACKOFF_BASE, REQUEUE_BACKOFF_MAX};
+    assert_eq!(requeue_backoff(1), REQUEUE_BACKOFF_BASE);
+    assert_eq!(requeue_backoff(2), REQUEUE_BACKOFF_BASE * 2);
+    assert_eq!(requeue_backoff(3), REQUEUE_BACKOFF_BASE * 4);
+    assert_eq!(requeue_backoff(64), REQUEUE_BACKOFF_MAX);
+    assert_eq!(requeue_backoff(u32::MAX), REQUEUE_BACKOFF_MAX);
+}
+
+#[test]
+fn paced_da_read_against_a_turning_back_sim_finishes_in_bounded_calls() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let da = r.da(0);
+    r.mock
+        .borrow_mut()
+        .rule(Some(0), None, Fault::TurnBack, 100_000);
+    let io = da.read(&mut r.xpt, 0, 1).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert!(!res.is_ok());
+    let used = 100_000 - r.mock.borrow().rules[0].times;
+    // The XPT's bounded requeues, times the periph's bystander budget, plus its own try.
+    let bound = (crate::xpt::XPT_REQUEUE_LIMIT + 1) * (crate::recovery::BYSTANDER_LIMIT + 1);
+    assert!(used <= bound, "{used} SIM calls");
+    r.mock.borrow_mut().rules.clear();
+    r.assert_quiescent();
+}
