@@ -224,6 +224,18 @@ pub fn start_stop(start: bool) -> [u8; 6] {
     [op::START_STOP_UNIT, 0, 0, 0, start as u8, 0]
 }
 
+/// START STOP UNIT: START, LOEJ (load/eject the medium) and IMMED bits.
+pub fn start_stop_unit(start: bool, load_eject: bool, immed: bool) -> [u8; 6] {
+    [
+        op::START_STOP_UNIT,
+        immed as u8,
+        0,
+        0,
+        (start as u8) | ((load_eject as u8) << 1),
+        0,
+    ]
+}
+
 /// SYNCHRONIZE CACHE(10) for the whole medium.
 pub fn sync_cache10() -> [u8; 10] {
     [op::SYNCHRONIZE_CACHE_10, 0, 0, 0, 0, 0, 0, 0, 0, 0]

@@ -124,6 +124,9 @@ pub enum Fault {
     Shortage,
     /// A misbehaving SIM: turn the CCB back with CAM_REQUEUE_REQ without freezing anything.
     TurnBack,
+    /// The target takes this long: completes then, or with CAM_CMD_TIMEOUT at the CCB's
+    /// timeout if that comes first (a SIM enforcing timeouts).
+    Slow(Duration),
 }
 
 /// Which commands a rule applies to.
@@ -646,6 +649,17 @@ impl MockState {
                 self.inflight.push(InFlight { ccb, due });
             }
             Fault::Delay(d) => {
+                self.execute(&mut ccb, addr);
+                self.inflight.push(InFlight {
+                    ccb,
+                    due: now.after(d),
+                });
+            }
+            Fault::Slow(d) if d > ccb.h.timeout => {
+                let due = now.after(ccb.h.timeout);
+                self.inflight.push(InFlight { ccb, due });
+            }
+            Fault::Slow(d) => {
                 self.execute(&mut ccb, addr);
                 self.inflight.push(InFlight {
                     ccb,

@@ -25,7 +25,12 @@ pub struct Da {
     /// Smallest READ/WRITE CDB to use (6 until the device rejects 6-byte commands).
     min_cdb: u8,
     cap: Option<Capacity>,
+    /// Timeout of READ/WRITE and friends (FreeBSD `kern.cam.da.default_timeout`).
+    timeout: std::time::Duration,
 }
+
+/// Default da command timeout (FreeBSD `DA_DEFAULT_TIMEOUT`, 60 s).
+pub const DA_DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Da {
     pub(crate) fn new(core: PeriphCore) -> Self {
@@ -33,6 +38,7 @@ impl Da {
             core,
             min_cdb: 6,
             cap: None,
+            timeout: DA_DEFAULT_TIMEOUT,
         }
     }
 
@@ -141,7 +147,9 @@ impl DaHandle {
     fn start(self, xpt: &mut Xpt, cdb: Vec<u8>, dir: Dir, opc: u8) -> Result<IoId, PeriphError> {
         self.with(xpt, |d, x| {
             let io = PeriphCore::new_io(x);
-            d.core.submit(x, Request::new(io, cdb, dir, opc));
+            let mut q = Request::new(io, cdb, dir, opc);
+            q.timeout = d.timeout;
+            d.core.submit(x, q);
             Ok(io)
         })
     }
@@ -213,7 +221,9 @@ impl DaHandle {
                 Some(v) => Dir::Out(v),
                 None => Dir::In(bytes),
             };
-            d.core.submit(x, Request::new(io, cdb, dir, opc));
+            let mut q = Request::new(io, cdb, dir, opc);
+            q.timeout = d.timeout;
+            d.core.submit(x, q);
             return Ok(io);
         }
         let bl = bytes / count as usize;
@@ -234,7 +244,9 @@ impl DaHandle {
         }
         let (parent, kids) = x.new_split(parts.len());
         for ((cdb, dir), io) in parts.into_iter().zip(kids) {
-            d.core.submit(x, Request::new(io, cdb, dir, opc));
+            let mut q = Request::new(io, cdb, dir, opc);
+            q.timeout = d.timeout;
+            d.core.submit(x, q);
         }
         Ok(parent)
     }
@@ -253,6 +265,14 @@ impl DaHandle {
             }
             let n = (data.len() / bl) as u64;
             Self::rw(d, x, true, lba, n, Some(data))
+        })
+    }
+
+    /// Set the command timeout for requests started from now on (default 60 s).
+    pub fn set_timeout(self, xpt: &mut Xpt, t: std::time::Duration) -> Result<(), PeriphError> {
+        self.with(xpt, |d, _| {
+            d.timeout = t;
+            Ok(())
         })
     }
 

@@ -202,18 +202,38 @@ pub(crate) enum Override {
 enum RecStage {
     Queued,
     Bdr(CcbId),
+    /// A BUS DEVICE RESET after the recovery proper, for victims that joined it while
+    /// possibly still on the target (seed 003), before any of them is retried.
+    FinalBdr(CcbId),
     StartUnit(CcbId),
     TurWaiting(u64),
     Tur(CcbId),
+}
+
+/// One failed command waiting for the periph's recovery, with its own facts.
+struct Victim {
+    req: Request,
+    /// What its own error called for.
+    #[allow(dead_code)]
+    kind: Recovery,
+    /// Whether it is known to be cleanly off the adapter and target (seed 003).
+    cleanly_off: bool,
 }
 
 /// The periph's one recovery in progress (one recovery CCB at a time).
 struct RecoveryState {
     kind: Recovery,
     stage: RecStage,
-    reqs: Vec<Request>,
+    reqs: Vec<Victim>,
     tur_tries: u32,
+    /// A victim that may still be on the target joined after the last BUS DEVICE RESET
+    /// (or none was sent): it must not be retried before another one.
+    uncleared: bool,
 }
+
+/// Timeout of the START STOP UNIT a recovery sends: FreeBSD's cam_periph_error uses 50 s,
+/// with IMMED clear, so the command ends when the unit is ready (long spin-ups).
+pub const START_UNIT_TIMEOUT: Duration = Duration::from_secs(50);
 
 /// TEST UNIT READY polls before a "becoming ready" unit is declared failed.
 const TUR_WAIT_TRIES: u32 = 10;
@@ -228,6 +248,8 @@ pub(crate) struct PeriphCore {
     pub tagged: bool,
     /// This core belongs to a pass periph (sets CAM_PASS_ERR_RECOVER when recovering).
     pub pass: bool,
+    /// Removable medium (START UNIT recovery sets LoEj, as FreeBSD).
+    pub removable: bool,
     inflight: HashMap<CcbId, Request>,
     recovery: Option<RecoveryState>,
     next_token: u64,
@@ -241,6 +263,7 @@ impl PeriphCore {
             invalid: false,
             tagged: false,
             pass: false,
+            removable: false,
             inflight: HashMap::new(),
             recovery: None,
             next_token: 0,
@@ -300,7 +323,11 @@ impl PeriphCore {
                 self.addr.path(),
                 Cdb::new(cdb).expect("fixed recovery CDB"),
                 DataXfer::None,
-                Duration::from_secs(30),
+                if cdb.first() == Some(&scsi_defs::opcode::START_STOP_UNIT) {
+                    START_UNIT_TIMEOUT
+                } else {
+                    Duration::from_secs(30)
+                },
             ),
             None => Ccb::new(self.addr.path(), body),
         };
@@ -394,15 +421,25 @@ impl PeriphCore {
                 req.retries_left -= 1;
                 req.resume = false;
                 let off = cleanly_off(ccb.h.status.status());
+                let victim = Victim {
+                    req,
+                    kind,
+                    cleanly_off: off,
+                };
                 match &mut self.recovery {
-                    // One recovery at a time: later victims wait for its verdict.
-                    Some(r) => r.reqs.push(req),
+                    // One recovery at a time: later victims wait for its verdict, each
+                    // keeping its own facts (a timed-out one may still be on the target).
+                    Some(r) => {
+                        r.uncleared |= !victim.cleanly_off;
+                        r.reqs.push(victim);
+                    }
                     None => {
                         self.recovery = Some(RecoveryState {
                             kind,
                             stage: RecStage::Queued,
-                            reqs: vec![req],
+                            reqs: vec![victim],
                             tur_tries: 0,
+                            uncleared: !off,
                         });
                         let _ = xpt.gauntlet_enter(GauntletJob {
                             periph: self.id,
@@ -432,7 +469,8 @@ impl PeriphCore {
 
     fn is_recovery_ccb(&self, id: CcbId) -> bool {
         matches!(self.recovery.as_ref().map(|r| r.stage),
-            Some(RecStage::Bdr(x) | RecStage::StartUnit(x) | RecStage::Tur(x)) if x == id)
+            Some(RecStage::Bdr(x) | RecStage::FinalBdr(x) | RecStage::StartUnit(x)
+                | RecStage::Tur(x)) if x == id)
     }
 
     /// Our turn in the gauntlet: run the recovery routine.
@@ -443,9 +481,12 @@ impl PeriphCore {
         };
         // Seed 003: a command not cleanly off the adapter must not be retried at once; a
         // BUS DEVICE RESET clears it from the target first.
-        if !job.cleanly_off || r.kind == Recovery::Reset {
+        if !job.cleanly_off || r.kind == Recovery::Reset || r.uncleared {
             let id = self.send_recovery(xpt, CcbBody::ResetDev, None);
             self.set_stage(RecStage::Bdr(id));
+            if let Some(r) = &mut self.recovery {
+                r.uncleared = false;
+            }
             return Vec::new();
         }
         self.continue_recovery(xpt)
@@ -463,7 +504,8 @@ impl PeriphCore {
         };
         match kind {
             Recovery::StartUnit => {
-                let id = self.send_recovery(xpt, CcbBody::Noop, Some(&scsi_cmd::start_stop(true)));
+                let cdb = scsi_cmd::start_stop_unit(true, self.removable, false);
+                let id = self.send_recovery(xpt, CcbBody::Noop, Some(&cdb));
                 self.set_stage(RecStage::StartUnit(id));
                 Vec::new()
             }
@@ -496,6 +538,7 @@ impl PeriphCore {
         match stage {
             // Whatever the reset's own status, the target no longer holds the command.
             RecStage::Bdr(_) => self.continue_recovery(xpt),
+            RecStage::FinalBdr(_) => self.finish_recovery(xpt, !self.invalid),
             RecStage::StartUnit(_) => self.finish_recovery(xpt, ok && !self.invalid),
             RecStage::Tur(_) => {
                 if ok {
@@ -517,19 +560,28 @@ impl PeriphCore {
 
     /// End the gauntlet job explicitly; retry the victims or fail them.
     fn finish_recovery(&mut self, xpt: &mut Xpt, success: bool) -> Vec<Outcome> {
+        if success && self.recovery.as_ref().is_some_and(|r| r.uncleared) {
+            // A victim that joined later may still be on the target: reset it first.
+            let id = self.send_recovery(xpt, CcbBody::ResetDev, None);
+            if let Some(r) = &mut self.recovery {
+                r.uncleared = false;
+                r.stage = RecStage::FinalBdr(id);
+            }
+            return Vec::new();
+        }
         let Some(r) = self.recovery.take() else {
             return Vec::new();
         };
         let _ = xpt.gauntlet_end(self.id, self.addr);
         if success {
-            for req in r.reqs {
-                self.submit(xpt, req);
+            for v in r.reqs {
+                self.submit(xpt, v.req);
             }
             Vec::new()
         } else {
             r.reqs
                 .into_iter()
-                .map(|q| Outcome::Failed(q, None, Errno::Eio))
+                .map(|v| Outcome::Failed(v.req, None, Errno::Eio))
                 .collect()
         }
     }
@@ -659,11 +711,15 @@ impl Xpt {
         let tagged = self
             .device_mut(addr)
             .is_some_and(|d| d.tran.and_then(|t| t.tq_enb).unwrap_or(false));
+        let removable = self
+            .device_mut(addr)
+            .is_some_and(|d| d.inq.as_ref().is_some_and(|i| i.removable));
         let mut out = Vec::new();
         let mut mk = |xpt: &mut Xpt, kind: PeriphKind| {
             let id = PeriphId(xpt.periphs.len());
             let mut core = PeriphCore::new(id, addr);
             core.tagged = tagged;
+            core.removable = removable;
             let p = match kind {
                 PeriphKind::Da => Periph::Da(da::Da::new(core)),
                 PeriphKind::Sa => Periph::Sa(sa::Sa::new(core)),

@@ -60,6 +60,7 @@ impl Splits {
     }
 
     /// Whether any split is still gathering.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.aggs.is_empty()
     }

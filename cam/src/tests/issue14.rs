@@ -231,3 +231,158 @@ fn paced_da_read_against_a_turning_back_sim_finishes_in_bounded_calls() {
     r.mock.borrow_mut().rules.clear();
     r.assert_quiescent();
 }
+
+// ------------------------------------------------------------------ gauntlet merge
+
+#[test]
+fn timeout_merged_into_a_running_recovery_still_gets_a_bdr_before_retry() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let da = r.da(0);
+    assert!(r.xpt.dev_openings(r.addr(0)).unwrap() > 1, "tagged: both at the target");
+    da.set_timeout(&mut r.xpt, Duration::from_secs(20)).unwrap();
+    {
+        let mut m = r.mock.borrow_mut();
+        // A: NOT READY, initializing command required -> START UNIT recovery (cleanly off).
+        m.rule_lba(
+            0,
+            0,
+            Fault::Check {
+                key: sk::NOT_READY,
+                asc: 4,
+                ascq: 2,
+            },
+            1,
+        );
+        // B: lost on the target; it times out (20 s) while A's recovery runs.
+        m.rule_lba(0, 1, Fault::Lose, 1);
+        // The START UNIT takes 40 s.
+        m.rule(
+            Some(0),
+            Some(op::START_STOP_UNIT),
+            Fault::Slow(Duration::from_secs(40)),
+            1,
+        );
+    }
+    // B first, so both are at the target before A's error freezes the queue.
+    let b = da.read(&mut r.xpt, 1, 1).unwrap();
+    let a = da.read(&mut r.xpt, 0, 1).unwrap();
+    assert!(r.xpt.wait_io(a).unwrap().is_ok());
+    assert!(r.xpt.wait_io(b).unwrap().is_ok());
+    let seq: Vec<Vec<u8>> = r.mock.borrow().issued.iter().map(|i| i.cdb.clone()).collect();
+    let start = seq
+        .iter()
+        .position(|c| c.first() == Some(&op::START_STOP_UNIT))
+        .expect("START UNIT sent");
+    let b_retry = seq
+        .iter()
+        .rposition(|c| crate::scsi_cmd::decode_rw(c).is_some_and(|x| x.1 == 1))
+        .unwrap();
+    assert!(
+        seq[start..b_retry].iter().any(|c| c.is_empty()),
+        "a BUS DEVICE RESET between the recovery and B's retry: {seq:?}"
+    );
+    assert_eq!(r.xpt.gauntlet(r.bus).unwrap().completed, 1, "one recovery");
+    r.assert_quiescent();
+}
+
+// ------------------------------------------------------------------ NOT READY -> START UNIT
+
+#[test]
+fn not_ready_init_required_starts_the_unit_with_its_own_long_timeout() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let da = r.da(0);
+    {
+        let mut m = r.mock.borrow_mut();
+        m.rule(
+            Some(0),
+            Some(op::READ_6),
+            Fault::Check {
+                key: sk::NOT_READY,
+                asc: 4,
+                ascq: 2,
+            },
+            1,
+        );
+        // A slow spin-up: 40 s, longer than an ordinary recovery command's 30 s.
+        m.rule(
+            Some(0),
+            Some(op::START_STOP_UNIT),
+            Fault::Slow(Duration::from_secs(40)),
+            1,
+        );
+    }
+    let t0 = r.xpt.now();
+    let io = da.read(&mut r.xpt, 0, 1).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert!(res.is_ok(), "{res:?}");
+    assert!(r.xpt.now().since(t0) >= Duration::from_secs(40));
+    let starts: Vec<Vec<u8>> = r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .filter(|i| i.cdb.first() == Some(&op::START_STOP_UNIT))
+        .map(|i| i.cdb.clone())
+        .collect();
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0][4] & 1, 1, "START");
+    assert_eq!(starts[0][1] & 1, 0, "IMMED clear: ends when the unit is ready");
+    assert_eq!(crate::periph::START_UNIT_TIMEOUT, Duration::from_secs(50));
+    r.assert_quiescent();
+}
+
+#[test]
+fn start_unit_then_becoming_ready_waits_for_ready() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let da = r.da(0);
+    {
+        let mut m = r.mock.borrow_mut();
+        m.rule(
+            Some(0),
+            Some(op::READ_6),
+            Fault::Check {
+                key: sk::NOT_READY,
+                asc: 4,
+                ascq: 2,
+            },
+            1,
+        );
+        // After the START, the retried READ sees "becoming ready" once: TUR polling.
+        m.rule(
+            Some(0),
+            Some(op::READ_6),
+            Fault::Check {
+                key: sk::NOT_READY,
+                asc: 4,
+                ascq: 1,
+            },
+            1,
+        );
+    }
+    let io = da.read(&mut r.xpt, 0, 1).unwrap();
+    assert!(r.xpt.wait_io(io).unwrap().is_ok());
+    let ops: Vec<u8> = r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .rev()
+        .take(5)
+        .map(|i| i.cdb[0])
+        .rev()
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            op::READ_6,
+            op::START_STOP_UNIT,
+            op::READ_6,
+            op::TEST_UNIT_READY,
+            op::READ_6
+        ]
+    );
+    r.assert_quiescent();
+}
