@@ -1068,7 +1068,12 @@ impl Xpt {
                         crate::ccb::DataXfer::Out(b) => (StatDir::Out, b.len()),
                         crate::ccb::DataXfer::None => (StatDir::None, 0),
                     };
-                    let bytes = len.saturating_sub(io.resid as usize) as u64;
+                    // A failed command's residual is not trustworthy: count no bytes.
+                    let bytes = if st.is_ok() {
+                        len.saturating_sub(io.resid as usize) as u64
+                    } else {
+                        0
+                    };
                     let lat = ccb.h.dispatched_at.map_or(Duration::ZERO, |t| now.since(t));
                     dv.stats.record(dir, bytes, !st.is_ok(), lat);
                 }

@@ -386,3 +386,239 @@ fn start_unit_then_becoming_ready_waits_for_ready() {
     );
     r.assert_quiescent();
 }
+
+// ------------------------------------------------------------------ sequential LUN scan
+
+fn inquiries(r: &Rig, t: u32) -> Vec<u64> {
+    r.mock
+        .borrow()
+        .issued
+        .iter()
+        .filter(|i| i.addr.target == t && i.cdb.first() == Some(&op::INQUIRY) && i.cdb[1] & 1 == 0)
+        .map(|i| i.addr.lun)
+        .collect()
+}
+
+fn scsi2_disk() -> MockDevice {
+    let mut d = MockDevice::disk(64, 512);
+    d.version = 2;
+    d
+}
+
+#[test]
+fn scsi2_device_luns_are_scanned_sequentially_until_one_is_missing() {
+    let mut r = rig(vec![
+        (2, 0, scsi2_disk()),
+        (2, 1, scsi2_disk()),
+        (2, 2, scsi2_disk()),
+        (2, 5, scsi2_disk()),
+    ]);
+    r.scan();
+    let found: Vec<u64> = r
+        .xpt
+        .devices()
+        .iter()
+        .filter(|d| d.addr.target == 2)
+        .map(|d| d.addr.lun)
+        .collect();
+    assert_eq!(found, vec![0, 1, 2], "LUN 5 is behind a gap (no sparse-LUN quirk)");
+    assert_eq!(inquiries(&r, 2), vec![0, 1, 2, 3], "stopped at the missing LUN 3");
+    assert!(
+        !r.mock
+            .borrow()
+            .issued
+            .iter()
+            .any(|i| i.cdb.first() == Some(&op::REPORT_LUNS)),
+        "SCSI-2: no REPORT LUNS"
+    );
+    assert!(DaHandle::for_device(&r.xpt, DevAddr::new(r.bus, 2, 2)).is_some());
+    r.assert_quiescent();
+}
+
+#[test]
+fn failed_report_luns_falls_back_to_a_sequential_scan() {
+    let mut r = rig(vec![
+        (1, 0, MockDevice::disk(64, 512)),
+        (1, 1, MockDevice::disk(64, 512)),
+    ]);
+    r.mock.borrow_mut().rule(
+        Some(1),
+        Some(op::REPORT_LUNS),
+        Fault::Check {
+            key: sk::ILLEGAL_REQUEST,
+            asc: 0x20,
+            ascq: 0,
+        },
+        1,
+    );
+    r.scan();
+    let found: Vec<u64> = r.xpt.devices().iter().map(|d| d.addr.lun).collect();
+    assert_eq!(found, vec![0, 1]);
+    assert_eq!(inquiries(&r, 1), vec![0, 1, 2]);
+    r.assert_quiescent();
+}
+
+#[test]
+fn scan_lun_ccb_probes_one_lun_and_completes_when_done() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    // A LUN appears later (LUN 3, not reachable by a sequential scan from LUN 0's gap).
+    r.mock.borrow_mut().add(0, 3, MockDevice::disk(32, 512));
+    let id = r.xpt.submit(
+        Ccb::new(Path::device(r.bus, 0, 3), CcbBody::ScanLun),
+        Completion::Queue,
+    );
+    r.xpt.run_until_quiescent(100);
+    let done = r.xpt.take_completed();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].h.id, id);
+    assert!(done[0].h.status.is_ok());
+    assert_eq!(done[0].func_code(), FuncCode::ScanLun);
+    let addr = DevAddr::new(r.bus, 0, 3);
+    assert!(r.xpt.devices().iter().any(|d| d.addr == addr));
+    assert!(DaHandle::for_device(&r.xpt, addr).is_some());
+    // LUN 0 was not touched by the LUN scan and is not declared lost.
+    assert!(!r.xpt.devices().iter().any(|d| d.lost));
+    // XPT_SCAN_BUS as a CCB as well.
+    let id = r
+        .xpt
+        .submit(Ccb::new(Path::bus(r.bus), CcbBody::ScanBus), Completion::Queue);
+    r.xpt.run_until_quiescent(100);
+    let done = r.xpt.take_completed();
+    assert_eq!(done.len(), 1);
+    assert_eq!((done[0].h.id, done[0].h.status.is_ok()), (id, true));
+    r.assert_quiescent();
+}
+
+// ------------------------------------------------------------------ function codes
+
+#[test]
+fn gdev_type_gdevlist_dev_match_and_gdev_stats() {
+    let mut r = rig(vec![
+        (0, 0, MockDevice::disk(64, 512)),
+        (3, 0, MockDevice::tape()),
+    ]);
+    r.scan();
+    let da = r.da(0);
+    let a = r.addr(0);
+    let run = |r: &mut Rig, c: Ccb| {
+        r.xpt.submit(c, Completion::Queue);
+        r.xpt.run_until_idle();
+        r.xpt.take_completed().pop().unwrap()
+    };
+    // XPT_GDEV_TYPE.
+    let c = run(&mut r, Ccb::new(a.path(), CcbBody::GdevType(Default::default())));
+    let CcbBody::GdevType(g) = &c.body else { panic!() };
+    assert!(c.h.status.is_ok());
+    assert_eq!(g.inquiry.as_ref().unwrap().product, "DISK");
+    assert_eq!(g.serial.as_deref(), Some("DISK0001"));
+    let p5 = Path::device(r.bus, 5, 0);
+    let c = run(&mut r, Ccb::new(p5, CcbBody::GdevType(Default::default())));
+    assert_eq!(c.h.status.status(), CamStatus::DevNotThere);
+    // XPT_GDEVLIST: "da0" then "pass0", walking the index.
+    let mut names = Vec::new();
+    let mut idx = 0;
+    loop {
+        let c = run(
+            &mut r,
+            Ccb::new(
+                a.path(),
+                CcbBody::GdevList(GetDevList {
+                    index: idx,
+                    ..Default::default()
+                }),
+            ),
+        );
+        let CcbBody::GdevList(g) = c.body else { panic!() };
+        names.push(format!("{}{}", g.periph_name, g.unit_number));
+        if g.status != GdevListStatus::MoreDevs {
+            assert_eq!(g.status, GdevListStatus::LastDevice);
+            break;
+        }
+        idx += 1;
+    }
+    assert_eq!(names, vec!["da0", "pass0"]);
+    // XPT_DEV_MATCH: everything, then only tapes.
+    let c = run(
+        &mut r,
+        Ccb::new(Path::wildcard(), CcbBody::DevMatch(Default::default())),
+    );
+    let CcbBody::DevMatch(m) = &c.body else { panic!() };
+    let periphs: Vec<String> = m
+        .matches
+        .iter()
+        .filter_map(|x| match x {
+            DevMatchResult::Periph { name, unit, .. } => Some(format!("{name}{unit}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(periphs, vec!["da0", "pass0", "sa0", "pass1"]);
+    let mut pat = DevMatchPattern::path(Path::wildcard());
+    pat.periph_name = Some("sa".into());
+    let c = run(
+        &mut r,
+        Ccb::new(
+            Path::wildcard(),
+            CcbBody::DevMatch(DevMatch {
+                patterns: vec![pat],
+                matches: vec![],
+            }),
+        ),
+    );
+    let CcbBody::DevMatch(m) = &c.body else { panic!() };
+    assert!(matches!(m.matches[0], DevMatchResult::Device { addr, .. } if addr == r.addr(3)));
+    assert_eq!(m.matches.len(), 3);
+    // XPT_GDEV_STATS with devstat: one read of 4 blocks, one failed read.
+    let before = r.xpt.dev_stats(a).unwrap();
+    let io = da.read(&mut r.xpt, 0, 4).unwrap();
+    r.xpt.wait_io(io).unwrap();
+    r.mock.borrow_mut().rule(
+        Some(0),
+        Some(op::READ_6),
+        Fault::Check {
+            key: sk::DATA_PROTECT,
+            asc: 0x27,
+            ascq: 0,
+        },
+        1,
+    );
+    let io = da.read(&mut r.xpt, 0, 1).unwrap();
+    r.xpt.wait_io(io).unwrap();
+    let c = run(&mut r, Ccb::new(a.path(), CcbBody::GdevStats(Default::default())));
+    let CcbBody::GdevStats(g) = &c.body else { panic!() };
+    assert!(c.h.status.is_ok());
+    assert_eq!(g.dev_openings, r.xpt.dev_openings(a).unwrap());
+    assert_eq!(g.dev_active, 0);
+    assert_eq!(g.devstat.reads - before.reads, 2);
+    assert_eq!(g.devstat.bytes_read - before.bytes_read, 4 * 512);
+    assert_eq!(g.devstat.errors - before.errors, 1);
+    assert_eq!(g.devstat.latency_hist.iter().sum::<u64>(), g.devstat.ops());
+    r.assert_quiescent();
+}
+
+#[test]
+fn represented_function_codes_answer_func_notavail_and_term_io_goes_to_the_sim() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    for (body, fc) in [
+        (CcbBody::SdevType, func::XPT_SDEV_TYPE),
+        (CcbBody::Debug, func::XPT_DEBUG),
+        (CcbBody::PathStats, func::XPT_PATH_STATS),
+    ] {
+        let c = Ccb::new(a.path(), body);
+        assert_eq!(c.func_code() as u32, fc);
+        r.xpt.submit(c, Completion::Queue);
+        r.xpt.run_until_idle();
+        let d = r.xpt.take_completed().pop().unwrap();
+        assert_eq!(d.h.status.status(), CamStatus::FuncNotavail);
+    }
+    let c = Ccb::new(a.path(), CcbBody::TermIo(Abort { abort_ccb: CcbId(1) }));
+    assert_eq!(c.func_code() as u32, func::XPT_TERM_IO);
+    r.xpt.submit(c, Completion::Queue);
+    r.xpt.run_until_idle();
+    // The mock SIM does not implement it: its answer, not the XPT's, comes back.
+    let d = r.xpt.take_completed().pop().unwrap();
+    assert_eq!(d.h.status.status(), CamStatus::ReqInvalid);
+    r.assert_quiescent();
+}
