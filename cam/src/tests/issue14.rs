@@ -622,3 +622,134 @@ fn represented_function_codes_answer_func_notavail_and_term_io_goes_to_the_sim()
     assert_eq!(d.h.status.status(), CamStatus::ReqInvalid);
     r.assert_quiescent();
 }
+
+// ------------------------------------------------------------------ tags and classes
+
+fn tagged(a: DevAddr, t: TagAction) -> Ccb {
+    let mut c = tur_ccb(a);
+    c.h.tag_action = t;
+    c
+}
+
+fn issued_ids(r: &Rig) -> Vec<CcbId> {
+    r.mock.borrow().issued.iter().map(|i| i.id).collect()
+}
+
+#[test]
+fn ordered_tag_is_a_barrier_in_the_xpt() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    assert!(r.xpt.dev_openings(a).unwrap() >= 4);
+    r.mock.borrow_mut().latency = Duration::from_millis(1);
+    r.mock.borrow_mut().issued.clear();
+    let s1 = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let o = r.xpt.submit(tagged(a, TagAction::Ordered), Completion::Queue);
+    let s2 = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
+    // Later and more urgent, still behind the ORDERED one.
+    let mut urgent = tagged(a, TagAction::Simple);
+    urgent.h.priority = priority::CAM_PRIORITY_DEV;
+    let s3 = r.xpt.submit(urgent, Completion::Queue);
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![s1, o], "nothing after the ORDERED one goes before it completes");
+    r.clock.advance(Duration::from_millis(1));
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![s1, o, s3, s2]);
+    r.xpt.run_until_quiescent(10);
+    assert_eq!(r.xpt.take_completed().len(), 4);
+    r.assert_quiescent();
+}
+
+#[test]
+fn ordered_tag_queued_behind_a_freeze_is_not_overtaken() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    r.mock.borrow_mut().issued.clear();
+    r.xpt.freeze_devq(a, 1).unwrap();
+    let mut low = tagged(a, TagAction::Ordered);
+    low.h.priority = priority::CAM_PRIORITY_NORMAL + 10;
+    let o = r.xpt.submit(low, Completion::Queue);
+    let mut hi = tagged(a, TagAction::Simple);
+    hi.h.priority = priority::CAM_PRIORITY_DEV;
+    let s = r.xpt.submit(hi, Completion::Queue);
+    r.xpt.release_devq(a, 1).unwrap();
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![o, s]);
+    r.xpt.take_completed();
+    r.assert_quiescent();
+}
+
+#[test]
+fn head_of_queue_goes_first_and_passes_an_ordered_barrier() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    r.mock.borrow_mut().issued.clear();
+    r.xpt.freeze_devq(a, 1).unwrap();
+    let s1 = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let s2 = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let h = r.xpt.submit(tagged(a, TagAction::HeadOfQueue), Completion::Queue);
+    r.xpt.release_devq(a, 1).unwrap();
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![h, s1, s2]);
+    // With an ORDERED one at the SIM, a HEAD OF QUEUE one still goes at once.
+    r.mock.borrow_mut().latency = Duration::from_millis(1);
+    r.mock.borrow_mut().issued.clear();
+    let o = r.xpt.submit(tagged(a, TagAction::Ordered), Completion::Queue);
+    r.xpt.run_until_idle();
+    let s = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let h = r.xpt.submit(tagged(a, TagAction::HeadOfQueue), Completion::Queue);
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![o, h]);
+    r.xpt.run_until_quiescent(10);
+    assert_eq!(issued_ids(&r), vec![o, h, s]);
+    r.xpt.take_completed();
+    r.assert_quiescent();
+}
+
+#[test]
+fn priority_passes_a_simq_freeze_but_not_a_devq_error_freeze() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    // A failed command leaves its devq error-frozen until its owner has looked.
+    r.mock.borrow_mut().rule(
+        Some(0),
+        Some(op::TEST_UNIT_READY),
+        Fault::Status(CamStatus::CmdTimeout),
+        1,
+    );
+    let failed = r.xpt.submit(tur_ccb(a), Completion::Queue);
+    r.xpt.run_until_idle();
+    let d = r.xpt.take_completed();
+    assert_eq!(d[0].h.id, failed);
+    assert!(d[0].h.status.has(CAM_DEV_QFRZN));
+    r.mock.borrow_mut().issued.clear();
+    let mut p = tur_ccb(a);
+    p.h.class = DispatchClass::Priority;
+    let p = r.xpt.submit(p, Completion::Queue);
+    r.xpt.run_until_idle();
+    assert!(issued_ids(&r).is_empty(), "no overtaking a periph examining an error");
+    // A recovery CCB does pass (the owner's own recovery).
+    let mut q = tur_ccb(a);
+    q.h.class = DispatchClass::Recovery;
+    let q = r.xpt.submit(q, Completion::Queue);
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![q]);
+    // The owner releases its freeze: the priority CCB goes.
+    r.xpt.release_devq(a, 1).unwrap();
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![q, p]);
+    // Seed 004 unchanged: priority passes a frozen SIM queue.
+    r.xpt.freeze_simq(r.bus, 1).unwrap();
+    let mut p2 = tur_ccb(a);
+    p2.h.class = DispatchClass::Priority;
+    let p2 = r.xpt.submit(p2, Completion::Queue);
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![q, p, p2]);
+    r.xpt.release_simq(r.bus, 1).unwrap();
+    r.xpt.take_completed();
+    assert_eq!(r.xpt.stats().frozen_violations, 0);
+    r.assert_quiescent();
+}
