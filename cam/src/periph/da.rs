@@ -18,12 +18,15 @@ const OP_RC10: u8 = 3;
 const OP_RC16: u8 = 4;
 const OP_SYNC: u8 = 5;
 const OP_TUR: u8 = 6;
+/// START STOP UNIT sent by the driver itself (quirk): no caller waits for it.
+const OP_START_INTERNAL: u8 = 7;
+const OP_START: u8 = 8;
 
 /// The disk periph's state.
 pub struct Da {
     pub(crate) core: PeriphCore,
     /// Smallest READ/WRITE CDB to use (6 until the device rejects 6-byte commands).
-    min_cdb: u8,
+    pub(crate) min_cdb: u8,
     cap: Option<Capacity>,
     /// Timeout of READ/WRITE and friends (FreeBSD `kern.cam.da.default_timeout`).
     timeout: std::time::Duration,
@@ -40,6 +43,15 @@ impl Da {
             cap: None,
             timeout: DA_DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Send START STOP UNIT (start) on the driver's own behalf (start-unit quirk).
+    pub(crate) fn start_internal(&mut self, xpt: &mut Xpt) {
+        let io = PeriphCore::new_io(xpt);
+        let cdb = scsi_cmd::start_stop_unit(true, false, false).to_vec();
+        let mut q = Request::new(io, cdb, Dir::None, OP_START_INTERNAL);
+        q.timeout = super::START_UNIT_TIMEOUT;
+        self.core.submit(xpt, q);
     }
 
     pub(crate) fn done(&mut self, xpt: &mut Xpt, ccb: Ccb) {
@@ -91,10 +103,15 @@ impl Da {
                             Ok(c) => self.cap = Some(c),
                             Err(_) => r.status.errno = Errno::Eio,
                         },
+                        OP_START_INTERNAL => {
+                            xpt.retire_io(req.io);
+                            continue;
+                        }
                         _ => {}
                     }
                     xpt.complete_io(req.io, r);
                 }
+                Outcome::Failed(req, _, _) if req.op == OP_START_INTERNAL => xpt.retire_io(req.io),
                 Outcome::Failed(req, ccb, e) => {
                     xpt.complete_io(req.io, io_result(ccb.as_deref(), req.dir_len(), e));
                 }
@@ -172,6 +189,18 @@ impl DaHandle {
     /// TEST UNIT READY.
     pub fn tur(self, xpt: &mut Xpt) -> Result<IoId, PeriphError> {
         self.start(xpt, scsi_cmd::tur().to_vec(), Dir::None, OP_TUR)
+    }
+
+    /// START STOP UNIT with START set (IMMED clear: ends when the unit is ready).
+    pub fn start_unit(self, xpt: &mut Xpt) -> Result<IoId, PeriphError> {
+        self.with(xpt, |d, x| {
+            let io = PeriphCore::new_io(x);
+            let cdb = scsi_cmd::start_stop_unit(true, false, false).to_vec();
+            let mut q = Request::new(io, cdb, Dir::None, OP_START);
+            q.timeout = super::START_UNIT_TIMEOUT;
+            d.core.submit(x, q);
+            Ok(io)
+        })
     }
 
     /// SYNCHRONIZE CACHE(10).

@@ -714,6 +714,7 @@ impl Xpt {
         let removable = self
             .device_mut(addr)
             .is_some_and(|d| d.inq.as_ref().is_some_and(|i| i.removable));
+        let quirks = self.device_mut(addr).map(|d| d.quirks).unwrap_or_default();
         let mut out = Vec::new();
         let mut mk = |xpt: &mut Xpt, kind: PeriphKind| {
             let id = PeriphId(xpt.periphs.len());
@@ -721,7 +722,13 @@ impl Xpt {
             core.tagged = tagged;
             core.removable = removable;
             let p = match kind {
-                PeriphKind::Da => Periph::Da(da::Da::new(core)),
+                PeriphKind::Da => {
+                    let mut d = da::Da::new(core);
+                    if quirks.no_6byte {
+                        d.min_cdb = 10;
+                    }
+                    Periph::Da(d)
+                }
                 PeriphKind::Sa => Periph::Sa(sa::Sa::new(core)),
                 PeriphKind::Pass => {
                     core.pass = true;
@@ -744,6 +751,16 @@ impl Xpt {
             _ => {}
         }
         mk(self, PeriphKind::Pass);
+        if quirks.start_unit {
+            // The unit needs a START STOP UNIT before it serves I/O.
+            for p in out.clone() {
+                self.with_periph(p, |per, xpt| {
+                    if let Periph::Da(d) = per {
+                        d.start_internal(xpt);
+                    }
+                });
+            }
+        }
         out
     }
 

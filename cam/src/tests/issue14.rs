@@ -753,3 +753,143 @@ fn priority_passes_a_simq_freeze_but_not_a_devq_error_freeze() {
     assert_eq!(r.xpt.stats().frozen_violations, 0);
     r.assert_quiescent();
 }
+
+// ------------------------------------------------------------------ quirks
+
+use crate::quirks::{glob, QuirkEntry, Quirks};
+
+fn quirk_rig(q: Quirks, devs: Vec<(u32, u64, MockDevice)>) -> Rig {
+    let mut r = rig(devs);
+    r.xpt.add_quirk(QuirkEntry::new("MOCK", "DISK*", "00??", q));
+    r.scan();
+    r
+}
+
+#[test]
+fn quirk_no_tags() {
+    let r = quirk_rig(
+        Quirks {
+            no_tags: true,
+            ..Default::default()
+        },
+        vec![(0, 0, MockDevice::disk(64, 512))],
+    );
+    let a = r.addr(0);
+    assert_eq!(r.xpt.dev_openings(a), Some(1), "untagged openings");
+    let d = r.xpt.devices().into_iter().find(|d| d.addr == a).unwrap();
+    assert_eq!(d.tran.unwrap().tq_enb, Some(false));
+    assert!(r.xpt.device_quirks(a).unwrap().no_tags);
+    // Without the quirk the same device is tagged.
+    let r2 = rig_scanned(vec![(0, 0, MockDevice::disk(64, 512))]);
+    assert!(r2.xpt.dev_openings(a).unwrap() > 1);
+}
+
+fn rig_scanned(devs: Vec<(u32, u64, MockDevice)>) -> Rig {
+    let mut r = rig(devs);
+    r.scan();
+    r
+}
+
+#[test]
+fn quirk_max_tags() {
+    let r = quirk_rig(
+        Quirks {
+            max_tags: Some(4),
+            ..Default::default()
+        },
+        vec![(0, 0, MockDevice::disk(64, 512))],
+    );
+    assert_eq!(r.xpt.dev_openings(r.addr(0)), Some(4));
+}
+
+#[test]
+fn quirk_no_6byte_commands() {
+    let mut r = quirk_rig(
+        Quirks {
+            no_6byte: true,
+            ..Default::default()
+        },
+        vec![(0, 0, MockDevice::disk(64, 512))],
+    );
+    let da = r.da(0);
+    assert_eq!(da.min_cdb(&mut r.xpt), Some(10));
+    let io = da.read(&mut r.xpt, 0, 1).unwrap();
+    assert!(r.xpt.wait_io(io).unwrap().is_ok());
+    let last = r.mock.borrow().issued.last().unwrap().cdb[0];
+    assert_eq!(last, op::READ_10);
+}
+
+#[test]
+fn quirk_no_report_luns() {
+    let r = quirk_rig(
+        Quirks {
+            no_report_luns: true,
+            ..Default::default()
+        },
+        vec![
+            (0, 0, MockDevice::disk(64, 512)),
+            (0, 1, MockDevice::disk(64, 512)),
+        ],
+    );
+    assert!(!r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .any(|i| i.cdb.first() == Some(&op::REPORT_LUNS)));
+    let luns: Vec<u64> = r.xpt.devices().iter().map(|d| d.addr.lun).collect();
+    assert_eq!(luns, vec![0, 1], "found by the sequential scan instead");
+}
+
+#[test]
+fn quirk_start_unit_needed() {
+    let r = quirk_rig(
+        Quirks {
+            start_unit: true,
+            ..Default::default()
+        },
+        vec![(0, 0, MockDevice::disk(64, 512))],
+    );
+    let ops: Vec<u8> = r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .filter_map(|i| i.cdb.first().copied())
+        .collect();
+    let start = ops.iter().position(|o| *o == op::START_STOP_UNIT);
+    let inq = ops.iter().position(|o| *o == op::INQUIRY);
+    assert!(start.is_some() && start > inq, "{ops:?}");
+    r.assert_quiescent();
+    // No quirk, no START.
+    let r2 = rig_scanned(vec![(0, 0, MockDevice::disk(64, 512))]);
+    assert!(!r2
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .any(|i| i.cdb.first() == Some(&op::START_STOP_UNIT)));
+}
+
+#[test]
+fn quirk_patterns_and_lookup_order() {
+    assert!(glob("ZIP*", "ZIP 100"));
+    assert!(glob("?OCK", "MOCK"));
+    assert!(glob("*", ""));
+    assert!(glob("A*B*C", "AxxBxC"));
+    assert!(!glob("A*B", "AxxC"));
+    assert!(!glob("MOCK", "MOCKX"));
+    let user = vec![QuirkEntry::new(
+        "IOMEGA",
+        "ZIP*",
+        "*",
+        Quirks {
+            max_tags: Some(2),
+            ..Default::default()
+        },
+    )];
+    // User entries first, then the built-ins.
+    assert_eq!(crate::quirks::lookup(&user, "IOMEGA", "ZIP 100", "D.13").max_tags, Some(2));
+    assert!(crate::quirks::lookup(&[], "IOMEGA", "ZIP 100", "D.13").no_6byte);
+    assert_eq!(crate::quirks::lookup(&[], "MOCK", "DISK", "0001"), Quirks::default());
+}
