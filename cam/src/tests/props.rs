@@ -39,6 +39,12 @@ enum Op {
     BusReset,
     SimRecovery(u16, bool),
     Abort(usize),
+    /// A da read bigger than maxio: split into parts.
+    DaBigRead(u32, u64, u64),
+    /// A raw CCB with a tag action (ORDERED / HEAD OF QUEUE barriers).
+    RawTagged(u32, u8),
+    /// XPT_ABORT of a recent CCB, whoever owns it (periph, recovery, raw).
+    AbortRecent(u64),
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
@@ -50,7 +56,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => Just(Op::TapeRead),
         1 => Just(Op::TapeWfm),
         2 => (prop_oneof![Just(0u32), Just(1), Just(3), Just(5)], 0u8..3).prop_map(|(t, c)| Op::Raw(t, c)),
-        4 => (prop_oneof![Just(None), Just(Some(0u32)), Just(Some(1)), Just(Some(3))], 0u8..12, 1u8..4).prop_map(|(t, f, n)| Op::Fault(t, f, n)),
+        4 => (prop_oneof![Just(None), Just(Some(0u32)), Just(Some(1)), Just(Some(3))], 0u8..13, 1u8..4).prop_map(|(t, f, n)| Op::Fault(t, f, n)),
         2 => t.clone().prop_map(Op::FreezeDev),
         2 => t.clone().prop_map(Op::ReleaseDev),
         1 => t.clone().prop_map(Op::OverRelease),
@@ -63,6 +69,9 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => Just(Op::BusReset),
         1 => (1u16..50, proptest::bool::weighted(0.1)).prop_map(|(ms, g)| Op::SimRecovery(ms, g)),
         1 => (0usize..64).prop_map(Op::Abort),
+        3 => (t.clone(), 0u64..48, 3u64..16).prop_map(|(t, l, n)| Op::DaBigRead(t, l, n)),
+        2 => (t.clone(), 0u8..3).prop_map(|(t, k)| Op::RawTagged(t, k)),
+        1 => (1u64..8).prop_map(Op::AbortRecent),
     ]
 }
 
@@ -95,6 +104,7 @@ fn fault(k: u8) -> Fault {
         8 => Fault::Lose,
         9 => Fault::Shortage,
         10 => Fault::Delay(Duration::from_millis(3)),
+        11 => Fault::TurnBack,
         _ => Fault::Status(CamStatus::SelTimeout),
     }
 }
@@ -109,6 +119,9 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
     let das = [r.da(0), r.da(1)];
     let sa = r.sa(3);
     r.mock.borrow_mut().latency = Duration::from_millis(latency_ms);
+    // A small maxio (4 blocks) so that big reads split into several parts.
+    r.mock.borrow_mut().maxio = 4 * 512;
+    r.xpt.path_inq(r.bus).expect("PATH_INQ");
     let mut ios: Vec<IoId> = Vec::new();
     let raw_done: Rc<RefCell<HashMap<CcbId, u32>>> = Default::default();
     let mut raws: Vec<CcbId> = Vec::new();
@@ -214,6 +227,37 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
                         .start_recovery(Duration::from_millis(ms as u64), give_up);
                 }
             }
+            Op::DaBigRead(t, l, n) => ios.extend(das[t as usize].read(&mut r.xpt, l, n).ok()),
+            Op::RawTagged(t, k) => {
+                let a = DevAddr::new(r.bus, t, 0);
+                let mut ccb = Ccb::scsi_io(
+                    a.path(),
+                    Cdb::new(&crate::scsi_cmd::tur()).unwrap(),
+                    DataXfer::None,
+                    Duration::from_secs(2),
+                );
+                ccb.h.tag_action = [
+                    crate::ccb::TagAction::Ordered,
+                    crate::ccb::TagAction::HeadOfQueue,
+                    crate::ccb::TagAction::Simple,
+                ][k as usize];
+                let rd = raw_done.clone();
+                let id = r.xpt.submit_cb(ccb, move |x, c| {
+                    *rd.borrow_mut().entry(c.h.id).or_default() += 1;
+                    if c.h.status.has(crate::status::CAM_DEV_QFRZN) {
+                        x.release_devq(a, 1).expect("owner's freeze is present");
+                    }
+                });
+                raws.push(id);
+            }
+            Op::AbortRecent(n) => {
+                let victim = CcbId(r.xpt.stats().submitted.saturating_sub(n));
+                let c = Ccb::new(
+                    r.addr(0).path(),
+                    CcbBody::Abort(crate::ccb::Abort { abort_ccb: victim }),
+                );
+                r.xpt.submit(c, Completion::Callback(Box::new(|_, _| {})));
+            }
             Op::Abort(i) => {
                 if let Some(id) = raws.get(i) {
                     let c = Ccb::new(
@@ -246,6 +290,8 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
         );
     }
     prop_assert_eq!(r.xpt.stats().duplicate_io_results, 0);
+    // Split requests completed once, as a whole: nothing is left gathering.
+    prop_assert!(r.xpt.splits.is_empty());
     for id in &raws {
         prop_assert_eq!(
             raw_done.borrow().get(id).copied(),
