@@ -1,6 +1,7 @@
 //! Peripheral drivers (FreeBSD cam_periph.c): the common request/retry/recovery core and
 //! the `da` (disk), `sa` (tape) and `pass` (pass-through) drivers on top of it.
 
+pub mod cd;
 pub mod da;
 pub mod pass;
 pub mod sa;
@@ -76,6 +77,8 @@ pub enum PeriphKind {
     Sa,
     /// Pass-through.
     Pass,
+    /// CD-ROM.
+    Cd,
 }
 
 impl PeriphKind {
@@ -85,6 +88,7 @@ impl PeriphKind {
             PeriphKind::Da => "da",
             PeriphKind::Sa => "sa",
             PeriphKind::Pass => "pass",
+            PeriphKind::Cd => "cd",
         }
     }
 }
@@ -94,6 +98,7 @@ pub(crate) enum Periph {
     Da(da::Da),
     Sa(sa::Sa),
     Pass(pass::Pass),
+    Cd(cd::Cd),
 }
 
 impl Periph {
@@ -102,6 +107,7 @@ impl Periph {
             Periph::Da(_) => PeriphKind::Da,
             Periph::Sa(_) => PeriphKind::Sa,
             Periph::Pass(_) => PeriphKind::Pass,
+            Periph::Cd(_) => PeriphKind::Cd,
         }
     }
     pub(crate) fn core(&mut self) -> &mut PeriphCore {
@@ -109,6 +115,7 @@ impl Periph {
             Periph::Da(p) => &mut p.core,
             Periph::Sa(p) => &mut p.core,
             Periph::Pass(p) => &mut p.core,
+            Periph::Cd(p) => &mut p.core,
         }
     }
     pub(crate) fn done(&mut self, xpt: &mut Xpt, ccb: Ccb) {
@@ -116,6 +123,7 @@ impl Periph {
             Periph::Da(p) => p.done(xpt, ccb),
             Periph::Sa(p) => p.done(xpt, ccb),
             Periph::Pass(p) => p.done(xpt, ccb),
+            Periph::Cd(p) => p.done(xpt, ccb),
         }
     }
     pub(crate) fn finish_all(&mut self, xpt: &mut Xpt, outs: Vec<Outcome>) {
@@ -123,6 +131,7 @@ impl Periph {
             Periph::Da(p) => p.finish_all(xpt, outs),
             Periph::Sa(p) => p.finish_all(xpt, outs),
             Periph::Pass(p) => p.finish_all(xpt, outs),
+            Periph::Cd(p) => p.finish_all(xpt, outs),
         }
     }
     pub(crate) fn wake(&mut self, xpt: &mut Xpt, token: u64) {
@@ -665,6 +674,7 @@ impl Xpt {
             Some(Periph::Da(d)) => d.core.invalid,
             Some(Periph::Sa(d)) => d.core.invalid,
             Some(Periph::Pass(d)) => d.core.invalid,
+            Some(Periph::Cd(d)) => d.core.invalid,
             None => true,
         }
     }
@@ -698,6 +708,7 @@ impl Xpt {
                     Periph::Da(d) => &d.core,
                     Periph::Sa(s) => &s.core,
                     Periph::Pass(x) => &x.core,
+                    Periph::Cd(x) => &x.core,
                 };
                 c.addr == addr && !c.invalid
             })
@@ -705,7 +716,8 @@ impl Xpt {
             .collect()
     }
 
-    /// Attach periphs for a probed device: `da` for disks, `sa` for tapes, `pass` always.
+    /// Attach periphs for a probed device: `da` for disks, `sa` for tapes, `cd` for CD-ROM
+    /// and WORM drives, `pass` always (processors, scanners and the rest use `pass`).
     pub fn attach_periphs(&mut self, addr: DevAddr, device_type: u8) -> Vec<PeriphId> {
         use scsi_defs::inquiry as inq;
         let tagged = self
@@ -734,6 +746,7 @@ impl Xpt {
                     core.pass = true;
                     Periph::Pass(pass::Pass::new(core))
                 }
+                PeriphKind::Cd => Periph::Cd(cd::Cd::new(core)),
             };
             let id = xpt.alloc_periph(p);
             if let Some(d) = xpt.device_mut(addr) {
@@ -743,6 +756,7 @@ impl Xpt {
         };
         match device_type {
             inq::TYPE_DIRECT_ACCESS => mk(self, PeriphKind::Da),
+            inq::TYPE_CDROM | inq::TYPE_WORM => mk(self, PeriphKind::Cd),
             inq::TYPE_SEQUENTIAL_ACCESS => {
                 mk(self, PeriphKind::Sa);
                 // Seed 001: tapes flush after a failure until sa's resume command.

@@ -1,6 +1,10 @@
 //! `sa`: sequential-access (tape) periph, after FreeBSD scsi_sa.c. The stack never
-//! re-issues a READ, WRITE, WRITE FILEMARKS: a failed one fails (seed 001: only the owner
-//! knows whether a tape command may be retried, and blind retries move the medium). The
+//! re-issues a command that moves the medium (READ, WRITE, WRITE FILEMARKS, SPACE, LOCATE,
+//! ERASE): a failed one fails (seed 001: only the owner knows whether a tape command may
+//! be retried, and blind retries move the medium). Fixed and variable block modes are set
+//! on the drive with MODE SELECT. A WRITE that meets the early-warning end of medium
+//! succeeds; the next WRITE then fails ENOSPC once without being sent (as FreeBSD sa
+//! reports EOM), after which writing may go on toward the physical end. The
 //! driver keeps the logical position through errors from the sense INFORMATION field,
 //! and when it cannot, asks the drive with READ POSITION, sent as the *resume* command that
 //! ends the XPT's post-failure flush.
@@ -20,6 +24,13 @@ const OP_RDPOS: u8 = 5;
 const OP_TUR: u8 = 6;
 /// READ POSITION issued by the driver itself to recover its position.
 const OP_RDPOS_INTERNAL: u8 = 7;
+const OP_SPACE: u8 = 8;
+const OP_LOCATE: u8 = 9;
+const OP_ERASE: u8 = 10;
+const OP_MODE: u8 = 11;
+
+/// Timeout of commands that may wind the whole tape (FreeBSD sa: SPACE/ERASE hours).
+const SA_LONG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4 * 3600);
 
 /// The tape periph's state.
 pub struct Sa {
@@ -30,6 +41,12 @@ pub struct Sa {
     pos: Option<u64>,
     /// The next command must carry `resume` (seed 001).
     need_resume: bool,
+    /// Position to be re-read from the drive (after SPACE filemarks / end of data).
+    want_pos: bool,
+    /// The early-warning end of medium was met by a WRITE.
+    early_warning: bool,
+    /// ENOSPC for the early warning already reported to the caller.
+    ew_reported: bool,
 }
 
 impl Sa {
@@ -39,11 +56,17 @@ impl Sa {
             block_size: 0,
             pos: Some(0),
             need_resume: false,
+            want_pos: false,
+            early_warning: false,
+            ew_reported: false,
         }
     }
 
     fn start(&mut self, xpt: &mut Xpt, mut req: Request) -> IoId {
-        if matches!(req.op, OP_READ | OP_WRITE | OP_WFM) {
+        if matches!(
+            req.op,
+            OP_READ | OP_WRITE | OP_WFM | OP_SPACE | OP_LOCATE | OP_ERASE
+        ) {
             // Never retried by the stack, whatever the error.
             req.sf |= SF_NO_RETRY;
             req.retries_left = 0;
@@ -73,8 +96,12 @@ impl Sa {
     fn track(&mut self, req: &Request, ccb: Option<&Ccb>, ok: bool) {
         let count = req.arg;
         let sense = ccb.and_then(crate::recovery::ccb_sense);
+        // NO SENSE with only EOM set: the early warning; the command itself completed.
+        let clean = sense.as_ref().is_none_or(|s| {
+            s.key == scsi_defs::sense_key::NO_SENSE && !s.filemark && !s.ili && s.info.is_none()
+        });
         match req.op {
-            OP_READ | OP_WRITE | OP_WFM if ok && sense.is_none() => {
+            OP_READ | OP_WRITE | OP_WFM if ok && clean => {
                 self.pos = self.pos.map(|p| {
                     p + if self.block_size == 0 && req.op != OP_WFM {
                         1
@@ -111,8 +138,33 @@ impl Sa {
                 Outcome::Success(req, ccb) => {
                     self.track(&req, Some(&ccb), true);
                     let mut r = io_result(Some(&ccb), req.dir_len(), Errno::Ok);
+                    if matches!(req.op, OP_WRITE | OP_WFM)
+                        && r.sense.as_ref().is_some_and(|s| s.eom)
+                    {
+                        self.early_warning = true;
+                    }
                     match req.op {
-                        OP_REWIND => self.pos = Some(0),
+                        OP_REWIND => {
+                            self.pos = Some(0);
+                            self.early_warning = false;
+                            self.ew_reported = false;
+                        }
+                        OP_LOCATE => {
+                            self.pos = Some(req.arg);
+                            self.early_warning = false;
+                            self.ew_reported = false;
+                        }
+                        OP_SPACE if req.cdb[1] & 7 == 0 && r.sense.is_none() => {
+                            let n = req.arg as i64;
+                            self.pos = self.pos.and_then(|p| p.checked_add_signed(n));
+                        }
+                        OP_SPACE => {
+                            // Filemarks / end of data, or stopped early (a filemark, BOP):
+                            // how far the tape moved is the drive's to say.
+                            self.pos = None;
+                            self.want_pos = true;
+                        }
+                        OP_MODE => self.block_size = req.arg as u32,
                         OP_RDPOS | OP_RDPOS_INTERNAL => {
                             match scsi_cmd::parse_read_position(&r.data) {
                                 Ok(p) => self.pos = p,
@@ -145,6 +197,10 @@ impl Sa {
                 }
                 Outcome::Failed(req, ccb, e) => {
                     self.track(&req, ccb.as_deref(), false);
+                    if matches!(req.op, OP_SPACE | OP_LOCATE | OP_ERASE) {
+                        // Where a failed positioning command left the tape: ask the drive.
+                        self.pos = None;
+                    }
                     if req.op != OP_RDPOS_INTERNAL {
                         xpt.complete_io(req.io, io_result(ccb.as_deref(), req.dir_len(), e));
                     } else {
@@ -153,8 +209,9 @@ impl Sa {
                 }
             }
         }
-        // Position lost: ask the drive, as the resume command, before anything else.
-        if self.pos.is_none() && !self.core.invalid && self.need_resume {
+        // Position lost: ask the drive (as the resume command after a failure).
+        if self.pos.is_none() && !self.core.invalid && (self.need_resume || self.want_pos) {
+            self.want_pos = false;
             let io = PeriphCore::new_io(xpt);
             let req = Request::new(
                 io,
@@ -240,8 +297,23 @@ impl SaHandle {
         self.go(xpt, cdb.to_vec(), Dir::In(bytes), OP_READ, n as u64)
     }
 
-    /// Write `data`: whole blocks in fixed mode, one block in variable mode.
+    /// Write `data`: whole blocks in fixed mode, one block in variable mode. After the
+    /// early-warning end of medium, the next write fails ENOSPC once, unsent.
     pub fn write(self, xpt: &mut Xpt, data: Vec<u8>) -> Result<IoId, PeriphError> {
+        let eom = self.with(xpt, |s, x| {
+            if s.early_warning && !s.ew_reported {
+                s.ew_reported = true;
+                let io = PeriphCore::new_io(x);
+                let mut r = super::io_result(None, data.len(), Errno::Enospc);
+                r.status.cam = crate::status::CcbStatus::new(CamStatus::ReqCmp, 0);
+                x.complete_io(io, r);
+                return Ok(Some(io));
+            }
+            Ok(None)
+        })?;
+        if let Some(io) = eom {
+            return Ok(io);
+        }
         let bs = self.with(xpt, |s, _| Ok(s.block_size))?;
         if data.is_empty() || (bs != 0 && data.len().checked_rem(bs as usize) != Some(0)) {
             return Err(PeriphError::BadLength);
@@ -280,5 +352,64 @@ impl SaHandle {
     /// TEST UNIT READY.
     pub fn tur(self, xpt: &mut Xpt) -> Result<IoId, PeriphError> {
         self.go(xpt, scsi_cmd::tur().to_vec(), Dir::None, OP_TUR, 0)
+    }
+
+    fn go_long(
+        self,
+        xpt: &mut Xpt,
+        cdb: Vec<u8>,
+        dir: Dir,
+        opc: u8,
+        arg: u64,
+    ) -> Result<IoId, PeriphError> {
+        self.with(xpt, |s, x| {
+            let mut req = Request::new(PeriphCore::new_io(x), cdb, dir, opc);
+            req.arg = arg;
+            req.timeout = SA_LONG_TIMEOUT;
+            Ok(s.start(x, req))
+        })
+    }
+
+    /// SPACE over `n` blocks (negative: toward BOP). Stops at a filemark (CHECK CONDITION,
+    /// position re-read from the drive).
+    pub fn space_blocks(self, xpt: &mut Xpt, n: i32) -> Result<IoId, PeriphError> {
+        let cdb = scsi_cmd::space(scsi_cmd::SpaceCode::Blocks, n).ok_or(PeriphError::BadLength)?;
+        self.go_long(xpt, cdb.to_vec(), Dir::None, OP_SPACE, n as i64 as u64)
+    }
+
+    /// SPACE over `n` filemarks (negative: toward BOP).
+    pub fn space_filemarks(self, xpt: &mut Xpt, n: i32) -> Result<IoId, PeriphError> {
+        let cdb =
+            scsi_cmd::space(scsi_cmd::SpaceCode::Filemarks, n).ok_or(PeriphError::BadLength)?;
+        self.go_long(xpt, cdb.to_vec(), Dir::None, OP_SPACE, n as i64 as u64)
+    }
+
+    /// SPACE to end of data (to append).
+    pub fn space_eod(self, xpt: &mut Xpt) -> Result<IoId, PeriphError> {
+        let cdb = scsi_cmd::space(scsi_cmd::SpaceCode::EndOfData, 0).expect("0 fits");
+        self.go_long(xpt, cdb.to_vec(), Dir::None, OP_SPACE, 0)
+    }
+
+    /// LOCATE(10) to logical object `block` (blocks and filemarks counted from BOP).
+    pub fn locate(self, xpt: &mut Xpt, block: u32) -> Result<IoId, PeriphError> {
+        let cdb = scsi_cmd::locate10(block).to_vec();
+        self.go_long(xpt, cdb, Dir::None, OP_LOCATE, block as u64)
+    }
+
+    /// ERASE from the current position (`long`: to the end of the partition).
+    pub fn erase(self, xpt: &mut Xpt, long: bool) -> Result<IoId, PeriphError> {
+        self.go_long(xpt, scsi_cmd::erase(long).to_vec(), Dir::None, OP_ERASE, 0)
+    }
+
+    /// Put the drive in fixed (`bs` > 0) or variable (`bs` = 0) block mode with MODE
+    /// SELECT(6); the driver follows once the drive has accepted it.
+    pub fn set_block_mode(self, xpt: &mut Xpt, bs: u32) -> Result<IoId, PeriphError> {
+        let (cdb, list) = scsi_cmd::mode_select_block_size(bs).ok_or(PeriphError::BadLength)?;
+        self.go(xpt, cdb.to_vec(), Dir::Out(list), OP_MODE, bs as u64)
+    }
+
+    /// Whether a WRITE met the early-warning end of medium (cleared by REWIND / LOCATE).
+    pub fn at_early_warning(self, xpt: &mut Xpt) -> Option<bool> {
+        self.with(xpt, |s, _| Ok(s.early_warning)).ok()
     }
 }

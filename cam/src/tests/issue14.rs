@@ -893,3 +893,302 @@ fn quirk_patterns_and_lookup_order() {
     assert!(crate::quirks::lookup(&[], "IOMEGA", "ZIP 100", "D.13").no_6byte);
     assert_eq!(crate::quirks::lookup(&[], "MOCK", "DISK", "0001"), Quirks::default());
 }
+
+// ------------------------------------------------------------------ cd
+
+use crate::periph::cd::CdHandle;
+
+fn cd_rig() -> (Rig, CdHandle) {
+    let mut r = rig(vec![(4, 0, MockDevice::cdrom(1000, vec![0, 300]))]);
+    r.scan();
+    let cd = CdHandle::for_device(&r.xpt, r.addr(4)).expect("cd attached");
+    assert_eq!(
+        r.xpt
+            .periphs_of(r.addr(4))
+            .into_iter()
+            .map(|p| p.1)
+            .collect::<Vec<_>>(),
+        vec![crate::periph::PeriphKind::Cd, crate::periph::PeriphKind::Pass]
+    );
+    (r, cd)
+}
+
+fn ok(r: &mut Rig, io: crate::periph::IoId) -> crate::periph::IoResult {
+    let res = r.xpt.wait_io(io).unwrap();
+    assert!(res.is_ok(), "{res:?}");
+    res
+}
+
+#[test]
+fn cd_reads_2048_byte_blocks_with_10_byte_commands_split_at_maxio() {
+    let (mut r, cd) = cd_rig();
+    assert_eq!(cd.read(&mut r.xpt, 0, 1), Err(crate::periph::PeriphError::NoCapacity));
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    let cap = cd.capacity(&mut r.xpt).unwrap();
+    assert_eq!((cap.blocks(), cap.block_len), (1000, 2048));
+    let io = cd.read(&mut r.xpt, 10, 2).unwrap();
+    let res = ok(&mut r, io);
+    assert_eq!(res.data.len(), 4096);
+    assert!(res.data[..2048].iter().all(|b| *b == 10) && res.data[2048..].iter().all(|b| *b == 11));
+    assert_eq!(r.mock.borrow().issued.last().unwrap().cdb[0], op::READ_10);
+    // maxio of 4 blocks: a 10-block read goes as 3 commands, one result.
+    r.mock.borrow_mut().maxio = 4 * 2048;
+    r.xpt.path_inq(r.bus).unwrap();
+    r.mock.borrow_mut().issued.clear();
+    let io = cd.read(&mut r.xpt, 100, 10).unwrap();
+    let res = ok(&mut r, io);
+    assert_eq!(res.data.len(), 10 * 2048);
+    assert_eq!(res.data[9 * 2048], 109);
+    assert_eq!(reads(&r), vec![(100, 4), (104, 4), (108, 2)]);
+    r.assert_quiescent();
+}
+
+#[test]
+fn cd_read_toc_lba_and_msf() {
+    let (mut r, cd) = cd_rig();
+    let io = cd.read_toc(&mut r.xpt, false).unwrap();
+    ok(&mut r, io);
+    let toc = cd.toc(&mut r.xpt).unwrap();
+    assert_eq!((toc.first_track, toc.last_track), (1, 2));
+    let t: Vec<(u8, i64)> = toc.entries.iter().map(|e| (e.track, e.lba)).collect();
+    assert_eq!(t, vec![(1, 0), (2, 300), (crate::scsi_cmd::TOC_LEADOUT, 1000)]);
+    assert_eq!(toc.entries[0].control & 4, 4, "data track");
+    let io = cd.read_toc(&mut r.xpt, true).unwrap();
+    ok(&mut r, io);
+    let msf = cd.toc(&mut r.xpt).unwrap();
+    assert_eq!(msf.entries, toc.entries, "MSF converts back to the same LBAs");
+    r.assert_quiescent();
+}
+
+#[test]
+fn cd_media_change_fails_the_read_and_forgets_the_capacity() {
+    let (mut r, cd) = cd_rig();
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    r.mock.borrow_mut().cd_insert(4, 500);
+    let io = cd.read(&mut r.xpt, 0, 1).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.errno, Errno::Eio, "no data from another disc");
+    assert_eq!(res.sense.unwrap().asc, 0x28);
+    assert_eq!(cd.media_generation(&mut r.xpt), Some(1));
+    assert_eq!(cd.capacity(&mut r.xpt), None);
+    assert_eq!(cd.read(&mut r.xpt, 0, 1), Err(crate::periph::PeriphError::NoCapacity));
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    assert_eq!(cd.capacity(&mut r.xpt).unwrap().blocks(), 500);
+    let io = cd.read(&mut r.xpt, 499, 1).unwrap();
+    ok(&mut r, io);
+    r.assert_quiescent();
+}
+
+#[test]
+fn cd_no_medium() {
+    let (mut r, cd) = cd_rig();
+    r.mock.borrow_mut().cd_remove(4);
+    let io = cd.tur(&mut r.xpt).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.errno, Errno::Enxio);
+    assert_eq!(cd.no_medium(&mut r.xpt), Some(true));
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    assert_eq!(r.xpt.wait_io(io).unwrap().status.errno, Errno::Enxio);
+    assert_eq!(cd.capacity(&mut r.xpt), None);
+    // Only one attempt each: medium not present is not retried.
+    let n = r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .filter(|i| i.cdb[0] == op::READ_CAPACITY_10)
+        .count();
+    assert_eq!(n, 1);
+    r.mock.borrow_mut().cd_insert(4, 100);
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    assert_eq!(cd.no_medium(&mut r.xpt), Some(false));
+    r.assert_quiescent();
+}
+
+#[test]
+fn cd_prevent_allow_and_eject() {
+    let (mut r, cd) = cd_rig();
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    let io = cd.prevent_removal(&mut r.xpt, true).unwrap();
+    ok(&mut r, io);
+    assert_eq!(cd.removal_prevented(&mut r.xpt), Some(true));
+    let io = cd.eject(&mut r.xpt).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.errno, Errno::Einval, "MEDIUM REMOVAL PREVENTED");
+    assert_eq!(res.sense.unwrap().asc_ascq(), (0x53, 0x02));
+    assert!(cd.capacity(&mut r.xpt).is_some(), "disc still in");
+    let io = cd.prevent_removal(&mut r.xpt, false).unwrap();
+    ok(&mut r, io);
+    let io = cd.eject(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    let ss = r.mock.borrow().issued.last().unwrap().cdb.clone();
+    assert_eq!((ss[0], ss[4]), (op::START_STOP_UNIT, 0x02), "LoEj, stop");
+    assert_eq!(cd.no_medium(&mut r.xpt), Some(true));
+    assert_eq!(cd.capacity(&mut r.xpt), None);
+    let io = cd.load(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    r.assert_quiescent();
+}
+
+// ------------------------------------------------------------------ sa
+
+use crate::testing::TapeObj;
+
+fn tape_with(objs: Vec<TapeObj>) -> (Rig, crate::periph::sa::SaHandle) {
+    let mut t = MockDevice::tape();
+    t.kind = crate::testing::MockKind::Tape { objs, pos: 0 };
+    let mut r = rig(vec![(3, 0, t)]);
+    r.scan();
+    let sa = r.sa(3);
+    (r, sa)
+}
+
+fn blk(n: u8) -> TapeObj {
+    TapeObj::Block(vec![n; 10])
+}
+
+#[test]
+fn sa_space_blocks_filemarks_and_end_of_data() {
+    let fm = TapeObj::Filemark;
+    let (mut r, sa) = tape_with(vec![blk(0), blk(1), fm.clone(), blk(2), blk(3), fm, blk(4)]);
+    let io = sa.space_blocks(&mut r.xpt, 1).unwrap();
+    ok(&mut r, io);
+    assert_eq!(sa.position(&mut r.xpt), Some(1));
+    // Over a filemark: 1 filemark -> after it (object 3), position re-read from the drive.
+    let io = sa.space_filemarks(&mut r.xpt, 1).unwrap();
+    ok(&mut r, io);
+    r.xpt.run_until_quiescent(10);
+    assert_eq!(sa.position(&mut r.xpt), Some(3));
+    let io = sa.read(&mut r.xpt, 10).unwrap();
+    assert_eq!(ok(&mut r, io).data, vec![2; 10]);
+    // Back one block.
+    let io = sa.space_blocks(&mut r.xpt, -1).unwrap();
+    ok(&mut r, io);
+    assert_eq!(sa.position(&mut r.xpt), Some(3));
+    // Blocks stop at a filemark: CHECK CONDITION, EIO, position from the drive.
+    let io = sa.space_blocks(&mut r.xpt, 5).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert!(res.sense.as_ref().unwrap().filemark);
+    r.xpt.run_until_quiescent(10);
+    assert_eq!(sa.position(&mut r.xpt), Some(6));
+    // End of data, then append.
+    let io = sa.space_eod(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    r.xpt.run_until_quiescent(10);
+    assert_eq!(sa.position(&mut r.xpt), Some(7));
+    let io = sa.write(&mut r.xpt, vec![9; 10]).unwrap();
+    ok(&mut r, io);
+    assert_eq!(r.mock.borrow().tape(3).unwrap().len(), 8);
+    r.assert_quiescent();
+}
+
+#[test]
+fn sa_locate_read_position_and_erase() {
+    let (mut r, sa) = tape_with(vec![blk(0), blk(1), blk(2), blk(3)]);
+    let io = sa.locate(&mut r.xpt, 2).unwrap();
+    ok(&mut r, io);
+    assert_eq!(sa.position(&mut r.xpt), Some(2));
+    let io = sa.read_position(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    assert_eq!(sa.position(&mut r.xpt), Some(2), "the drive agrees");
+    let io = sa.read(&mut r.xpt, 10).unwrap();
+    assert_eq!(ok(&mut r, io).data, vec![2; 10]);
+    let io = sa.erase(&mut r.xpt, true).unwrap();
+    ok(&mut r, io);
+    assert_eq!(r.mock.borrow().tape(3).unwrap().len(), 3, "erased from position 3");
+    let e = r.mock.borrow().issued.last().unwrap().cdb.clone();
+    assert_eq!((e[0], e[1]), (op::ERASE_6, 1), "LONG");
+    r.assert_quiescent();
+}
+
+#[test]
+fn sa_fixed_and_variable_block_modes_via_mode_select() {
+    let (mut r, sa) = tape_with(vec![]);
+    let io = sa.set_block_mode(&mut r.xpt, 512).unwrap();
+    ok(&mut r, io);
+    assert_eq!(r.mock.borrow().tape_block.get(&3), Some(&512));
+    let io = sa.write(&mut r.xpt, vec![1; 1024]).unwrap();
+    ok(&mut r, io);
+    let w = r.mock.borrow().issued.last().unwrap().cdb.clone();
+    assert_eq!((w[1] & 1, w[4]), (1, 2), "fixed: 2 blocks");
+    let io = sa.set_block_mode(&mut r.xpt, 0).unwrap();
+    ok(&mut r, io);
+    let io = sa.write(&mut r.xpt, vec![2; 100]).unwrap();
+    ok(&mut r, io);
+    let w = r.mock.borrow().issued.last().unwrap().cdb.clone();
+    assert_eq!((w[1] & 1, w[4]), (0, 100), "variable: 100 bytes");
+    assert_eq!(r.mock.borrow().tape(3).unwrap().len(), 3);
+    // The drive refuses a fixed-mode command in variable mode; the stack does not retry.
+    sa.set_block_size(&mut r.xpt, 512).unwrap();
+    let io = sa.write(&mut r.xpt, vec![3; 512]).unwrap();
+    assert_eq!(r.xpt.wait_io(io).unwrap().status.errno, Errno::Einval);
+    r.xpt.run_until_quiescent(10);
+    r.assert_quiescent();
+}
+
+#[test]
+fn sa_early_warning_end_of_medium() {
+    let (mut r, sa) = tape_with(vec![]);
+    r.mock.borrow_mut().tape_limits.insert(3, (3, 5));
+    for i in 0..3u8 {
+        let io = sa.write(&mut r.xpt, vec![i; 10]).unwrap();
+        let res = ok(&mut r, io);
+        assert_eq!(res.sense.as_ref().is_some_and(|s| s.eom), i == 2);
+    }
+    assert_eq!(sa.at_early_warning(&mut r.xpt), Some(true));
+    let sent = r.mock.borrow().issued.len();
+    // The next write reports ENOSPC once, unsent, with nothing written.
+    let io = sa.write(&mut r.xpt, vec![3; 10]).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.errno, Errno::Enospc);
+    assert_eq!(res.status.buf.resid, 10);
+    assert_eq!(r.mock.borrow().issued.len(), sent);
+    // Then writing goes on to the physical end, where the drive says VOLUME OVERFLOW.
+    for _ in 0..2 {
+        let io = sa.write(&mut r.xpt, vec![4; 10]).unwrap();
+        ok(&mut r, io);
+    }
+    let io = sa.write(&mut r.xpt, vec![5; 10]).unwrap();
+    assert_eq!(r.xpt.wait_io(io).unwrap().status.errno, Errno::Enospc);
+    assert_eq!(r.mock.borrow().tape(3).unwrap().len(), 5);
+    r.xpt.run_until_quiescent(10);
+    r.assert_quiescent();
+}
+
+#[test]
+fn sa_failed_positioning_commands_are_never_reissued() {
+    let (mut r, sa) = tape_with(vec![blk(0), blk(1)]);
+    let ua = Fault::Check {
+        key: sk::UNIT_ATTENTION,
+        asc: 0x29,
+        ascq: 0,
+    };
+    for (opc, start) in [
+        (op::SPACE_6, 0u8),
+        (op::LOCATE_10, 1),
+        (op::ERASE_6, 2),
+    ] {
+        r.mock.borrow_mut().rule(Some(3), Some(opc), ua.clone(), 1);
+        let io = match start {
+            0 => sa.space_blocks(&mut r.xpt, 1),
+            1 => sa.locate(&mut r.xpt, 1),
+            _ => sa.erase(&mut r.xpt, false),
+        }
+        .unwrap();
+        let res = r.xpt.wait_io(io).unwrap();
+        assert!(!res.is_ok());
+        r.xpt.run_until_quiescent(10);
+        let n = r.mock.borrow().issued.iter().filter(|i| i.cdb[0] == opc).count();
+        assert_eq!(n, 1, "opcode {opc:#x} issued once");
+        // The position was re-read (resume command after the failure).
+        assert!(sa.position(&mut r.xpt).is_some());
+    }
+    r.assert_quiescent();
+}
