@@ -246,6 +246,8 @@ pub struct MockState {
     pub tape_limits: BTreeMap<u32, (usize, usize)>,
     /// Tape block size set by MODE SELECT per target (0 = variable); unset = anything goes.
     pub tape_block: BTreeMap<u32, u32>,
+    /// The `ccb_flags` word of every CCB in `issued`, same order.
+    pub issued_flags: Vec<u32>,
 }
 
 /// The mock SIM; clone the `state` handle to script and inspect it.
@@ -294,6 +296,7 @@ impl MockSim {
                 lba_rules: Vec::new(),
                 tape_limits: BTreeMap::new(),
                 tape_block: BTreeMap::new(),
+                issued_flags: Vec::new(),
             })),
         }
     }
@@ -1145,6 +1148,7 @@ impl MockState {
             return self.complete(ccb, ctx);
         }
         ccb.h.status.set(CAM_SIM_QUEUED);
+        self.issued_flags.push(ccb.flags_word());
         self.issued.push(Issued {
             id: ccb.h.id,
             addr,

@@ -224,6 +224,12 @@ impl Sa {
     }
 }
 
+fn tape_cdb(write: bool, fixed: bool, n: u32) -> Result<Vec<u8>, PeriphError> {
+    scsi_cmd::tape_rw6(write, fixed, n)
+        .map(|c| c.to_vec())
+        .ok_or(PeriphError::BadLength)
+}
+
 /// Handle on an `sa` periph.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct SaHandle(pub PeriphId);
@@ -283,23 +289,82 @@ impl SaHandle {
         self.with(xpt, |s, _| Ok(s.pos)).ok().flatten()
     }
 
-    /// Read `n` blocks (fixed mode) or one block of up to `n` bytes (variable mode).
+    /// Read `n` blocks (fixed mode, split at `maxio`) or one block of up to `n` bytes
+    /// (variable mode; a block cannot be split, so `n` must fit `maxio`).
     pub fn read(self, xpt: &mut Xpt, n: u32) -> Result<IoId, PeriphError> {
         let bs = self.with(xpt, |s, _| Ok(s.block_size))?;
-        let cdb = scsi_cmd::tape_rw6(false, bs != 0, n).ok_or(PeriphError::BadLength)?;
-        let bytes = if bs == 0 {
-            n as usize
-        } else {
-            (n as usize)
-                .checked_mul(bs as usize)
-                .ok_or(PeriphError::BadLength)?
-        };
-        self.go(xpt, cdb.to_vec(), Dir::In(bytes), OP_READ, n as u64)
+        if n == 0 || (n as u64).saturating_mul(bs.max(1) as u64) > u32::MAX as u64 {
+            return Err(PeriphError::BadLength);
+        }
+        if bs != 0 {
+            return self.go_fixed(xpt, false, bs, n, None);
+        }
+        self.check_variable(xpt, n as usize)?;
+        self.go(xpt, tape_cdb(false, false, n)?, Dir::In(n as usize), OP_READ, n as u64)
+    }
+
+    /// A variable-mode block must fit one command.
+    fn check_variable(self, xpt: &mut Xpt, len: usize) -> Result<(), PeriphError> {
+        self.with(xpt, |s, x| match x.bus_maxio(s.core.addr.bus) {
+            Some(m) if len > m as usize => Err(PeriphError::BadLength),
+            _ => Ok(()),
+        })
+    }
+
+    /// A fixed-mode READ/WRITE of `n` blocks, split at the SIM's `maxio` into commands
+    /// queued in order (a part that stops short or fails makes the XPT flush the rest,
+    /// seed 001, so nothing is read past a filemark or re-issued); one result as a whole.
+    fn go_fixed(
+        self,
+        xpt: &mut Xpt,
+        write: bool,
+        bs: u32,
+        n: u32,
+        data: Option<Vec<u8>>,
+    ) -> Result<IoId, PeriphError> {
+        self.with(xpt, |s, x| {
+            let per = x
+                .bus_maxio(s.core.addr.bus)
+                .map_or(u32::MAX, |m| (m / bs).max(1));
+            let opc = if write { OP_WRITE } else { OP_READ };
+            let mut parts = Vec::new();
+            let mut at = 0u32;
+            while at < n {
+                let k = per.min(n - at);
+                let bytes = k as usize * bs as usize;
+                let dir = match &data {
+                    Some(v) => {
+                        let off = at as usize * bs as usize;
+                        Dir::Out(v[off..off + bytes].to_vec())
+                    }
+                    None => Dir::In(bytes),
+                };
+                parts.push((tape_cdb(write, true, k)?, dir, k));
+                at += k;
+            }
+            let (ios, parent) = if parts.len() == 1 {
+                let io = PeriphCore::new_io(x);
+                (vec![io], io)
+            } else {
+                let (p, kids) = x.new_split(parts.len());
+                (kids, p)
+            };
+            for ((cdb, dir, k), io) in parts.into_iter().zip(ios) {
+                let mut req = Request::new(io, cdb, dir, opc);
+                req.arg = k as u64;
+                s.start(x, req);
+            }
+            Ok(parent)
+        })
     }
 
     /// Write `data`: whole blocks in fixed mode, one block in variable mode. After the
     /// early-warning end of medium, the next write fails ENOSPC once, unsent.
     pub fn write(self, xpt: &mut Xpt, data: Vec<u8>) -> Result<IoId, PeriphError> {
+        let bs = self.with(xpt, |s, _| Ok(s.block_size))?;
+        if data.is_empty() || (bs != 0 && data.len().checked_rem(bs as usize) != Some(0)) {
+            return Err(PeriphError::BadLength);
+        }
         let eom = self.with(xpt, |s, x| {
             if s.early_warning && !s.ew_reported {
                 s.ew_reported = true;
@@ -314,17 +379,17 @@ impl SaHandle {
         if let Some(io) = eom {
             return Ok(io);
         }
-        let bs = self.with(xpt, |s, _| Ok(s.block_size))?;
-        if data.is_empty() || (bs != 0 && data.len().checked_rem(bs as usize) != Some(0)) {
-            return Err(PeriphError::BadLength);
-        }
         let n = if bs == 0 {
             data.len()
         } else {
             data.len() / bs as usize
         };
-        let cdb = scsi_cmd::tape_rw6(true, bs != 0, n as u32).ok_or(PeriphError::BadLength)?;
-        self.go(xpt, cdb.to_vec(), Dir::Out(data), OP_WRITE, n as u64)
+        if bs != 0 {
+            return self.go_fixed(xpt, true, bs, n as u32, Some(data));
+        }
+        self.check_variable(xpt, data.len())?;
+        let cdb = tape_cdb(true, false, n as u32)?;
+        self.go(xpt, cdb, Dir::Out(data), OP_WRITE, n as u64)
     }
 
     /// WRITE FILEMARKS.

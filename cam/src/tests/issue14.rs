@@ -1192,3 +1192,110 @@ fn sa_failed_positioning_commands_are_never_reissued() {
     }
     r.assert_quiescent();
 }
+
+#[test]
+fn sa_fixed_mode_transfers_split_at_maxio_and_stop_at_a_filemark() {
+    let (mut r, sa) = tape_with(vec![]);
+    r.mock.borrow_mut().maxio = 2 * 512;
+    r.xpt.path_inq(r.bus).unwrap();
+    sa.set_block_size(&mut r.xpt, 512).unwrap();
+    let io = sa.write(&mut r.xpt, (0..5 * 512).map(|i| (i / 512) as u8).collect()).unwrap();
+    ok(&mut r, io);
+    let io = sa.write_filemarks(&mut r.xpt, 1).unwrap();
+    ok(&mut r, io);
+    let writes = r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .filter(|i| i.cdb[0] == op::WRITE_6)
+        .map(|i| i.cdb[4])
+        .collect::<Vec<_>>();
+    assert_eq!(writes, vec![2, 2, 1], "5 blocks as 2+2+1");
+    assert_eq!(sa.position(&mut r.xpt), Some(6));
+    let io = sa.rewind(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    // 8 blocks asked, 5 there before the filemark: the parts behind the short one are
+    // flushed by the XPT (seed 001), never sent past the filemark.
+    let io = sa.read(&mut r.xpt, 8).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.data.len(), 5 * 512);
+    assert_eq!(res.status.buf.resid, 3 * 512);
+    r.xpt.run_until_quiescent(10);
+    assert_eq!(sa.position(&mut r.xpt), Some(6));
+    // A variable-mode block larger than maxio cannot be split.
+    sa.set_block_size(&mut r.xpt, 0).unwrap();
+    assert_eq!(
+        sa.write(&mut r.xpt, vec![0; 4096]),
+        Err(crate::periph::PeriphError::BadLength)
+    );
+    r.assert_quiescent();
+}
+
+// ------------------------------------------------------------------ pass: processor, scanner
+
+#[test]
+fn processor_and_scanner_through_pass_with_per_ccb_recovery_flag() {
+    use crate::periph::pass::PassData;
+    use scsi_defs::inquiry as inq;
+    for dtype in [inq::TYPE_PROCESSOR, inq::TYPE_SCANNER] {
+        let mut r = rig(vec![(2, 0, MockDevice::processor(dtype))]);
+        r.scan();
+        let kinds: Vec<_> = r.xpt.periphs_of(r.addr(2)).into_iter().map(|p| p.1).collect();
+        assert_eq!(kinds, vec![crate::periph::PeriphKind::Pass]);
+        let p = r.pass(2);
+        let t = Duration::from_secs(5);
+        // SEND(6) then RECEIVE(6).
+        let io = p
+            .command(&mut r.xpt, &[0x0a, 0, 0, 0, 4, 0], PassData::Out(vec![1, 2, 3, 4]), t, false)
+            .unwrap();
+        ok(&mut r, io);
+        assert_eq!(
+            *r.mock.borrow().issued_flags.last().unwrap() & flags::CAM_PASS_ERR_RECOVER,
+            0
+        );
+        // A UNIT ATTENTION: with the recovery flag the stack retries ...
+        let ua = Fault::Check {
+            key: sk::UNIT_ATTENTION,
+            asc: 0x29,
+            ascq: 0,
+        };
+        r.mock.borrow_mut().rule(Some(2), Some(0x08), ua.clone(), 1);
+        let io = p
+            .command(&mut r.xpt, &[0x08, 0, 0, 0, 4, 0], PassData::In(4), t, true)
+            .unwrap();
+        assert_eq!(ok(&mut r, io).data, vec![1, 2, 3, 4]);
+        assert_ne!(
+            *r.mock.borrow().issued_flags.last().unwrap() & flags::CAM_PASS_ERR_RECOVER,
+            0
+        );
+        // ... without it, the first status comes back as it was.
+        r.mock.borrow_mut().rule(Some(2), Some(0x08), ua, 1);
+        let io = p
+            .command(&mut r.xpt, &[0x08, 0, 0, 0, 4, 0], PassData::In(4), t, false)
+            .unwrap();
+        let res = r.xpt.wait_io(io).unwrap();
+        assert_eq!(res.status.cam.status(), CamStatus::ScsiStatusError);
+        assert_eq!(res.sense.unwrap().key, sk::UNIT_ATTENTION);
+        r.assert_quiescent();
+    }
+}
+
+#[test]
+fn pass_splits_read_write_when_the_caller_allows() {
+    use crate::periph::pass::PassData;
+    let mut r = rig(vec![(0, 0, MockDevice::disk(8192, 512))]);
+    r.scan();
+    let p = r.pass(0);
+    let cdb = crate::scsi_cmd::read_write(false, 16, 4096, 10).unwrap();
+    r.mock.borrow_mut().issued.clear();
+    let t = Duration::from_secs(10);
+    let io = p
+        .command_split(&mut r.xpt, &cdb, PassData::In(2 << 20), t, true, 512)
+        .unwrap();
+    let res = ok(&mut r, io);
+    assert_eq!(res.data.len(), 2 << 20);
+    assert_eq!(reads(&r), vec![(16, 2048), (2064, 2048)]);
+    assert!(r.mock.borrow().issued.iter().all(|i| i.cdb.len() == 10));
+    r.assert_quiescent();
+}
