@@ -1,7 +1,8 @@
 //! Property tests over random interleavings of submissions, completions, errors, freezes
 //! and releases: every CCB completes exactly once, freeze counts return to zero, releases
-//! never go below zero, nothing normal is dispatched into a frozen queue, and tape
-//! READ/WRITE/WRITE FILEMARKS are never re-issued by the stack.
+//! never go below zero, nothing normal is dispatched into a frozen queue, split requests
+//! complete once as a whole, paced requeues finish, and tape commands that move the medium
+//! (READ/WRITE/WRITE FILEMARKS/SPACE/LOCATE/ERASE) are never re-issued by the stack.
 
 use super::*;
 use crate::ccb::{Ccb, CcbBody, CcbId, Cdb, DataXfer, DispatchClass};
@@ -45,6 +46,10 @@ enum Op {
     RawTagged(u32, u8),
     /// XPT_ABORT of a recent CCB, whoever owns it (periph, recovery, raw).
     AbortRecent(u64),
+    /// Tape SPACE blocks (negative: back).
+    TapeSpace(i8),
+    /// Tape LOCATE.
+    TapeLocate(u8),
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
@@ -72,6 +77,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         3 => (t.clone(), 0u64..48, 3u64..16).prop_map(|(t, l, n)| Op::DaBigRead(t, l, n)),
         2 => (t.clone(), 0u8..3).prop_map(|(t, k)| Op::RawTagged(t, k)),
         1 => (1u64..8).prop_map(Op::AbortRecent),
+        1 => (-3i8..4).prop_map(Op::TapeSpace),
+        1 => (0u8..6).prop_map(Op::TapeLocate),
     ]
 }
 
@@ -250,6 +257,8 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
                 });
                 raws.push(id);
             }
+            Op::TapeSpace(n) => ios.extend(sa.space_blocks(&mut r.xpt, n as i32).ok()),
+            Op::TapeLocate(b) => ios.extend(sa.locate(&mut r.xpt, b as u32).ok()),
             Op::AbortRecent(n) => {
                 let victim = CcbId(r.xpt.stats().submitted.saturating_sub(n));
                 let c = Ccb::new(
@@ -316,7 +325,12 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
     for i in r.mock.borrow().issued.iter().filter(|i| i.addr.target == 3) {
         if matches!(
             i.cdb.first(),
-            Some(&op::READ_6) | Some(&op::WRITE_6) | Some(&op::WRITE_FILEMARKS_6)
+            Some(&op::READ_6)
+                | Some(&op::WRITE_6)
+                | Some(&op::WRITE_FILEMARKS_6)
+                | Some(&op::SPACE_6)
+                | Some(&op::LOCATE_10)
+                | Some(&op::ERASE_6)
         ) {
             prop_assert!(seen.insert(i.io), "tape request {} re-issued", i.io);
         }
