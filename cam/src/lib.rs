@@ -40,8 +40,8 @@ pub use ccb::{Ccb, CcbBody, CcbHeader, CcbId, Cdb, DataBuf, DataXfer, DispatchCl
 pub use clock::{CamTime, Clock, MonotonicClock, SimClock};
 pub use path::{BusId, DevAddr, Path};
 pub use periph::{
-    cd::CdHandle,
-    da::DaHandle, pass::PassHandle, sa::SaHandle, IoId, IoResult, PeriphId, PeriphKind,
+    cd::CdHandle, da::DaHandle, pass::PassHandle, sa::SaHandle, IoId, IoResult, PeriphId,
+    PeriphKind,
 };
 pub use sim::{Sim, SimCtx, SimParams};
 pub use status::{CamStatus, CcbStatus, Errno, LayeredStatus};

@@ -260,7 +260,11 @@ impl Probe {
                         } else {
                             if lun0 {
                                 // SCSI-2 (or told not to ask): LUN by LUN, as FreeBSD's probe.
-                                let lim = if scsi3 { SEQ_SCAN_MAX_LUN } else { SCSI2_MAX_LUN };
+                                let lim = if scsi3 {
+                                    SEQ_SCAN_MAX_LUN
+                                } else {
+                                    SCSI2_MAX_LUN
+                                };
                                 self.seq_targets.push((addr.target, lim.min(self.max_lun)));
                             }
                             self.after_luns(xpt);
@@ -315,7 +319,8 @@ impl Probe {
                         if !i.wbus16 {
                             g.spi.bus_width = Some(0);
                         }
-                        g.tq_enb = Some(u.tq_enb.unwrap_or(false) && i.cmdque && !cur.quirks.no_tags);
+                        g.tq_enb =
+                            Some(u.tq_enb.unwrap_or(false) && i.cmdque && !cur.quirks.no_tags);
                         cur.tran = Some(g);
                         self.set_state(xpt, PState::SetTran);
                     }

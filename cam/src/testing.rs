@@ -488,10 +488,7 @@ impl MockState {
             op::INQUIRY => {
                 let mut d = vec![0u8; 36];
                 d[0] = dev.dtype();
-                d[1] = if matches!(
-                    dev.dtype(),
-                    inq::TYPE_SEQUENTIAL_ACCESS | inq::TYPE_CDROM
-                ) {
+                d[1] = if matches!(dev.dtype(), inq::TYPE_SEQUENTIAL_ACCESS | inq::TYPE_CDROM) {
                     inq::RMB
                 } else {
                     0
@@ -761,12 +758,26 @@ impl MockState {
                     if n > 0 {
                         match objs.get(*pos) {
                             None => {
-                                return Self::check(ccb, sk::BLANK_CHECK, 0, 5, Some(want - done), 0)
+                                return Self::check(
+                                    ccb,
+                                    sk::BLANK_CHECK,
+                                    0,
+                                    5,
+                                    Some(want - done),
+                                    0,
+                                )
                             }
                             Some(TapeObj::Filemark) => {
                                 *pos += 1;
                                 if code == 0 {
-                                    return Self::check(ccb, sk::NO_SENSE, 0, 1, Some(want - done), FM);
+                                    return Self::check(
+                                        ccb,
+                                        sk::NO_SENSE,
+                                        0,
+                                        1,
+                                        Some(want - done),
+                                        FM,
+                                    );
                                 }
                                 done += 1;
                             }
@@ -1143,7 +1154,10 @@ impl MockState {
             return self.complete(ccb, ctx);
         }
         // A real SIM cannot map more than maxio for one command.
-        if ccb.scsiio().is_some_and(|io| io.data.len() > self.maxio as usize) {
+        if ccb
+            .scsiio()
+            .is_some_and(|io| io.data.len() > self.maxio as usize)
+        {
             ccb.set_status(CamStatus::ReqTooBig, 0);
             return self.complete(ccb, ctx);
         }

@@ -623,7 +623,10 @@ impl Xpt {
     }
 
     /// XPT_DEV_MATCH: devices (with INQUIRY) matching any pattern, each with its periphs.
-    pub fn dev_match(&self, patterns: &[crate::ccb::DevMatchPattern]) -> Vec<crate::ccb::DevMatchResult> {
+    pub fn dev_match(
+        &self,
+        patterns: &[crate::ccb::DevMatchPattern],
+    ) -> Vec<crate::ccb::DevMatchResult> {
         use crate::ccb::DevMatchResult as R;
         let mut out = Vec::new();
         for d in self.devices.iter().filter(|d| d.inq.is_some()) {
@@ -640,11 +643,14 @@ impl Xpt {
             let hit = patterns.is_empty()
                 || patterns.iter().any(|p| {
                     p.path.matches(d.addr)
-                        && p.vendor.as_ref().is_none_or(|v| inq.vendor.starts_with(v.as_str()))
-                        && p.product.as_ref().is_none_or(|v| inq.product.starts_with(v.as_str()))
+                        && p.vendor
+                            .as_ref()
+                            .is_none_or(|v| inq.vendor.starts_with(v.as_str()))
+                        && p.product
+                            .as_ref()
+                            .is_none_or(|v| inq.product.starts_with(v.as_str()))
                         && p.device_type.is_none_or(|t| t == inq.device_type)
-                        && p
-                            .periph_name
+                        && p.periph_name
                             .as_ref()
                             .is_none_or(|n| periphs.iter().any(|x| x.1 == n.as_str()))
                 });
@@ -700,7 +706,9 @@ impl Xpt {
 
     /// The SIM's last PATH_INQ answer, if one was seen.
     pub fn bus_pathinq(&self, bus: BusId) -> Option<&crate::ccb::PathInq> {
-        self.buses.get(bus.0 as usize).and_then(|b| b.pathinq.as_ref())
+        self.buses
+            .get(bus.0 as usize)
+            .and_then(|b| b.pathinq.as_ref())
     }
 
     fn send_to_sim(&mut self, ccb: Ccb) {
@@ -1041,7 +1049,12 @@ impl Xpt {
         if let CcbBody::PathInq(pi) = &ccb.body {
             // Remember the SIM's limits (maxio for splitting, max_lun for LUN scans).
             if ccb.h.status.is_ok() {
-                if let Some(b) = ccb.h.path.bus_id().and_then(|b| self.buses.get_mut(b.0 as usize)) {
+                if let Some(b) = ccb
+                    .h
+                    .path
+                    .bus_id()
+                    .and_then(|b| self.buses.get_mut(b.0 as usize))
+                {
                     b.pathinq = Some(pi.clone());
                 }
             }
@@ -1061,7 +1074,7 @@ impl Xpt {
             let st = ccb.h.status;
             if let Some(io) = ccb.scsiio() {
                 // A CCB the SIM turned back unissued did no I/O.
-                if !(st.status() == CamStatus::RequeueReq && !st.has(CAM_SIM_QUEUED)) {
+                if st.status() != CamStatus::RequeueReq || st.has(CAM_SIM_QUEUED) {
                     use crate::devstat::StatDir;
                     let (dir, len) = match &io.data {
                         crate::ccb::DataXfer::In(b) => (StatDir::In, b.len()),

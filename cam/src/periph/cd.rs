@@ -162,7 +162,14 @@ impl CdHandle {
         .unwrap_or(Err(PeriphError::NoPeriph))
     }
 
-    fn go(self, xpt: &mut Xpt, cdb: Vec<u8>, dir: Dir, opc: u8, retry_ua: bool) -> Result<IoId, PeriphError> {
+    fn go(
+        self,
+        xpt: &mut Xpt,
+        cdb: Vec<u8>,
+        dir: Dir,
+        opc: u8,
+        retry_ua: bool,
+    ) -> Result<IoId, PeriphError> {
         self.with(xpt, |d, x| {
             let io = PeriphCore::new_io(x);
             let mut q = Request::new(io, cdb, dir, opc);

@@ -300,7 +300,13 @@ impl SaHandle {
             return self.go_fixed(xpt, false, bs, n, None);
         }
         self.check_variable(xpt, n as usize)?;
-        self.go(xpt, tape_cdb(false, false, n)?, Dir::In(n as usize), OP_READ, n as u64)
+        self.go(
+            xpt,
+            tape_cdb(false, false, n)?,
+            Dir::In(n as usize),
+            OP_READ,
+            n as u64,
+        )
     }
 
     /// A variable-mode block must fit one command.

@@ -56,7 +56,10 @@ impl Splits {
             return Ok(None);
         }
         let agg = self.aggs.remove(&parent).expect("present");
-        Ok(Some((parent, assemble(agg.parts.into_iter().flatten().collect()))))
+        Ok(Some((
+            parent,
+            assemble(agg.parts.into_iter().flatten().collect()),
+        )))
     }
 
     /// Whether any split is still gathering.

@@ -50,7 +50,11 @@ fn da_splits_a_2mib_read_at_maxio_and_completes_once() {
     assert_eq!(res.status.buf.requested, 2 << 20);
     assert_eq!(res.status.buf.resid, 0);
     assert!(res.data == data, "data comes back whole and in order");
-    assert_eq!(reads(&r), vec![(100, 2048), (2148, 2048)], "two READs of 1 MiB");
+    assert_eq!(
+        reads(&r),
+        vec![(100, 2048), (2148, 2048)],
+        "two READs of 1 MiB"
+    );
     // Exactly once: the result was taken, nothing else arrives.
     r.xpt.run_until_quiescent(100);
     assert_eq!(r.xpt.take_io(io), None);
@@ -79,7 +83,11 @@ fn split_read_fails_as_a_whole_when_one_part_fails() {
     assert_eq!(res.status.errno, Errno::Eio);
     assert_eq!(res.status.buf.requested, 192 * 512);
     assert!(res.status.buf.resid > 0);
-    assert_eq!(res.status.buf.transferred(), 64 * 512, "the part before the failure");
+    assert_eq!(
+        res.status.buf.transferred(),
+        64 * 512,
+        "the part before the failure"
+    );
     assert_eq!(res.data.len(), 64 * 512);
     assert_eq!(reads(&r).iter().filter(|x| x.0 == 128).count(), 1);
     r.xpt.run_until_quiescent(100);
@@ -135,7 +143,10 @@ fn abort_of_queued_ccb_completes_aborted_with_devq_frozen() {
     // Our own freeze released: the abort's freeze still holds the CCB behind the victim.
     r.xpt.release_devq(a, 1).unwrap();
     r.xpt.run_until_idle();
-    assert!(r.xpt.take_completed().is_empty(), "held until the owner releases");
+    assert!(
+        r.xpt.take_completed().is_empty(),
+        "held until the owner releases"
+    );
     r.xpt.release_devq(a, 1).unwrap();
     r.xpt.run_until_idle();
     let done = r.xpt.take_completed();
@@ -175,9 +186,7 @@ fn abort_of_a_periph_request_queued_in_the_xpt_releases_through_the_periph() {
 #[test]
 fn requeue_is_paced_on_the_clock() {
     let mut r = rig(vec![(0, 0, MockDevice::disk(10, 512))]);
-    r.mock
-        .borrow_mut()
-        .rule(Some(0), None, Fault::TurnBack, 5);
+    r.mock.borrow_mut().rule(Some(0), None, Fault::TurnBack, 5);
     let t0 = r.xpt.now();
     let id = r.xpt.submit(tur_ccb(r.addr(0)), Completion::Queue);
     r.xpt.run_until_idle();
@@ -239,7 +248,10 @@ fn timeout_merged_into_a_running_recovery_still_gets_a_bdr_before_retry() {
     let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
     r.scan();
     let da = r.da(0);
-    assert!(r.xpt.dev_openings(r.addr(0)).unwrap() > 1, "tagged: both at the target");
+    assert!(
+        r.xpt.dev_openings(r.addr(0)).unwrap() > 1,
+        "tagged: both at the target"
+    );
     da.set_timeout(&mut r.xpt, Duration::from_secs(20)).unwrap();
     {
         let mut m = r.mock.borrow_mut();
@@ -269,7 +281,13 @@ fn timeout_merged_into_a_running_recovery_still_gets_a_bdr_before_retry() {
     let a = da.read(&mut r.xpt, 0, 1).unwrap();
     assert!(r.xpt.wait_io(a).unwrap().is_ok());
     assert!(r.xpt.wait_io(b).unwrap().is_ok());
-    let seq: Vec<Vec<u8>> = r.mock.borrow().issued.iter().map(|i| i.cdb.clone()).collect();
+    let seq: Vec<Vec<u8>> = r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .map(|i| i.cdb.clone())
+        .collect();
     let start = seq
         .iter()
         .position(|c| c.first() == Some(&op::START_STOP_UNIT))
@@ -328,7 +346,11 @@ fn not_ready_init_required_starts_the_unit_with_its_own_long_timeout() {
         .collect();
     assert_eq!(starts.len(), 1);
     assert_eq!(starts[0][4] & 1, 1, "START");
-    assert_eq!(starts[0][1] & 1, 0, "IMMED clear: ends when the unit is ready");
+    assert_eq!(
+        starts[0][1] & 1,
+        0,
+        "IMMED clear: ends when the unit is ready"
+    );
     assert_eq!(crate::periph::START_UNIT_TIMEOUT, Duration::from_secs(50));
     r.assert_quiescent();
 }
@@ -421,8 +443,16 @@ fn scsi2_device_luns_are_scanned_sequentially_until_one_is_missing() {
         .filter(|d| d.addr.target == 2)
         .map(|d| d.addr.lun)
         .collect();
-    assert_eq!(found, vec![0, 1, 2], "LUN 5 is behind a gap (no sparse-LUN quirk)");
-    assert_eq!(inquiries(&r, 2), vec![0, 1, 2, 3], "stopped at the missing LUN 3");
+    assert_eq!(
+        found,
+        vec![0, 1, 2],
+        "LUN 5 is behind a gap (no sparse-LUN quirk)"
+    );
+    assert_eq!(
+        inquiries(&r, 2),
+        vec![0, 1, 2, 3],
+        "stopped at the missing LUN 3"
+    );
     assert!(
         !r.mock
             .borrow()
@@ -480,9 +510,10 @@ fn scan_lun_ccb_probes_one_lun_and_completes_when_done() {
     // LUN 0 was not touched by the LUN scan and is not declared lost.
     assert!(!r.xpt.devices().iter().any(|d| d.lost));
     // XPT_SCAN_BUS as a CCB as well.
-    let id = r
-        .xpt
-        .submit(Ccb::new(Path::bus(r.bus), CcbBody::ScanBus), Completion::Queue);
+    let id = r.xpt.submit(
+        Ccb::new(Path::bus(r.bus), CcbBody::ScanBus),
+        Completion::Queue,
+    );
     r.xpt.run_until_quiescent(100);
     let done = r.xpt.take_completed();
     assert_eq!(done.len(), 1);
@@ -507,8 +538,13 @@ fn gdev_type_gdevlist_dev_match_and_gdev_stats() {
         r.xpt.take_completed().pop().unwrap()
     };
     // XPT_GDEV_TYPE.
-    let c = run(&mut r, Ccb::new(a.path(), CcbBody::GdevType(Default::default())));
-    let CcbBody::GdevType(g) = &c.body else { panic!() };
+    let c = run(
+        &mut r,
+        Ccb::new(a.path(), CcbBody::GdevType(Default::default())),
+    );
+    let CcbBody::GdevType(g) = &c.body else {
+        panic!()
+    };
     assert!(c.h.status.is_ok());
     assert_eq!(g.inquiry.as_ref().unwrap().product, "DISK");
     assert_eq!(g.serial.as_deref(), Some("DISK0001"));
@@ -529,7 +565,9 @@ fn gdev_type_gdevlist_dev_match_and_gdev_stats() {
                 }),
             ),
         );
-        let CcbBody::GdevList(g) = c.body else { panic!() };
+        let CcbBody::GdevList(g) = c.body else {
+            panic!()
+        };
         names.push(format!("{}{}", g.periph_name, g.unit_number));
         if g.status != GdevListStatus::MoreDevs {
             assert_eq!(g.status, GdevListStatus::LastDevice);
@@ -543,7 +581,9 @@ fn gdev_type_gdevlist_dev_match_and_gdev_stats() {
         &mut r,
         Ccb::new(Path::wildcard(), CcbBody::DevMatch(Default::default())),
     );
-    let CcbBody::DevMatch(m) = &c.body else { panic!() };
+    let CcbBody::DevMatch(m) = &c.body else {
+        panic!()
+    };
     let periphs: Vec<String> = m
         .matches
         .iter()
@@ -565,7 +605,9 @@ fn gdev_type_gdevlist_dev_match_and_gdev_stats() {
             }),
         ),
     );
-    let CcbBody::DevMatch(m) = &c.body else { panic!() };
+    let CcbBody::DevMatch(m) = &c.body else {
+        panic!()
+    };
     assert!(matches!(m.matches[0], DevMatchResult::Device { addr, .. } if addr == r.addr(3)));
     assert_eq!(m.matches.len(), 3);
     // XPT_GDEV_STATS with devstat: one read of 4 blocks, one failed read.
@@ -584,8 +626,13 @@ fn gdev_type_gdevlist_dev_match_and_gdev_stats() {
     );
     let io = da.read(&mut r.xpt, 0, 1).unwrap();
     r.xpt.wait_io(io).unwrap();
-    let c = run(&mut r, Ccb::new(a.path(), CcbBody::GdevStats(Default::default())));
-    let CcbBody::GdevStats(g) = &c.body else { panic!() };
+    let c = run(
+        &mut r,
+        Ccb::new(a.path(), CcbBody::GdevStats(Default::default())),
+    );
+    let CcbBody::GdevStats(g) = &c.body else {
+        panic!()
+    };
     assert!(c.h.status.is_ok());
     assert_eq!(g.dev_openings, r.xpt.dev_openings(a).unwrap());
     assert_eq!(g.dev_active, 0);
@@ -613,7 +660,12 @@ fn represented_function_codes_answer_func_notavail_and_term_io_goes_to_the_sim()
         let d = r.xpt.take_completed().pop().unwrap();
         assert_eq!(d.h.status.status(), CamStatus::FuncNotavail);
     }
-    let c = Ccb::new(a.path(), CcbBody::TermIo(Abort { abort_ccb: CcbId(1) }));
+    let c = Ccb::new(
+        a.path(),
+        CcbBody::TermIo(Abort {
+            abort_ccb: CcbId(1),
+        }),
+    );
     assert_eq!(c.func_code() as u32, func::XPT_TERM_IO);
     r.xpt.submit(c, Completion::Queue);
     r.xpt.run_until_idle();
@@ -643,15 +695,25 @@ fn ordered_tag_is_a_barrier_in_the_xpt() {
     assert!(r.xpt.dev_openings(a).unwrap() >= 4);
     r.mock.borrow_mut().latency = Duration::from_millis(1);
     r.mock.borrow_mut().issued.clear();
-    let s1 = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
-    let o = r.xpt.submit(tagged(a, TagAction::Ordered), Completion::Queue);
-    let s2 = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let s1 = r
+        .xpt
+        .submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let o = r
+        .xpt
+        .submit(tagged(a, TagAction::Ordered), Completion::Queue);
+    let s2 = r
+        .xpt
+        .submit(tagged(a, TagAction::Simple), Completion::Queue);
     // Later and more urgent, still behind the ORDERED one.
     let mut urgent = tagged(a, TagAction::Simple);
     urgent.h.priority = priority::CAM_PRIORITY_DEV;
     let s3 = r.xpt.submit(urgent, Completion::Queue);
     r.xpt.run_until_idle();
-    assert_eq!(issued_ids(&r), vec![s1, o], "nothing after the ORDERED one goes before it completes");
+    assert_eq!(
+        issued_ids(&r),
+        vec![s1, o],
+        "nothing after the ORDERED one goes before it completes"
+    );
     r.clock.advance(Duration::from_millis(1));
     r.xpt.run_until_idle();
     assert_eq!(issued_ids(&r), vec![s1, o, s3, s2]);
@@ -687,19 +749,31 @@ fn head_of_queue_goes_first_and_passes_an_ordered_barrier() {
     let a = r.addr(0);
     r.mock.borrow_mut().issued.clear();
     r.xpt.freeze_devq(a, 1).unwrap();
-    let s1 = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
-    let s2 = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
-    let h = r.xpt.submit(tagged(a, TagAction::HeadOfQueue), Completion::Queue);
+    let s1 = r
+        .xpt
+        .submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let s2 = r
+        .xpt
+        .submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let h = r
+        .xpt
+        .submit(tagged(a, TagAction::HeadOfQueue), Completion::Queue);
     r.xpt.release_devq(a, 1).unwrap();
     r.xpt.run_until_idle();
     assert_eq!(issued_ids(&r), vec![h, s1, s2]);
     // With an ORDERED one at the SIM, a HEAD OF QUEUE one still goes at once.
     r.mock.borrow_mut().latency = Duration::from_millis(1);
     r.mock.borrow_mut().issued.clear();
-    let o = r.xpt.submit(tagged(a, TagAction::Ordered), Completion::Queue);
+    let o = r
+        .xpt
+        .submit(tagged(a, TagAction::Ordered), Completion::Queue);
     r.xpt.run_until_idle();
-    let s = r.xpt.submit(tagged(a, TagAction::Simple), Completion::Queue);
-    let h = r.xpt.submit(tagged(a, TagAction::HeadOfQueue), Completion::Queue);
+    let s = r
+        .xpt
+        .submit(tagged(a, TagAction::Simple), Completion::Queue);
+    let h = r
+        .xpt
+        .submit(tagged(a, TagAction::HeadOfQueue), Completion::Queue);
     r.xpt.run_until_idle();
     assert_eq!(issued_ids(&r), vec![o, h]);
     r.xpt.run_until_quiescent(10);
@@ -730,7 +804,10 @@ fn priority_passes_a_simq_freeze_but_not_a_devq_error_freeze() {
     p.h.class = DispatchClass::Priority;
     let p = r.xpt.submit(p, Completion::Queue);
     r.xpt.run_until_idle();
-    assert!(issued_ids(&r).is_empty(), "no overtaking a periph examining an error");
+    assert!(
+        issued_ids(&r).is_empty(),
+        "no overtaking a periph examining an error"
+    );
     // A recovery CCB does pass (the owner's own recovery).
     let mut q = tur_ccb(a);
     q.h.class = DispatchClass::Recovery;
@@ -889,9 +966,15 @@ fn quirk_patterns_and_lookup_order() {
         },
     )];
     // User entries first, then the built-ins.
-    assert_eq!(crate::quirks::lookup(&user, "IOMEGA", "ZIP 100", "D.13").max_tags, Some(2));
+    assert_eq!(
+        crate::quirks::lookup(&user, "IOMEGA", "ZIP 100", "D.13").max_tags,
+        Some(2)
+    );
     assert!(crate::quirks::lookup(&[], "IOMEGA", "ZIP 100", "D.13").no_6byte);
-    assert_eq!(crate::quirks::lookup(&[], "MOCK", "DISK", "0001"), Quirks::default());
+    assert_eq!(
+        crate::quirks::lookup(&[], "MOCK", "DISK", "0001"),
+        Quirks::default()
+    );
 }
 
 // ------------------------------------------------------------------ cd
@@ -908,7 +991,10 @@ fn cd_rig() -> (Rig, CdHandle) {
             .into_iter()
             .map(|p| p.1)
             .collect::<Vec<_>>(),
-        vec![crate::periph::PeriphKind::Cd, crate::periph::PeriphKind::Pass]
+        vec![
+            crate::periph::PeriphKind::Cd,
+            crate::periph::PeriphKind::Pass
+        ]
     );
     (r, cd)
 }
@@ -922,7 +1008,10 @@ fn ok(r: &mut Rig, io: crate::periph::IoId) -> crate::periph::IoResult {
 #[test]
 fn cd_reads_2048_byte_blocks_with_10_byte_commands_split_at_maxio() {
     let (mut r, cd) = cd_rig();
-    assert_eq!(cd.read(&mut r.xpt, 0, 1), Err(crate::periph::PeriphError::NoCapacity));
+    assert_eq!(
+        cd.read(&mut r.xpt, 0, 1),
+        Err(crate::periph::PeriphError::NoCapacity)
+    );
     let io = cd.read_capacity(&mut r.xpt).unwrap();
     ok(&mut r, io);
     let cap = cd.capacity(&mut r.xpt).unwrap();
@@ -952,12 +1041,18 @@ fn cd_read_toc_lba_and_msf() {
     let toc = cd.toc(&mut r.xpt).unwrap();
     assert_eq!((toc.first_track, toc.last_track), (1, 2));
     let t: Vec<(u8, i64)> = toc.entries.iter().map(|e| (e.track, e.lba)).collect();
-    assert_eq!(t, vec![(1, 0), (2, 300), (crate::scsi_cmd::TOC_LEADOUT, 1000)]);
+    assert_eq!(
+        t,
+        vec![(1, 0), (2, 300), (crate::scsi_cmd::TOC_LEADOUT, 1000)]
+    );
     assert_eq!(toc.entries[0].control & 4, 4, "data track");
     let io = cd.read_toc(&mut r.xpt, true).unwrap();
     ok(&mut r, io);
     let msf = cd.toc(&mut r.xpt).unwrap();
-    assert_eq!(msf.entries, toc.entries, "MSF converts back to the same LBAs");
+    assert_eq!(
+        msf.entries, toc.entries,
+        "MSF converts back to the same LBAs"
+    );
     r.assert_quiescent();
 }
 
@@ -973,7 +1068,10 @@ fn cd_media_change_fails_the_read_and_forgets_the_capacity() {
     assert_eq!(res.sense.unwrap().asc, 0x28);
     assert_eq!(cd.media_generation(&mut r.xpt), Some(1));
     assert_eq!(cd.capacity(&mut r.xpt), None);
-    assert_eq!(cd.read(&mut r.xpt, 0, 1), Err(crate::periph::PeriphError::NoCapacity));
+    assert_eq!(
+        cd.read(&mut r.xpt, 0, 1),
+        Err(crate::periph::PeriphError::NoCapacity)
+    );
     let io = cd.read_capacity(&mut r.xpt).unwrap();
     ok(&mut r, io);
     assert_eq!(cd.capacity(&mut r.xpt).unwrap().blocks(), 500);
@@ -1102,7 +1200,11 @@ fn sa_locate_read_position_and_erase() {
     assert_eq!(ok(&mut r, io).data, vec![2; 10]);
     let io = sa.erase(&mut r.xpt, true).unwrap();
     ok(&mut r, io);
-    assert_eq!(r.mock.borrow().tape(3).unwrap().len(), 3, "erased from position 3");
+    assert_eq!(
+        r.mock.borrow().tape(3).unwrap().len(),
+        3,
+        "erased from position 3"
+    );
     let e = r.mock.borrow().issued.last().unwrap().cdb.clone();
     assert_eq!((e[0], e[1]), (op::ERASE_6, 1), "LONG");
     r.assert_quiescent();
@@ -1170,11 +1272,7 @@ fn sa_failed_positioning_commands_are_never_reissued() {
         asc: 0x29,
         ascq: 0,
     };
-    for (opc, start) in [
-        (op::SPACE_6, 0u8),
-        (op::LOCATE_10, 1),
-        (op::ERASE_6, 2),
-    ] {
+    for (opc, start) in [(op::SPACE_6, 0u8), (op::LOCATE_10, 1), (op::ERASE_6, 2)] {
         r.mock.borrow_mut().rule(Some(3), Some(opc), ua.clone(), 1);
         let io = match start {
             0 => sa.space_blocks(&mut r.xpt, 1),
@@ -1185,7 +1283,13 @@ fn sa_failed_positioning_commands_are_never_reissued() {
         let res = r.xpt.wait_io(io).unwrap();
         assert!(!res.is_ok());
         r.xpt.run_until_quiescent(10);
-        let n = r.mock.borrow().issued.iter().filter(|i| i.cdb[0] == opc).count();
+        let n = r
+            .mock
+            .borrow()
+            .issued
+            .iter()
+            .filter(|i| i.cdb[0] == opc)
+            .count();
         assert_eq!(n, 1, "opcode {opc:#x} issued once");
         // The position was re-read (resume command after the failure).
         assert!(sa.position(&mut r.xpt).is_some());
@@ -1199,7 +1303,9 @@ fn sa_fixed_mode_transfers_split_at_maxio_and_stop_at_a_filemark() {
     r.mock.borrow_mut().maxio = 2 * 512;
     r.xpt.path_inq(r.bus).unwrap();
     sa.set_block_size(&mut r.xpt, 512).unwrap();
-    let io = sa.write(&mut r.xpt, (0..5 * 512).map(|i| (i / 512) as u8).collect()).unwrap();
+    let io = sa
+        .write(&mut r.xpt, (0..5 * 512).map(|i| (i / 512) as u8).collect())
+        .unwrap();
     ok(&mut r, io);
     let io = sa.write_filemarks(&mut r.xpt, 1).unwrap();
     ok(&mut r, io);
@@ -1241,13 +1347,24 @@ fn processor_and_scanner_through_pass_with_per_ccb_recovery_flag() {
     for dtype in [inq::TYPE_PROCESSOR, inq::TYPE_SCANNER] {
         let mut r = rig(vec![(2, 0, MockDevice::processor(dtype))]);
         r.scan();
-        let kinds: Vec<_> = r.xpt.periphs_of(r.addr(2)).into_iter().map(|p| p.1).collect();
+        let kinds: Vec<_> = r
+            .xpt
+            .periphs_of(r.addr(2))
+            .into_iter()
+            .map(|p| p.1)
+            .collect();
         assert_eq!(kinds, vec![crate::periph::PeriphKind::Pass]);
         let p = r.pass(2);
         let t = Duration::from_secs(5);
         // SEND(6) then RECEIVE(6).
         let io = p
-            .command(&mut r.xpt, &[0x0a, 0, 0, 0, 4, 0], PassData::Out(vec![1, 2, 3, 4]), t, false)
+            .command(
+                &mut r.xpt,
+                &[0x0a, 0, 0, 0, 4, 0],
+                PassData::Out(vec![1, 2, 3, 4]),
+                t,
+                false,
+            )
             .unwrap();
         ok(&mut r, io);
         assert_eq!(
@@ -1272,7 +1389,13 @@ fn processor_and_scanner_through_pass_with_per_ccb_recovery_flag() {
         // ... without it, the first status comes back as it was.
         r.mock.borrow_mut().rule(Some(2), Some(0x08), ua, 1);
         let io = p
-            .command(&mut r.xpt, &[0x08, 0, 0, 0, 4, 0], PassData::In(4), t, false)
+            .command(
+                &mut r.xpt,
+                &[0x08, 0, 0, 0, 4, 0],
+                PassData::In(4),
+                t,
+                false,
+            )
             .unwrap();
         let res = r.xpt.wait_io(io).unwrap();
         assert_eq!(res.status.cam.status(), CamStatus::ScsiStatusError);
