@@ -105,7 +105,8 @@ pub struct XptStats {
     pub dispatched: u64,
     /// CCBs completed to their owners.
     pub completed: u64,
-    /// Dispatches of normal CCBs to a frozen queue (must stay 0).
+    /// Dispatches of normal CCBs to a frozen queue, or of priority CCBs to an error-frozen
+    /// device queue (must stay 0).
     pub frozen_violations: u64,
     /// Periph requests that completed more than once (must stay 0).
     pub duplicate_io_results: u64,

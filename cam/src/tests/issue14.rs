@@ -1422,3 +1422,39 @@ fn pass_splits_read_write_when_the_caller_allows() {
     assert!(r.mock.borrow().issued.iter().all(|i| i.cdb.len() == 10));
     r.assert_quiescent();
 }
+
+// ------------------------------------------------------------------ devstat
+
+#[test]
+fn devstat_counts_busy_time_and_latency_histogram() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let da = r.da(0);
+    let a = r.addr(0);
+    let before = r.xpt.dev_stats(a).unwrap();
+    r.mock.borrow_mut().latency = Duration::from_millis(2);
+    // Two reads at once (overlapping: busy 2 ms, not 4), then a write alone.
+    let x = da.read(&mut r.xpt, 0, 2).unwrap();
+    let y = da.read(&mut r.xpt, 2, 2).unwrap();
+    ok(&mut r, x);
+    ok(&mut r, y);
+    let io = da.write(&mut r.xpt, 0, vec![1; 512]).unwrap();
+    ok(&mut r, io);
+    let s = r.xpt.dev_stats(a).unwrap();
+    assert_eq!(s.reads - before.reads, 2);
+    assert_eq!(s.writes - before.writes, 1);
+    assert_eq!(s.bytes_read - before.bytes_read, 2048);
+    assert_eq!(s.bytes_written - before.bytes_written, 512);
+    assert_eq!(s.errors, before.errors);
+    assert_eq!(s.busy_time - before.busy_time, Duration::from_millis(4));
+    // 2 ms = 2000 us lies in [1024, 2048) us: bucket 11.
+    assert_eq!(crate::devstat::bucket(Duration::from_millis(2)), 11);
+    assert_eq!(s.latency_hist[11] - before.latency_hist[11], 3);
+    assert_eq!(crate::devstat::bucket(Duration::ZERO), 0);
+    assert_eq!(
+        crate::devstat::bucket(Duration::from_secs(1 << 20)),
+        crate::devstat::LATENCY_BUCKETS - 1
+    );
+    assert!(s.mean_latency().is_some());
+    r.assert_quiescent();
+}
