@@ -124,6 +124,10 @@ impl DevQueue {
                 DispatchClass::Normal => self.frozen.frozen() || simq_frozen,
             };
             if held {
+                // Every later key is of this class or a lower one, held alike: stop looking.
+                if k.0 == DispatchClass::Normal {
+                    break;
+                }
                 continue;
             }
             if k.0 != DispatchClass::Recovery && k.1 != HOQ_PRIO {

@@ -223,7 +223,6 @@ enum RecStage {
 struct Victim {
     req: Request,
     /// What its own error called for.
-    #[allow(dead_code)]
     kind: Recovery,
     /// Whether it is known to be cleanly off the adapter and target (seed 003).
     cleanly_off: bool,
@@ -238,6 +237,29 @@ struct RecoveryState {
     /// A victim that may still be on the target joined after the last BUS DEVICE RESET
     /// (or none was sent): it must not be retried before another one.
     uncleared: bool,
+}
+
+/// One failed request waiting in a periph's recovery, as `Xpt::periph_recovery` shows it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct VictimInfo {
+    /// The request.
+    pub io: IoId,
+    /// What its own error called for.
+    pub kind: Recovery,
+    /// Whether it was known to be cleanly off the adapter when it failed.
+    pub cleanly_off: bool,
+}
+
+/// A periph's recovery in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryInfo {
+    /// The recovery being run (that of the first victim).
+    pub kind: Recovery,
+    /// The victims, first one first, each with its own facts.
+    pub victims: Vec<VictimInfo>,
+    /// A victim not cleanly off joined since the last BUS DEVICE RESET: another is due
+    /// before any retry.
+    pub reset_due: bool,
 }
 
 /// Timeout of the START STOP UNIT a recovery sends: FreeBSD's cam_periph_error uses 50 s,
@@ -687,6 +709,26 @@ impl Xpt {
             .filter(|s| s.as_ref().map(Periph::kind) == kind)
             .count() as u32;
         (kind.map_or("?", PeriphKind::name), unit)
+    }
+
+    /// The recovery a periph is running, if any, with each victim's own facts.
+    pub fn periph_recovery(&mut self, p: PeriphId) -> Option<RecoveryInfo> {
+        self.periph_call(p, |per, _| {
+            per.core().recovery.as_ref().map(|r| RecoveryInfo {
+                kind: r.kind,
+                victims: r
+                    .reqs
+                    .iter()
+                    .map(|v| VictimInfo {
+                        io: v.req.io,
+                        kind: v.kind,
+                        cleanly_off: v.cleanly_off,
+                    })
+                    .collect(),
+                reset_due: r.uncleared,
+            })
+        })
+        .flatten()
     }
 
     /// Kind of a periph.

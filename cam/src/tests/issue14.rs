@@ -279,6 +279,22 @@ fn timeout_merged_into_a_running_recovery_still_gets_a_bdr_before_retry() {
     // B first, so both are at the target before A's error freezes the queue.
     let b = da.read(&mut r.xpt, 1, 1).unwrap();
     let a = da.read(&mut r.xpt, 0, 1).unwrap();
+    // At 25 s: B timed out and joined A's recovery, each with its own facts.
+    r.xpt.run_until_idle();
+    r.clock.advance(Duration::from_secs(25));
+    r.xpt.run_until_idle();
+    let info = r.xpt.periph_recovery(da.0).expect("recovering");
+    use crate::recovery::Recovery;
+    let facts: Vec<_> = info
+        .victims
+        .iter()
+        .map(|v| (v.io, v.kind, v.cleanly_off))
+        .collect();
+    assert_eq!(
+        facts,
+        vec![(a, Recovery::StartUnit, true), (b, Recovery::Reset, false)]
+    );
+    assert!(info.reset_due);
     assert!(r.xpt.wait_io(a).unwrap().is_ok());
     assert!(r.xpt.wait_io(b).unwrap().is_ok());
     let seq: Vec<Vec<u8>> = r
