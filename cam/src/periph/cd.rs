@@ -80,8 +80,8 @@ impl Cd {
     pub(crate) fn finish_all(&mut self, xpt: &mut Xpt, outs: Vec<Outcome>) {
         for o in outs {
             match o {
-                Outcome::Success(req, ccb) => {
-                    let mut r = io_result(Some(&ccb), req.dir_len(), Errno::Ok);
+                Outcome::Success(req, mut ccb) => {
+                    let mut r = io_result(Some(&mut ccb), req.dir_len(), Errno::Ok);
                     match req.op {
                         OP_RC => match parse_cd_capacity(&r.data) {
                             Some(c) => {
@@ -105,8 +105,8 @@ impl Cd {
                     }
                     xpt.complete_io(req.io, r);
                 }
-                Outcome::Failed(req, ccb, e) => {
-                    xpt.complete_io(req.io, io_result(ccb.as_deref(), req.dir_len(), e));
+                Outcome::Failed(req, mut ccb, e) => {
+                    xpt.complete_io(req.io, io_result(ccb.as_deref_mut(), req.dir_len(), e));
                 }
             }
         }

@@ -81,8 +81,8 @@ impl Da {
     pub(crate) fn finish_all(&mut self, xpt: &mut Xpt, outs: Vec<Outcome>) {
         for o in outs {
             match o {
-                Outcome::Success(req, ccb) => {
-                    let mut r = io_result(Some(&ccb), req.dir_len(), Errno::Ok);
+                Outcome::Success(req, mut ccb) => {
+                    let mut r = io_result(Some(&mut ccb), req.dir_len(), Errno::Ok);
                     match req.op {
                         OP_RC10 => match scsi_cmd::parse_read_capacity10(&r.data) {
                             // 0xFFFFFFFF: too big for 10 bytes, ask with READ CAPACITY(16).
@@ -112,8 +112,8 @@ impl Da {
                     xpt.complete_io(req.io, r);
                 }
                 Outcome::Failed(req, _, _) if req.op == OP_START_INTERNAL => xpt.retire_io(req.io),
-                Outcome::Failed(req, ccb, e) => {
-                    xpt.complete_io(req.io, io_result(ccb.as_deref(), req.dir_len(), e));
+                Outcome::Failed(req, mut ccb, e) => {
+                    xpt.complete_io(req.io, io_result(ccb.as_deref_mut(), req.dir_len(), e));
                 }
             }
         }

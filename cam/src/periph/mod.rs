@@ -618,8 +618,8 @@ impl PeriphCore {
     }
 }
 
-/// Build an `IoResult` from a request's last CCB.
-pub(crate) fn io_result(ccb: Option<&Ccb>, requested: usize, errno: Errno) -> IoResult {
+/// Build an `IoResult` from a request's last CCB, moving its data buffer out (no copy).
+pub(crate) fn io_result(ccb: Option<&mut Ccb>, requested: usize, errno: Errno) -> IoResult {
     let Some(ccb) = ccb else {
         return IoResult {
             data: Vec::new(),
@@ -635,22 +635,20 @@ pub(crate) fn io_result(ccb: Option<&Ccb>, requested: usize, errno: Errno) -> Io
             sense: None,
         };
     };
-    let (data, resid, scsi) = match ccb.scsiio() {
+    let status = ccb.h.status.status();
+    let (data, resid, scsi) = match ccb.scsiio_mut() {
         Some(io) => {
             let resid = io.resid.min(io.data.len() as u32);
-            let data = match &io.data {
+            let data = match &mut io.data {
                 DataXfer::In(b) => {
-                    let mut v = b.to_vec();
+                    let mut v = std::mem::replace(b, DataBuf::Single(Vec::new())).into_vec();
                     v.truncate(v.len() - resid as usize);
                     v
                 }
                 _ => Vec::new(),
             };
-            let scsi = matches!(
-                ccb.h.status.status(),
-                CamStatus::ReqCmp | CamStatus::ScsiStatusError
-            )
-            .then_some(io.scsi_status);
+            let scsi = matches!(status, CamStatus::ReqCmp | CamStatus::ScsiStatusError)
+                .then_some(io.scsi_status);
             (data, resid, scsi)
         }
         None => (Vec::new(), 0, None),

@@ -25,11 +25,11 @@ impl Pass {
 
     pub(crate) fn finish_all(&mut self, xpt: &mut Xpt, outs: Vec<Outcome>) {
         for o in outs {
-            let (req, ccb, e) = match o {
+            let (req, mut ccb, e) = match o {
                 Outcome::Success(r, c) => (r, Some(c), Errno::Ok),
                 Outcome::Failed(r, c, e) => (r, c, e),
             };
-            xpt.complete_io(req.io, io_result(ccb.as_deref(), req.dir_len(), e));
+            xpt.complete_io(req.io, io_result(ccb.as_deref_mut(), req.dir_len(), e));
         }
     }
 }

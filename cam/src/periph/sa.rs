@@ -135,9 +135,9 @@ impl Sa {
     pub(crate) fn finish_all(&mut self, xpt: &mut Xpt, outs: Vec<Outcome>) {
         for o in outs {
             match o {
-                Outcome::Success(req, ccb) => {
+                Outcome::Success(req, mut ccb) => {
                     self.track(&req, Some(&ccb), true);
-                    let mut r = io_result(Some(&ccb), req.dir_len(), Errno::Ok);
+                    let mut r = io_result(Some(&mut ccb), req.dir_len(), Errno::Ok);
                     if matches!(req.op, OP_WRITE | OP_WFM)
                         && r.sense.as_ref().is_some_and(|s| s.eom)
                     {
@@ -195,14 +195,14 @@ impl Sa {
                         xpt.retire_io(req.io);
                     }
                 }
-                Outcome::Failed(req, ccb, e) => {
+                Outcome::Failed(req, mut ccb, e) => {
                     self.track(&req, ccb.as_deref(), false);
                     if matches!(req.op, OP_SPACE | OP_LOCATE | OP_ERASE) {
                         // Where a failed positioning command left the tape: ask the drive.
                         self.pos = None;
                     }
                     if req.op != OP_RDPOS_INTERNAL {
-                        xpt.complete_io(req.io, io_result(ccb.as_deref(), req.dir_len(), e));
+                        xpt.complete_io(req.io, io_result(ccb.as_deref_mut(), req.dir_len(), e));
                     } else {
                         xpt.retire_io(req.io);
                     }
