@@ -459,6 +459,19 @@ impl Xpt {
         key
     }
 
+    /// A held ORDERED CCB leaves for good: its barrier goes with it.
+    fn drop_barrier(&mut self, d: DeviceId, id: CcbId) {
+        if let Some(e) = self.ccbs.get(&id) {
+            let ordered = e
+                .ccb
+                .as_ref()
+                .is_some_and(|c| c.h.tag_action == TagAction::Ordered);
+            if ordered {
+                self.devices[d.0].devq.ordered_pending.remove(&e.seq);
+            }
+        }
+    }
+
     /// Take a CCB out of its device queue (the inverse of `enqueue`).
     fn dequeue(&mut self, dev: DeviceId, key: QKey) {
         let q = &mut self.devices[dev.0].devq;
@@ -492,10 +505,14 @@ impl Xpt {
                     Some(CcbState::Parked(dev)) => {
                         let bus = self.devices[dev.0].addr.bus;
                         self.buses[bus.0 as usize].parked.retain(|x| *x != target);
+                        self.drop_barrier(dev, target);
                         Some(dev)
                     }
                     // Its back-off timer finds it gone and does nothing.
-                    Some(CcbState::Backoff(dev)) => Some(dev),
+                    Some(CcbState::Backoff(dev)) => {
+                        self.drop_barrier(dev, target);
+                        Some(dev)
+                    }
                     _ => None,
                 };
                 match (held, self.ccbs.get(&target).map(|e| e.state)) {
@@ -1138,6 +1155,10 @@ impl Xpt {
                 let addr = self.devices[d.0].addr;
                 self.note(XptLog::RequeuedNeverIssued { id, addr });
                 let frz = ccb.h.status.has(CAM_DEV_QFRZN);
+                if ccb.h.tag_action == TagAction::Ordered {
+                    // Still a barrier while held: nothing later overtakes it meanwhile.
+                    self.devices[d.0].devq.ordered_pending.insert(entry.seq);
+                }
                 ccb.h.status = CamStatus::ReqInprog.into();
                 let bus = addr.bus.0 as usize;
                 let state = if self.buses[bus].simq.frozen.frozen() {
@@ -1320,6 +1341,9 @@ impl Xpt {
     /// flushed or lost devices complete it instead.
     fn requeue_held(&mut self, id: CcbId, d: DeviceId) {
         let (flushing, lost) = (self.devices[d.0].flushing, self.devices[d.0].lost);
+        if flushing || lost {
+            self.drop_barrier(d, id);
+        }
         let e = self.ccbs.get_mut(&id).expect("held entry");
         if flushing || lost {
             e.state = CcbState::Immediate;

@@ -1474,3 +1474,30 @@ fn devstat_counts_busy_time_and_latency_histogram() {
     assert!(s.mean_latency().is_some());
     r.assert_quiescent();
 }
+
+#[test]
+fn ordered_ccb_turned_back_by_the_sim_stays_a_barrier_while_it_backs_off() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    r.mock.borrow_mut().issued.clear();
+    r.mock
+        .borrow_mut()
+        .rule(Some(0), Some(op::TEST_UNIT_READY), Fault::TurnBack, 1);
+    let o = r
+        .xpt
+        .submit(tagged(a, TagAction::Ordered), Completion::Queue);
+    r.xpt.run_until_idle();
+    let s = r
+        .xpt
+        .submit(tagged(a, TagAction::Simple), Completion::Queue);
+    r.xpt.run_until_idle();
+    assert!(
+        issued_ids(&r).is_empty(),
+        "the later CCB waits for the backed-off ORDERED one"
+    );
+    r.xpt.run_until_quiescent(10);
+    assert_eq!(issued_ids(&r), vec![o, s]);
+    assert_eq!(r.xpt.take_completed().len(), 2);
+    r.assert_quiescent();
+}
