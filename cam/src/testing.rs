@@ -177,6 +177,9 @@ pub enum Fault {
     Shortage,
     /// A misbehaving SIM: turn the CCB back with CAM_REQUEUE_REQ without freezing anything.
     TurnBack,
+    /// The SIM chapter's error case: freeze the device queue (its owner releases) and turn
+    /// the CCB back with CAM_REQUEUE_REQ so that it keeps its order.
+    TurnBackFreezeDev,
     /// The target takes this long: completes then, or with CAM_CMD_TIMEOUT at the CCB's
     /// timeout if that comes first (a SIM enforcing timeouts).
     Slow(Duration),
@@ -1032,7 +1035,9 @@ impl MockState {
                     due: now.after(d),
                 });
             }
-            Fault::Shortage | Fault::TurnBack => unreachable!("handled before acceptance"),
+            Fault::Shortage | Fault::TurnBack | Fault::TurnBackFreezeDev => {
+                unreachable!("handled before acceptance")
+            }
         }
     }
 
@@ -1127,14 +1132,20 @@ impl MockState {
         let opcode = ccb.scsiio().map(|io| io.cdb.opcode());
         if ccb.scsiio().is_some() {
             if let Some(i) = self.rules.iter().position(|r| {
-                matches!(r.fault, Fault::Shortage | Fault::TurnBack)
-                    && (r.target.is_none() || r.target == Some(addr.target))
+                matches!(
+                    r.fault,
+                    Fault::Shortage | Fault::TurnBack | Fault::TurnBackFreezeDev
+                ) && (r.target.is_none() || r.target == Some(addr.target))
                     && (r.opcode.is_none() || r.opcode == opcode)
             }) {
-                let shortage = self.rules[i].fault == Fault::Shortage;
+                let fault = self.rules[i].fault.clone();
+                let shortage = fault == Fault::Shortage;
                 self.rules[i].times -= 1;
                 if self.rules[i].times == 0 {
                     self.rules.remove(i);
+                }
+                if fault == Fault::TurnBackFreezeDev {
+                    ctx.freeze_devq(addr, 1);
                 }
                 if !shortage {
                     ccb.set_status(CamStatus::RequeueReq, 0);

@@ -1161,10 +1161,24 @@ impl Xpt {
                 }
                 ccb.h.status = CamStatus::ReqInprog.into();
                 let bus = addr.bus.0 as usize;
+                // Another freeze of the device (not this CCB's own) that holds its class.
+                let q = &self.devices[d.0].devq;
+                let own = frz as u32;
+                let held_by_devq = match ccb.h.class {
+                    DispatchClass::Normal => q.frozen.get() > own,
+                    DispatchClass::Priority => q.err_frozen > own,
+                    DispatchClass::Recovery => false,
+                };
                 let state = if self.buses[bus].simq.frozen.frozen() {
                     // The SIM froze its queue: the release is the signal to try again.
                     self.buses[bus].parked.push(id);
                     CcbState::Parked(d)
+                } else if held_by_devq {
+                    // The device queue is frozen (the SIM chapter's "freeze the devq,
+                    // requeue the rest"): back in its place now, the release lets it go.
+                    let seq = entry.seq;
+                    let key = self.enqueue(d, &ccb, seq);
+                    CcbState::Queued(d, key)
                 } else {
                     // No freeze, so no signal: pace the retries on the clock instead.
                     let at = self.clock.now().after(requeue_backoff(n));

@@ -1501,3 +1501,29 @@ fn ordered_ccb_turned_back_by_the_sim_stays_a_barrier_while_it_backs_off() {
     assert_eq!(r.xpt.take_completed().len(), 2);
     r.assert_quiescent();
 }
+
+#[test]
+fn requeue_behind_a_sim_devq_freeze_waits_for_the_release_not_the_clock() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(64, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    r.mock.borrow_mut().issued.clear();
+    r.mock.borrow_mut().rule(
+        Some(0),
+        Some(op::TEST_UNIT_READY),
+        Fault::TurnBackFreezeDev,
+        1,
+    );
+    let id = r.xpt.submit(tur_ccb(a), Completion::Queue);
+    r.xpt.run_until_idle();
+    assert_eq!(r.xpt.devq_frozen(a), 1);
+    assert!(r.mock.borrow().issued.is_empty());
+    // No timer involved: the release of the device queue lets it go at once.
+    assert_eq!(r.xpt.next_deadline(), None);
+    r.xpt.release_devq(a, 1).unwrap();
+    r.xpt.run_until_idle();
+    assert_eq!(issued_ids(&r), vec![id]);
+    let d = r.xpt.take_completed();
+    assert!(d[0].h.status.is_ok());
+    r.assert_quiescent();
+}
