@@ -50,6 +50,12 @@ enum Op {
     TapeSpace(i8),
     /// Tape LOCATE.
     TapeLocate(u8),
+    /// CD read (split: 2048-byte blocks against a 2 KiB maxio).
+    CdRead(u64, u64),
+    /// A new disc: UNIT ATTENTION 28h next, capacity forgotten.
+    CdChange,
+    /// CD READ CAPACITY.
+    CdCapacity,
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
@@ -79,6 +85,9 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (1u64..8).prop_map(Op::AbortRecent),
         1 => (-3i8..4).prop_map(Op::TapeSpace),
         1 => (0u8..6).prop_map(Op::TapeLocate),
+        2 => (0u64..90, 1u64..4).prop_map(|(l, n)| Op::CdRead(l, n)),
+        1 => Just(Op::CdChange),
+        1 => Just(Op::CdCapacity),
     ]
 }
 
@@ -121,10 +130,14 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
         (0, 0, MockDevice::disk(64, 512)),
         (1, 0, MockDevice::disk(64, 512)),
         (3, 0, MockDevice::tape()),
+        (4, 0, MockDevice::cdrom(100, vec![0])),
     ]);
     r.scan();
     let das = [r.da(0), r.da(1)];
     let sa = r.sa(3);
+    let cd = crate::periph::cd::CdHandle::for_device(&r.xpt, r.addr(4)).expect("cd");
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    prop_assert!(r.xpt.wait_io(io).unwrap().is_ok());
     r.mock.borrow_mut().latency = Duration::from_millis(latency_ms);
     // A small maxio (4 blocks) so that big reads split into several parts.
     r.mock.borrow_mut().maxio = 4 * 512;
@@ -257,6 +270,9 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
                 });
                 raws.push(id);
             }
+            Op::CdRead(l, n) => ios.extend(cd.read(&mut r.xpt, l, n).ok()),
+            Op::CdChange => r.mock.borrow_mut().cd_insert(4, 100),
+            Op::CdCapacity => ios.extend(cd.read_capacity(&mut r.xpt).ok()),
             Op::TapeSpace(n) => ios.extend(sa.space_blocks(&mut r.xpt, n as i32).ok()),
             Op::TapeLocate(b) => ios.extend(sa.locate(&mut r.xpt, b as u32).ok()),
             Op::AbortRecent(n) => {
