@@ -364,6 +364,9 @@ impl PeriphCore {
         };
         c.h.class = DispatchClass::Recovery;
         c.h.priority = crate::ccb::priority::CAM_PRIORITY_OOB;
+        // Seed 001: the first command of the owner's recovery after a failure carries
+        // the resume flag, or the XPT's flush would take the recovery itself.
+        c.h.resume = xpt.is_flushing(self.addr);
         xpt.submit(c, Completion::Periph(self.id))
     }
 
@@ -710,23 +713,26 @@ impl Xpt {
     }
 
     /// The recovery a periph is running, if any, with each victim's own facts.
-    pub fn periph_recovery(&mut self, p: PeriphId) -> Option<RecoveryInfo> {
-        self.periph_call(p, |per, _| {
-            per.core().recovery.as_ref().map(|r| RecoveryInfo {
-                kind: r.kind,
-                victims: r
-                    .reqs
-                    .iter()
-                    .map(|v| VictimInfo {
-                        io: v.req.io,
-                        kind: v.kind,
-                        cleanly_off: v.cleanly_off,
-                    })
-                    .collect(),
-                reset_due: r.uncleared,
-            })
+    pub fn periph_recovery(&self, p: PeriphId) -> Option<RecoveryInfo> {
+        let core = match self.periphs.get(p.0)?.as_ref()? {
+            Periph::Da(d) => &d.core,
+            Periph::Sa(d) => &d.core,
+            Periph::Pass(d) => &d.core,
+            Periph::Cd(d) => &d.core,
+        };
+        core.recovery.as_ref().map(|r| RecoveryInfo {
+            kind: r.kind,
+            victims: r
+                .reqs
+                .iter()
+                .map(|v| VictimInfo {
+                    io: v.req.io,
+                    kind: v.kind,
+                    cleanly_off: v.cleanly_off,
+                })
+                .collect(),
+            reset_due: r.uncleared,
         })
-        .flatten()
     }
 
     /// Kind of a periph.
@@ -763,9 +769,12 @@ impl Xpt {
         let tagged = self
             .device_mut(addr)
             .is_some_and(|d| d.tran.and_then(|t| t.tq_enb).unwrap_or(false));
-        let removable = self
-            .device_mut(addr)
-            .is_some_and(|d| d.inq.as_ref().is_some_and(|i| i.removable));
+        // LoEj only where 0x1B is START STOP UNIT: on a tape it is LOAD UNLOAD, where the
+        // same bit asks for a retension pass.
+        let removable = device_type != inq::TYPE_SEQUENTIAL_ACCESS
+            && self
+                .device_mut(addr)
+                .is_some_and(|d| d.inq.as_ref().is_some_and(|i| i.removable));
         let quirks = self.device_mut(addr).map(|d| d.quirks).unwrap_or_default();
         let mut out = Vec::new();
         let mut mk = |xpt: &mut Xpt, kind: PeriphKind| {

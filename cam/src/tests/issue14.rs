@@ -1527,3 +1527,50 @@ fn requeue_behind_a_sim_devq_freeze_waits_for_the_release_not_the_clock() {
     assert!(d[0].h.status.is_ok());
     r.assert_quiescent();
 }
+
+#[test]
+fn start_unit_sets_loej_for_removable_disks_but_never_retensions_a_tape() {
+    let init_required = Fault::Check {
+        key: sk::NOT_READY,
+        asc: 4,
+        ascq: 2,
+    };
+    // CD-ROM (removable): START with LoEj, as FreeBSD's cam_periph_error.
+    let (mut r, cd) = cd_rig();
+    r.mock.borrow_mut().rule(
+        Some(4),
+        Some(op::READ_CAPACITY_10),
+        init_required.clone(),
+        1,
+    );
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    let s: Vec<Vec<u8>> = r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .filter(|i| i.cdb[0] == op::START_STOP_UNIT)
+        .map(|i| i.cdb.clone())
+        .collect();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0][4], 0x03, "START + LoEj");
+    // Tape: 0x1B is LOAD UNLOAD there; bit 1 would be RETEN. LOAD only.
+    let (mut r, sa) = tape_with(vec![]);
+    r.mock
+        .borrow_mut()
+        .rule(Some(3), Some(op::TEST_UNIT_READY), init_required, 1);
+    let io = sa.tur(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    let s: Vec<Vec<u8>> = r
+        .mock
+        .borrow()
+        .issued
+        .iter()
+        .filter(|i| i.cdb[0] == op::START_STOP_UNIT)
+        .map(|i| i.cdb.clone())
+        .collect();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0][4], 0x01, "LOAD, no retension");
+    r.assert_quiescent();
+}
