@@ -362,11 +362,14 @@ impl Probe {
         if cur.addr.lun == 0 {
             self.set_state(xpt, PState::GetUser);
         } else {
+            let lun0 = DevAddr::new(cur.addr.bus, cur.addr.target, 0);
             cur.tran = self
                 .tran_by_target
                 .iter()
                 .find(|(t, _)| *t == cur.addr.target)
-                .map(|(_, s)| *s);
+                .map(|(_, s)| *s)
+                // XPT_SCAN_LUN: the target was negotiated by an earlier scan.
+                .or_else(|| xpt.device_mut(lun0).and_then(|d| d.tran));
             self.set_state(xpt, PState::Serial);
         }
     }

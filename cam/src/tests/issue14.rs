@@ -522,6 +522,11 @@ fn scan_lun_ccb_probes_one_lun_and_completes_when_done() {
     assert_eq!(done[0].func_code(), FuncCode::ScanLun);
     let addr = DevAddr::new(r.bus, 0, 3);
     assert!(r.xpt.devices().iter().any(|d| d.addr == addr));
+    assert_eq!(
+        r.xpt.dev_openings(addr),
+        r.xpt.dev_openings(r.addr(0)),
+        "the target's negotiated (tagged) settings apply to the new LUN"
+    );
     assert!(DaHandle::for_device(&r.xpt, addr).is_some());
     // LUN 0 was not touched by the LUN scan and is not declared lost.
     assert!(!r.xpt.devices().iter().any(|d| d.lost));
