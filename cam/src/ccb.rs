@@ -44,6 +44,24 @@ pub mod func {
     pub const XPT_SET_TRAN_SETTINGS: u32 = 0x16;
     /// Calculate disk geometry.
     pub const XPT_CALC_GEOMETRY: u32 = 0x17;
+    /// Get type information for a device.
+    pub const XPT_GDEV_TYPE: u32 = 0x02;
+    /// Get a list of peripheral devices.
+    pub const XPT_GDEVLIST: u32 = 0x03;
+    /// Set device type information.
+    pub const XPT_SDEV_TYPE: u32 = 0x07;
+    /// Get EDT entries matching the given pattern.
+    pub const XPT_DEV_MATCH: u32 = 0x09 | XPT_FC_XPT_ONLY;
+    /// Turn on debugging for a bus, target or LUN.
+    pub const XPT_DEBUG: u32 = 0x0a;
+    /// Path statistics (error counts, etc.).
+    pub const XPT_PATH_STATS: u32 = 0x0b;
+    /// Device statistics (error counts, etc.).
+    pub const XPT_GDEV_STATS: u32 = 0x0c;
+    /// Terminate the I/O process.
+    pub const XPT_TERM_IO: u32 = 0x13;
+    /// Scan a logical unit.
+    pub const XPT_SCAN_LUN: u32 = 0x14 | XPT_FC_QUEUED | XPT_FC_USER_CCB | XPT_FC_XPT_ONLY;
 }
 
 /// CCB header flag bits (`ccb_flags`), values as in cam_ccb.h.
@@ -122,6 +140,26 @@ pub enum FuncCode {
     SetTranSettings = func::XPT_SET_TRAN_SETTINGS,
     /// XPT_CALC_GEOMETRY.
     CalcGeometry = func::XPT_CALC_GEOMETRY,
+    /// XPT_GDEV_TYPE.
+    GdevType = func::XPT_GDEV_TYPE,
+    /// XPT_GDEVLIST.
+    GdevList = func::XPT_GDEVLIST,
+    /// XPT_SDEV_TYPE.
+    SdevType = func::XPT_SDEV_TYPE,
+    /// XPT_SCAN_BUS.
+    ScanBus = func::XPT_SCAN_BUS,
+    /// XPT_DEV_MATCH.
+    DevMatch = func::XPT_DEV_MATCH,
+    /// XPT_DEBUG.
+    Debug = func::XPT_DEBUG,
+    /// XPT_PATH_STATS.
+    PathStats = func::XPT_PATH_STATS,
+    /// XPT_GDEV_STATS.
+    GdevStats = func::XPT_GDEV_STATS,
+    /// XPT_TERM_IO.
+    TermIo = func::XPT_TERM_IO,
+    /// XPT_SCAN_LUN.
+    ScanLun = func::XPT_SCAN_LUN,
 }
 
 impl FuncCode {
@@ -593,6 +631,127 @@ pub struct Abort {
     pub abort_ccb: CcbId,
 }
 
+/// XPT_GDEV_TYPE body (`struct ccb_getdev`): what the probe learned about a device.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GetDev {
+    /// Returned INQUIRY data.
+    pub inquiry: Option<crate::scsi_cmd::InquiryData>,
+    /// Returned unit serial number.
+    pub serial: Option<String>,
+    /// Returned negotiated transfer settings.
+    pub tran: Option<TranSettings>,
+}
+
+/// `ccb_getdevlist` list status (`CAM_GDEVLIST_*`, cam_ccb.h).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum GdevListStatus {
+    /// This was the last periph of the device (`CAM_GDEVLIST_LAST_DEVICE` = 0).
+    #[default]
+    LastDevice = 0,
+    /// The list changed since `generation` (`CAM_GDEVLIST_LIST_CHANGED` = 1).
+    ListChanged = 1,
+    /// More periphs follow (`CAM_GDEVLIST_MORE_DEVS` = 2).
+    MoreDevs = 2,
+    /// Bad index (`CAM_GDEVLIST_ERROR` = 3).
+    Error = 3,
+}
+
+/// XPT_GDEVLIST body (`struct ccb_getdevlist`): the `index`th periph of the device at the
+/// CCB's path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GetDevList {
+    /// Which periph (0-based); the caller increments it while `status` is `MoreDevs`.
+    pub index: u32,
+    /// Returned periph name ("da", "sa", "cd", "pass").
+    pub periph_name: String,
+    /// Returned periph unit number.
+    pub unit_number: u32,
+    /// Periph list generation the caller saw (0 = first call); returned: current.
+    pub generation: u32,
+    /// Returned list status.
+    pub status: GdevListStatus,
+}
+
+/// One XPT_DEV_MATCH pattern (`struct dev_match_pattern`, simplified): every `Some` field
+/// must match; an empty pattern list matches everything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevMatchPattern {
+    /// Bus/target/LUN, wildcards allowed.
+    pub path: Path,
+    /// INQUIRY vendor prefix.
+    pub vendor: Option<String>,
+    /// INQUIRY product prefix.
+    pub product: Option<String>,
+    /// Peripheral device type.
+    pub device_type: Option<u8>,
+    /// Only devices with a periph of this name ("da", "sa", "cd", "pass").
+    pub periph_name: Option<String>,
+}
+
+impl DevMatchPattern {
+    /// A pattern matching every device under `path`.
+    pub fn path(path: Path) -> Self {
+        DevMatchPattern {
+            path,
+            vendor: None,
+            product: None,
+            device_type: None,
+            periph_name: None,
+        }
+    }
+}
+
+/// One XPT_DEV_MATCH result (`struct dev_match_result`, device and periph entries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DevMatchResult {
+    /// A device (`DEV_MATCH_DEVICE`).
+    Device {
+        /// Address.
+        addr: crate::path::DevAddr,
+        /// INQUIRY data.
+        inquiry: Option<crate::scsi_cmd::InquiryData>,
+        /// The device went away.
+        lost: bool,
+    },
+    /// A periph on that device (`DEV_MATCH_PERIPH`).
+    Periph {
+        /// Address.
+        addr: crate::path::DevAddr,
+        /// Periph name.
+        name: String,
+        /// Unit number.
+        unit: u32,
+    },
+}
+
+/// XPT_DEV_MATCH body (`struct ccb_dev_match`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DevMatch {
+    /// Patterns (OR of patterns; empty = all).
+    pub patterns: Vec<DevMatchPattern>,
+    /// Returned matches, devices each followed by their periphs.
+    pub matches: Vec<DevMatchResult>,
+}
+
+/// XPT_GDEV_STATS body (`struct ccb_getdevstats`) plus devstat-style I/O statistics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GetDevStats {
+    /// Returned openings.
+    pub dev_openings: u32,
+    /// Returned transactions at the SIM.
+    pub dev_active: u32,
+    /// Returned CCBs queued in the XPT.
+    pub queued: u32,
+    /// Returned device queue freeze count.
+    pub qfrozen_cnt: u32,
+    /// Returned maximum tags (openings when tagged).
+    pub maxtags: u32,
+    /// Returned minimum tags.
+    pub mintags: u32,
+    /// Returned I/O statistics (`devstat`).
+    pub devstat: crate::devstat::DevStat,
+}
+
 /// The function-specific part of a CCB.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CcbBody {
@@ -618,6 +777,26 @@ pub enum CcbBody {
     SetTranSettings(TranSettings),
     /// XPT_CALC_GEOMETRY.
     CalcGeometry(CalcGeometry),
+    /// XPT_GDEV_TYPE.
+    GdevType(GetDev),
+    /// XPT_GDEVLIST.
+    GdevList(GetDevList),
+    /// XPT_SDEV_TYPE (represented; the XPT answers CAM_FUNC_NOTAVAIL).
+    SdevType,
+    /// XPT_SCAN_BUS: scan the CCB's bus; completes when the scan ends.
+    ScanBus,
+    /// XPT_DEV_MATCH.
+    DevMatch(DevMatch),
+    /// XPT_DEBUG (represented; the XPT answers CAM_FUNC_NOTAVAIL).
+    Debug,
+    /// XPT_PATH_STATS (represented; the XPT answers CAM_FUNC_NOTAVAIL).
+    PathStats,
+    /// XPT_GDEV_STATS.
+    GdevStats(GetDevStats),
+    /// XPT_TERM_IO: like XPT_ABORT, passed to the SIM for a CCB it holds.
+    TermIo(Abort),
+    /// XPT_SCAN_LUN: probe the one LUN at the CCB's path; completes when done.
+    ScanLun,
 }
 
 /// A CAM control block.
@@ -657,6 +836,16 @@ impl Ccb {
             CcbBody::GetTranSettings(_) => FuncCode::GetTranSettings,
             CcbBody::SetTranSettings(_) => FuncCode::SetTranSettings,
             CcbBody::CalcGeometry(_) => FuncCode::CalcGeometry,
+            CcbBody::GdevType(_) => FuncCode::GdevType,
+            CcbBody::GdevList(_) => FuncCode::GdevList,
+            CcbBody::SdevType => FuncCode::SdevType,
+            CcbBody::ScanBus => FuncCode::ScanBus,
+            CcbBody::DevMatch(_) => FuncCode::DevMatch,
+            CcbBody::Debug => FuncCode::Debug,
+            CcbBody::PathStats => FuncCode::PathStats,
+            CcbBody::GdevStats(_) => FuncCode::GdevStats,
+            CcbBody::TermIo(_) => FuncCode::TermIo,
+            CcbBody::ScanLun => FuncCode::ScanLun,
         }
     }
     /// The full FreeBSD `ccb_flags` word, derived from header and body.

@@ -21,6 +21,10 @@ impl CamTime {
     pub fn as_nanos(self) -> u64 {
         self.0
     }
+    /// Time elapsed since `earlier` (zero if `earlier` is later).
+    pub fn since(self, earlier: CamTime) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
 }
 
 /// Source of time for the XPT, SIMs and periphs.

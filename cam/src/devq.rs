@@ -2,7 +2,7 @@
 //! openings, active count and freeze count.
 
 use crate::ccb::{CcbId, DispatchClass};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Key ordering a device queue: class (recovery first), priority, arrival.
 pub(crate) type QKey = (DispatchClass, u32, u64);
@@ -67,6 +67,16 @@ pub struct DevQueue {
     pub active: u32,
     /// Freeze count.
     pub frozen: FreezeCount,
+    /// The part of `frozen` taken for errors (a SIM's `CAM_DEV_QFRZN`, an abort in the
+    /// XPT, a recovery gauntlet): it holds priority CCBs too, so none overtakes a periph
+    /// still examining an error. Releases take from it first.
+    pub(crate) err_frozen: u32,
+    /// Arrival numbers of ORDERED-tag CCBs still queued: nothing that arrived later may be
+    /// dispatched before them.
+    pub(crate) ordered_pending: BTreeSet<u64>,
+    /// ORDERED-tag CCBs at the SIM: nothing else but HEAD OF QUEUE and recovery CCBs is
+    /// dispatched until they complete.
+    pub(crate) ordered_active: u32,
 }
 
 impl DevQueue {
@@ -81,16 +91,58 @@ impl DevQueue {
     pub fn queued(&self) -> usize {
         self.pending.len()
     }
-    /// The next CCB that may go to the SIM, given whether the SIM queue is frozen: a frozen
-    /// queue passes only recovery and priority CCBs (seed 004); openings always apply.
+    /// Freeze for an error (counts in `frozen` and `err_frozen`).
+    pub(crate) fn freeze_err(&mut self, n: u32) -> u32 {
+        self.err_frozen = self.err_frozen.saturating_add(n);
+        self.frozen.freeze(n)
+    }
+    /// Release `n` freezes, error freezes first; refuses to go below zero.
+    pub(crate) fn release(&mut self, n: u32) -> Result<u32, FreezeError> {
+        let left = self.frozen.release(n)?;
+        self.err_frozen = self.err_frozen.saturating_sub(n).min(left);
+        Ok(left)
+    }
+    /// Whether the queue holds an error freeze.
+    pub fn error_frozen(&self) -> bool {
+        self.err_frozen > 0
+    }
+    /// The next CCB that may go to the SIM, given whether the SIM queue is frozen, in key
+    /// order (class, priority, arrival). Recovery CCBs pass every freeze; priority CCBs
+    /// pass a frozen SIM queue and non-error device freezes (seed 004) but not an error
+    /// freeze; normal CCBs pass nothing. ORDERED tags are barriers: a CCB that arrived
+    /// after a queued ORDERED one waits for it, and while one is at the SIM only HEAD OF
+    /// QUEUE (priority 0 keys) and recovery CCBs go. Openings always apply.
     pub(crate) fn peek_dispatchable(&self, simq_frozen: bool) -> Option<(QKey, CcbId)> {
         if self.active >= self.openings {
             return None;
         }
-        let (k, id) = self.pending.iter().next()?;
-        if (self.frozen.frozen() || simq_frozen) && k.0 == DispatchClass::Normal {
-            return None;
+        let first_ordered = self.ordered_pending.iter().next().copied();
+        for (k, id) in &self.pending {
+            let held = match k.0 {
+                DispatchClass::Recovery => false,
+                DispatchClass::Priority => self.error_frozen(),
+                DispatchClass::Normal => self.frozen.frozen() || simq_frozen,
+            };
+            if held {
+                // Every later key is of this class or a lower one, held alike: stop looking.
+                if k.0 == DispatchClass::Normal {
+                    break;
+                }
+                continue;
+            }
+            if k.0 != DispatchClass::Recovery && k.1 != HOQ_PRIO {
+                if self.ordered_active > 0 {
+                    continue;
+                }
+                if first_ordered.is_some_and(|o| k.2 > o) {
+                    continue;
+                }
+            }
+            return Some((*k, *id));
         }
-        Some((*k, *id))
+        None
     }
 }
+
+/// Key priority given to HEAD OF QUEUE CCBs: sorts before every real CAM priority.
+pub(crate) const HOQ_PRIO: u32 = 0;

@@ -33,6 +33,7 @@ struct Cur {
     tran: Option<TranSettings>,
     serial: Option<String>,
     tries: u32,
+    quirks: crate::quirks::Quirks,
 }
 
 /// INQUIRY retries during probe (UNIT ATTENTION after reset is expected).
@@ -46,16 +47,39 @@ pub(crate) struct Probe {
     cur: Option<Cur>,
     found: Vec<DevAddr>,
     tran_by_target: Vec<(u32, TranSettings)>,
+    /// XPT_SCAN_LUN: probe just this LUN.
+    only: Option<DevAddr>,
+    /// Targets scanned LUN by LUN (no REPORT LUNS), with the highest LUN to try.
+    seq_targets: Vec<(u32, u64)>,
+    /// PATH_INQ `max_lun`.
+    max_lun: u64,
 }
+
+/// Highest LUN of a sequential scan of a SCSI-2 device (3-bit LUN in IDENTIFY).
+const SCSI2_MAX_LUN: u64 = 7;
+/// Highest LUN a sequential scan of a newer device tries (REPORT LUNS failed).
+const SEQ_SCAN_MAX_LUN: u64 = 255;
 
 impl Probe {
     pub fn start(xpt: &mut Xpt, bus: BusId) -> Probe {
+        Self::start_with(xpt, bus, None)
+    }
+
+    /// XPT_SCAN_LUN: PATH_INQ, then probe only `addr`.
+    pub fn start_lun(xpt: &mut Xpt, addr: DevAddr) -> Probe {
+        Self::start_with(xpt, addr.bus, Some(addr))
+    }
+
+    fn start_with(xpt: &mut Xpt, bus: BusId, only: Option<DevAddr>) -> Probe {
         let p = Probe {
             bus,
             todo: VecDeque::new(),
             cur: None,
             found: Vec::new(),
             tran_by_target: Vec::new(),
+            only,
+            seq_targets: Vec::new(),
+            max_lun: 0,
         };
         let mut c = Ccb::new(Path::bus(bus), CcbBody::PathInq(Default::default()));
         c.h.priority = priority::CAM_PRIORITY_XPT;
@@ -140,15 +164,18 @@ impl Probe {
                     tran: None,
                     serial: None,
                     tries: 0,
+                    quirks: Default::default(),
                 });
                 self.set_state(xpt, PState::Tur);
                 false
             }
             None => {
                 // Devices seen before but not now are gone.
+                let only = self.only;
                 let gone: Vec<DevAddr> = xpt
                     .devices()
                     .into_iter()
+                    .filter(|d| only.is_none_or(|o| o == d.addr))
                     .filter(|d| d.addr.bus == self.bus && !d.lost && !self.found.contains(&d.addr))
                     .map(|d| d.addr)
                     .collect();
@@ -197,11 +224,17 @@ impl Probe {
                     return true;
                 };
                 if !ok {
-                    return true;
+                    return self.next(xpt);
                 }
-                for t in 0..=pi.max_target {
-                    if t != pi.initiator_id {
-                        self.todo.push_back((t, 0));
+                self.max_lun = pi.max_lun;
+                match self.only {
+                    Some(a) => self.todo.push_back((a.target, a.lun)),
+                    None => {
+                        for t in 0..=pi.max_target {
+                            if t != pi.initiator_id {
+                                self.todo.push_back((t, 0));
+                            }
+                        }
                     }
                 }
                 return self.next(xpt);
@@ -216,12 +249,24 @@ impl Probe {
                 };
                 match parsed {
                     Some(i) if i.lun_present() => {
+                        let q = xpt.lookup_quirks(&i);
                         let cur = self.cur.as_mut().expect("probing");
                         let scsi3 = i.scsi3();
                         cur.inq = Some(i);
-                        if cur.addr.lun == 0 && scsi3 {
+                        cur.quirks = q;
+                        let (addr, lun0) = (cur.addr, cur.addr.lun == 0 && self.only.is_none());
+                        if lun0 && scsi3 && !q.no_report_luns {
                             self.set_state(xpt, PState::ReportLuns);
                         } else {
+                            if lun0 {
+                                // SCSI-2 (or told not to ask): LUN by LUN, as FreeBSD's probe.
+                                let lim = if scsi3 {
+                                    SEQ_SCAN_MAX_LUN
+                                } else {
+                                    SCSI2_MAX_LUN
+                                };
+                                self.seq_targets.push((addr.target, lim.min(self.max_lun)));
+                            }
                             self.after_luns(xpt);
                         }
                     }
@@ -239,15 +284,19 @@ impl Probe {
                 }
             }
             PState::ReportLuns => {
-                if ok {
-                    if let Ok(mut luns) = scsi_cmd::parse_report_luns(&data) {
+                let t = self.cur.as_ref().expect("probing").addr.target;
+                match scsi_cmd::parse_report_luns(&data) {
+                    Ok(mut luns) if ok => {
                         luns.sort_unstable();
                         luns.dedup();
-                        let t = self.cur.as_ref().expect("probing").addr.target;
                         for l in luns.into_iter().rev().filter(|l| *l != 0) {
                             self.todo.push_front((t, l));
                         }
                     }
+                    // REPORT LUNS failed: fall back to a sequential scan.
+                    _ => self
+                        .seq_targets
+                        .push((t, SEQ_SCAN_MAX_LUN.min(self.max_lun))),
                 }
                 self.after_luns(xpt);
             }
@@ -270,7 +319,8 @@ impl Probe {
                         if !i.wbus16 {
                             g.spi.bus_width = Some(0);
                         }
-                        g.tq_enb = Some(u.tq_enb.unwrap_or(false) && i.cmdque);
+                        g.tq_enb =
+                            Some(u.tq_enb.unwrap_or(false) && i.cmdque && !cur.quirks.no_tags);
                         cur.tran = Some(g);
                         self.set_state(xpt, PState::SetTran);
                     }
@@ -312,11 +362,14 @@ impl Probe {
         if cur.addr.lun == 0 {
             self.set_state(xpt, PState::GetUser);
         } else {
+            let lun0 = DevAddr::new(cur.addr.bus, cur.addr.target, 0);
             cur.tran = self
                 .tran_by_target
                 .iter()
                 .find(|(t, _)| *t == cur.addr.target)
-                .map(|(_, s)| *s);
+                .map(|(_, s)| *s)
+                // XPT_SCAN_LUN: the target was negotiated by an earlier scan.
+                .or_else(|| xpt.device_mut(lun0).and_then(|d| d.tran));
             self.set_state(xpt, PState::Serial);
         }
     }
@@ -326,7 +379,14 @@ impl Probe {
         let Some(i) = cur.inq else { return };
         let addr = cur.addr;
         let params = xpt.sim_params(self.bus).cloned().unwrap_or_default();
-        let tagged = i.cmdque && cur.tran.and_then(|t| t.tq_enb).unwrap_or(false);
+        let q = cur.quirks;
+        let tagged = i.cmdque && !q.no_tags && cur.tran.and_then(|t| t.tq_enb).unwrap_or(false);
+        // Sequential LUN scan: the next LUN, until one is missing (no sparse LUNs).
+        if let Some((_, lim)) = self.seq_targets.iter().find(|(t, _)| *t == addr.target) {
+            if addr.lun < *lim {
+                self.todo.push_front((addr.target, addr.lun + 1));
+            }
+        }
         let dtype = i.device_type;
         let old_periphs;
         {
@@ -336,13 +396,21 @@ impl Probe {
             d.inq = Some(i);
             d.serial = cur.serial;
             d.tran = cur.tran;
+            if q.no_tags {
+                if let Some(t) = d.tran.as_mut() {
+                    t.tq_enb = Some(false);
+                }
+            }
             d.lost = false;
-            d.devq.openings = if tagged {
-                params.max_tagged_dev_transactions
+            d.quirks = q;
+            let open = if tagged {
+                params
+                    .max_tagged_dev_transactions
+                    .min(q.max_tags.unwrap_or(u32::MAX))
             } else {
                 params.max_dev_transactions
-            }
-            .max(1);
+            };
+            d.devq.openings = open.max(1);
             old_periphs = d.periphs.clone();
         }
         // A device that came back after being lost gets fresh periphs; the invalidated ones

@@ -224,6 +224,18 @@ pub fn start_stop(start: bool) -> [u8; 6] {
     [op::START_STOP_UNIT, 0, 0, 0, start as u8, 0]
 }
 
+/// START STOP UNIT: START, LOEJ (load/eject the medium) and IMMED bits.
+pub fn start_stop_unit(start: bool, load_eject: bool, immed: bool) -> [u8; 6] {
+    [
+        op::START_STOP_UNIT,
+        immed as u8,
+        0,
+        0,
+        (start as u8) | ((load_eject as u8) << 1),
+        0,
+    ]
+}
+
 /// SYNCHRONIZE CACHE(10) for the whole medium.
 pub fn sync_cache10() -> [u8; 10] {
     [op::SYNCHRONIZE_CACHE_10, 0, 0, 0, 0, 0, 0, 0, 0, 0]
@@ -347,4 +359,129 @@ pub fn write_filemarks(n: u32) -> Option<[u8; 6]> {
 /// REWIND.
 pub fn rewind() -> [u8; 6] {
     [op::REWIND, 0, 0, 0, 0, 0]
+}
+
+/// READ TOC/PMA/ATIP (MMC); scsi-defs has no constant for it.
+pub const READ_TOC: u8 = 0x43;
+
+/// READ TOC, format 0 (TOC), from `track`, LBA or MSF addresses.
+pub fn read_toc(msf: bool, track: u8, alloc: u16) -> [u8; 10] {
+    let a = alloc.to_be_bytes();
+    [READ_TOC, (msf as u8) << 1, 0, 0, 0, 0, track, a[0], a[1], 0]
+}
+
+/// One READ TOC track descriptor.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TocEntry {
+    /// Track number (0xAA = lead-out).
+    pub track: u8,
+    /// ADR field (high nibble of byte 1).
+    pub adr: u8,
+    /// CONTROL field (low nibble of byte 1; bit 2 = data track).
+    pub control: u8,
+    /// Start address as an LBA (MSF converted: (M*60+S)*75+F-150).
+    pub lba: i64,
+}
+
+/// Parsed READ TOC (format 0) data.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Toc {
+    /// First track number.
+    pub first_track: u8,
+    /// Last track number.
+    pub last_track: u8,
+    /// Track descriptors, lead-out included.
+    pub entries: Vec<TocEntry>,
+}
+
+/// Lead-out track number in a TOC.
+pub const TOC_LEADOUT: u8 = 0xaa;
+
+/// Parse READ TOC format 0 data; `msf` says how the addresses were asked for. The list is
+/// cut to what the TOC data length and the buffer both hold.
+pub fn parse_read_toc(b: &[u8], msf: bool) -> Result<Toc, ParseError> {
+    need("READ TOC", b, 4)?;
+    let data_len = u16::from_be_bytes([b[0], b[1]]) as usize;
+    if data_len < 2 {
+        return Err(ParseError::Invalid("READ TOC data length below 2"));
+    }
+    let avail = (data_len - 2).min(b.len() - 4);
+    let mut entries = Vec::with_capacity(avail / 8);
+    for d in b[4..4 + avail].chunks_exact(8) {
+        let lba = if msf {
+            ((d[5] as i64) * 60 + d[6] as i64) * 75 + d[7] as i64 - 150
+        } else {
+            i32::from_be_bytes([d[4], d[5], d[6], d[7]]) as i64
+        };
+        entries.push(TocEntry {
+            track: d[2],
+            adr: d[1] >> 4,
+            control: d[1] & 0x0f,
+            lba,
+        });
+    }
+    Ok(Toc {
+        first_track: b[2],
+        last_track: b[3],
+        entries,
+    })
+}
+
+/// PREVENT ALLOW MEDIUM REMOVAL.
+pub fn prevent_allow(prevent: bool) -> [u8; 6] {
+    [op::PREVENT_ALLOW_MEDIUM_REMOVAL, 0, 0, 0, prevent as u8, 0]
+}
+
+/// SPACE(6) codes (SSC): what `count` counts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SpaceCode {
+    /// Logical blocks (code 0).
+    Blocks = 0,
+    /// Filemarks (code 1).
+    Filemarks = 1,
+    /// End of data (code 3; count ignored).
+    EndOfData = 3,
+}
+
+/// SPACE(6): `count` is a 24-bit two's-complement number (negative = toward BOP).
+pub fn space(code: SpaceCode, count: i32) -> Option<[u8; 6]> {
+    if !(-(1 << 23)..(1 << 23)).contains(&count) {
+        return None;
+    }
+    let c = count.to_be_bytes();
+    Some([op::SPACE_6, code as u8, c[1], c[2], c[3], 0])
+}
+
+/// LOCATE(10) to logical object `block` (partition 0).
+pub fn locate10(block: u32) -> [u8; 10] {
+    let b = block.to_be_bytes();
+    [op::LOCATE_10, 0, 0, b[0], b[1], b[2], b[3], 0, 0, 0]
+}
+
+/// ERASE(6); `long` erases to the end of the partition (LONG bit).
+pub fn erase(long: bool) -> [u8; 6] {
+    [op::ERASE_6, long as u8, 0, 0, 0, 0]
+}
+
+/// MODE SELECT(6) with a block descriptor setting the tape block size (0 = variable):
+/// the CDB and its 12-byte parameter list (header + one descriptor, buffered mode 1).
+pub fn mode_select_block_size(bs: u32) -> Option<([u8; 6], Vec<u8>)> {
+    if bs > 0x00ff_ffff {
+        return None;
+    }
+    let b = bs.to_be_bytes();
+    // PF = 1 (byte 1 bit 4): the list follows the SCSI-2 page format.
+    let cdb = [op::MODE_SELECT_6, 0x10, 0, 0, 12, 0];
+    let list = vec![0, 0, 0x10, 8, 0, 0, 0, 0, 0, b[1], b[2], b[3]];
+    Some((cdb, list))
+}
+
+/// Block length of a MODE SELECT/SENSE(6) parameter list's first block descriptor.
+pub fn parse_mode6_block_len(b: &[u8]) -> Result<u32, ParseError> {
+    need("MODE(6) header", b, 4)?;
+    if b[3] < 8 {
+        return Err(ParseError::Invalid("no block descriptor"));
+    }
+    need("MODE(6) block descriptor", b, 12)?;
+    Ok(u32::from_be_bytes([0, b[9], b[10], b[11]]))
 }

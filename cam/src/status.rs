@@ -62,8 +62,12 @@ pub enum CamStatus {
     ReqTooBig = 0x1a,
     /// Requeue to preserve transaction ordering.
     RequeueReq = 0x1b,
+    /// ATA error, look at the error code (`CAM_ATA_STATUS_ERROR`).
+    AtaStatusError = 0x1c,
     /// Initiator/target nexus lost.
     ScsiItNexusLost = 0x1d,
+    /// SMP error, look at the SMP function result (`CAM_SMP_STATUS_ERROR`).
+    SmpStatusError = 0x1e,
     /// Completed but exceeded the soft timeout.
     ReqSofttimeout = 0x1f,
     /// Initiator detected error.
@@ -141,7 +145,9 @@ const ALL: &[CamStatus] = {
         UnrecHbaError,
         ReqTooBig,
         RequeueReq,
+        AtaStatusError,
         ScsiItNexusLost,
+        SmpStatusError,
         ReqSofttimeout,
         Ide,
         ResrcUnavail,

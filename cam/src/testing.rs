@@ -47,7 +47,31 @@ pub enum MockKind {
         /// Current object index.
         pos: usize,
     },
+    /// A CD-ROM drive: 2048-byte blocks; block `n` reads as bytes `n as u8`.
+    Cdrom {
+        /// Blocks on the disc.
+        blocks: u64,
+        /// A disc is loaded.
+        medium: bool,
+        /// Medium removal prevented.
+        prevent: bool,
+        /// A UNIT ATTENTION 28h (medium may have changed) is pending.
+        ua_pending: bool,
+        /// Start LBAs of the tracks (track 1 first).
+        tracks: Vec<u32>,
+    },
+    /// A processor or scanner: answers TEST UNIT READY, INQUIRY, and SEND/RECEIVE (0x0a
+    /// / 0x08) with the data it was sent last.
+    Processor {
+        /// Peripheral device type (TYPE_PROCESSOR or TYPE_SCANNER).
+        dtype: u8,
+        /// Last data sent.
+        buf: Vec<u8>,
+    },
 }
+
+/// CD-ROM block size.
+pub const CD_BLOCK: usize = 2048;
 
 /// A mock logical unit.
 #[derive(Clone, Debug)]
@@ -77,6 +101,33 @@ impl MockDevice {
             serial: "DISK0001".into(),
         }
     }
+    /// A CD-ROM drive holding a disc of `blocks` 2048-byte blocks in `tracks` tracks.
+    pub fn cdrom(blocks: u64, tracks: Vec<u32>) -> Self {
+        MockDevice {
+            kind: MockKind::Cdrom {
+                blocks,
+                medium: true,
+                prevent: false,
+                ua_pending: false,
+                tracks,
+            },
+            inq_flags: inq::FLAG_SYNC,
+            version: 5,
+            serial: "CD000001".into(),
+        }
+    }
+    /// A processor (`TYPE_PROCESSOR`) or scanner (`TYPE_SCANNER`) device.
+    pub fn processor(dtype: u8) -> Self {
+        MockDevice {
+            kind: MockKind::Processor {
+                dtype,
+                buf: Vec::new(),
+            },
+            inq_flags: 0,
+            version: 2,
+            serial: "PROC0001".into(),
+        }
+    }
     /// An empty tape.
     pub fn tape() -> Self {
         MockDevice {
@@ -92,6 +143,8 @@ impl MockDevice {
     fn dtype(&self) -> u8 {
         match self.kind {
             MockKind::Disk { .. } => inq::TYPE_DIRECT_ACCESS,
+            MockKind::Cdrom { .. } => inq::TYPE_CDROM,
+            MockKind::Processor { dtype, .. } => dtype,
             MockKind::Tape { .. } => inq::TYPE_SEQUENTIAL_ACCESS,
         }
     }
@@ -124,6 +177,12 @@ pub enum Fault {
     Shortage,
     /// A misbehaving SIM: turn the CCB back with CAM_REQUEUE_REQ without freezing anything.
     TurnBack,
+    /// The SIM chapter's error case: freeze the device queue (its owner releases) and turn
+    /// the CCB back with CAM_REQUEUE_REQ so that it keeps its order.
+    TurnBackFreezeDev,
+    /// The target takes this long: completes then, or with CAM_CMD_TIMEOUT at the CCB's
+    /// timeout if that comes first (a SIM enforcing timeouts).
+    Slow(Duration),
 }
 
 /// Which commands a rule applies to.
@@ -182,6 +241,16 @@ pub struct MockState {
     start_recovery: Option<Duration>,
     /// Completions returned, for checks.
     pub completions: u64,
+    /// Largest transfer the SIM takes (PATH_INQ `maxio`); default 1 MiB.
+    pub maxio: u32,
+    /// Faults for READ/WRITE commands starting at an LBA: (target, LBA, fault, times).
+    pub lba_rules: Vec<(u32, u64, Fault, u32)>,
+    /// Tape medium size per target: (early-warning object count, physical end).
+    pub tape_limits: BTreeMap<u32, (usize, usize)>,
+    /// Tape block size set by MODE SELECT per target (0 = variable); unset = anything goes.
+    pub tape_block: BTreeMap<u32, u32>,
+    /// The `ccb_flags` word of every CCB in `issued`, same order.
+    pub issued_flags: Vec<u32>,
 }
 
 /// The mock SIM; clone the `state` handle to script and inspect it.
@@ -226,6 +295,11 @@ impl MockSim {
                 pending_release: false,
                 start_recovery: None,
                 completions: 0,
+                maxio: 1 << 20,
+                lba_rules: Vec::new(),
+                tape_limits: BTreeMap::new(),
+                tape_block: BTreeMap::new(),
+                issued_flags: Vec::new(),
             })),
         }
     }
@@ -244,6 +318,10 @@ impl MockState {
             fault,
             times,
         });
+    }
+    /// Add a fault for READ/WRITE commands to `target` that start at `lba`.
+    pub fn rule_lba(&mut self, target: u32, lba: u64, fault: Fault, times: u32) {
+        self.lba_rules.push((target, lba, fault, times));
     }
     /// Start seed 000 recovery at the next poll; it lasts `d`. With `give_up`, the bus is
     /// declared lost at the end and every periph on it invalidated.
@@ -358,6 +436,24 @@ impl MockState {
             .filter(|(t, _)| *t == addr.target)
             .map(|(_, l)| *l)
             .collect();
+        let is_tape = matches!(
+            self.devices.get(&(addr.target, addr.lun)).map(|d| &d.kind),
+            Some(MockKind::Tape { .. })
+        );
+        if is_tape && cdb.first() == Some(&op::MODE_SELECT_6) {
+            match crate::scsi_cmd::parse_mode6_block_len(&out) {
+                Ok(bs) => {
+                    self.tape_block.insert(addr.target, bs);
+                    Self::ok(ccb);
+                }
+                Err(_) => Self::check(ccb, sk::ILLEGAL_REQUEST, 0x1a, 0, None, 0),
+            }
+            return;
+        }
+        let tape_cfg = (
+            self.tape_limits.get(&addr.target).copied(),
+            self.tape_block.get(&addr.target).copied(),
+        );
         let Some(dev) = self.devices.get_mut(&(addr.target, addr.lun)) else {
             // Target answers but the LUN is absent: INQUIRY says "not connected".
             if cdb.first() == Some(&op::INQUIRY) {
@@ -370,6 +466,11 @@ impl MockState {
             }
             return;
         };
+        if let MockKind::Cdrom { .. } | MockKind::Processor { .. } = dev.kind {
+            if !matches!(cdb[0], op::INQUIRY | op::REPORT_LUNS) {
+                return Self::exec_other(ccb, &cdb, &out, &mut dev.kind);
+            }
+        }
         match cdb[0] {
             op::TEST_UNIT_READY | op::START_STOP_UNIT | op::SYNCHRONIZE_CACHE_10 => Self::ok(ccb),
             op::INQUIRY if cdb[1] & 1 != 0 => {
@@ -390,7 +491,7 @@ impl MockState {
             op::INQUIRY => {
                 let mut d = vec![0u8; 36];
                 d[0] = dev.dtype();
-                d[1] = if dev.dtype() == inq::TYPE_SEQUENTIAL_ACCESS {
+                d[1] = if matches!(dev.dtype(), inq::TYPE_SEQUENTIAL_ACCESS | inq::TYPE_CDROM) {
                     inq::RMB
                 } else {
                     0
@@ -400,10 +501,12 @@ impl MockState {
                 d[4] = 31;
                 d[7] = dev.inq_flags;
                 d[8..16].copy_from_slice(b"MOCK    ");
-                d[16..32].copy_from_slice(if dev.dtype() == 0 {
-                    b"DISK            "
-                } else {
-                    b"TAPE            "
+                d[16..32].copy_from_slice(match dev.dtype() {
+                    inq::TYPE_DIRECT_ACCESS => b"DISK            ",
+                    inq::TYPE_CDROM => b"CDROM           ",
+                    inq::TYPE_PROCESSOR => b"PROCESSOR       ",
+                    inq::TYPE_SCANNER => b"SCANNER         ",
+                    _ => b"TAPE            ",
                 });
                 d[32..36].copy_from_slice(b"0001");
                 Self::fill_in(ccb, &d);
@@ -427,8 +530,146 @@ impl MockState {
                     blocks,
                     no_cmd6,
                 } => Self::exec_disk(ccb, &cdb, &out, *block_len, data, *blocks, *no_cmd6),
-                MockKind::Tape { objs, pos } => Self::exec_tape(ccb, &cdb, &out, objs, pos),
+                MockKind::Tape { objs, pos } => {
+                    Self::exec_tape_more(ccb, &cdb, &out, objs, pos, tape_cfg)
+                }
+                other => Self::exec_other(ccb, &cdb, &out, other),
             },
+        }
+    }
+
+    /// CD-ROM and processor commands.
+    fn exec_other(ccb: &mut Ccb, cdb: &[u8], out: &[u8], kind: &mut MockKind) {
+        match kind {
+            MockKind::Processor { buf, .. } => match cdb[0] {
+                op::TEST_UNIT_READY => Self::ok(ccb),
+                // SEND(6) / RECEIVE(6) of processor devices.
+                0x0a => {
+                    *buf = out.to_vec();
+                    Self::ok(ccb);
+                }
+                0x08 => {
+                    let b = buf.clone();
+                    Self::fill_in(ccb, &b);
+                    Self::ok(ccb);
+                }
+                _ => Self::check(ccb, sk::ILLEGAL_REQUEST, 0x20, 0, None, 0),
+            },
+            MockKind::Cdrom {
+                blocks,
+                medium,
+                prevent,
+                ua_pending,
+                tracks,
+            } => {
+                if *ua_pending {
+                    *ua_pending = false;
+                    return Self::check(ccb, sk::UNIT_ATTENTION, 0x28, 0, None, 0);
+                }
+                let needs_medium = !matches!(
+                    cdb[0],
+                    op::PREVENT_ALLOW_MEDIUM_REMOVAL | op::START_STOP_UNIT
+                );
+                if needs_medium && !*medium {
+                    return Self::check(ccb, sk::NOT_READY, 0x3a, 0, None, 0);
+                }
+                match cdb[0] {
+                    op::TEST_UNIT_READY => Self::ok(ccb),
+                    op::PREVENT_ALLOW_MEDIUM_REMOVAL => {
+                        *prevent = cdb[4] & 1 != 0;
+                        Self::ok(ccb);
+                    }
+                    op::START_STOP_UNIT => {
+                        let (start, loej) = (cdb[4] & 1 != 0, cdb[4] & 2 != 0);
+                        if loej && !start {
+                            if *prevent {
+                                // MEDIUM REMOVAL PREVENTED.
+                                return Self::check(ccb, sk::ILLEGAL_REQUEST, 0x53, 0x02, None, 0);
+                            }
+                            *medium = false;
+                        } else if loej && start && !*medium {
+                            *medium = true;
+                        }
+                        Self::ok(ccb);
+                    }
+                    op::READ_CAPACITY_10 => {
+                        let mut d = ((*blocks - 1) as u32).to_be_bytes().to_vec();
+                        d.extend_from_slice(&(CD_BLOCK as u32).to_be_bytes());
+                        Self::fill_in(ccb, &d);
+                        Self::ok(ccb);
+                    }
+                    crate::scsi_cmd::READ_TOC => {
+                        let msf = cdb[1] & 2 != 0;
+                        let mut d = vec![0u8; 4];
+                        d[2] = 1;
+                        d[3] = tracks.len() as u8;
+                        let mut ent = |track: u8, lba: u32| {
+                            let addr = if msf {
+                                let f = lba + 150;
+                                [0, (f / 75 / 60) as u8, (f / 75 % 60) as u8, (f % 75) as u8]
+                            } else {
+                                lba.to_be_bytes()
+                            };
+                            d.extend_from_slice(&[0, 0x14, track, 0]);
+                            d.extend_from_slice(&addr);
+                        };
+                        for (i, t) in tracks.iter().enumerate() {
+                            ent(i as u8 + 1, *t);
+                        }
+                        ent(crate::scsi_cmd::TOC_LEADOUT, *blocks as u32);
+                        let n = (d.len() - 2) as u16;
+                        d[0..2].copy_from_slice(&n.to_be_bytes());
+                        Self::fill_in(ccb, &d);
+                        Self::ok(ccb);
+                    }
+                    op::READ_10 | op::READ_12 => {
+                        let Some((_, lba, n)) = crate::scsi_cmd::decode_rw(cdb) else {
+                            return Self::check(ccb, sk::ILLEGAL_REQUEST, 0x24, 0, None, 0);
+                        };
+                        if lba + n as u64 > *blocks {
+                            return Self::check(ccb, sk::ILLEGAL_REQUEST, 0x21, 0, None, 0);
+                        }
+                        let mut d = Vec::with_capacity(n as usize * CD_BLOCK);
+                        for b in lba..lba + n as u64 {
+                            d.resize(d.len() + CD_BLOCK, b as u8);
+                        }
+                        Self::fill_in(ccb, &d);
+                        Self::ok(ccb);
+                    }
+                    _ => Self::check(ccb, sk::ILLEGAL_REQUEST, 0x20, 0, None, 0),
+                }
+            }
+            _ => Self::check(ccb, sk::ILLEGAL_REQUEST, 0x20, 0, None, 0),
+        }
+    }
+
+    /// Put a disc in a mock CD-ROM drive: the next command sees UNIT ATTENTION 28h.
+    pub fn cd_insert(&mut self, target: u32, new_blocks: u64) {
+        if let Some(MockDevice {
+            kind:
+                MockKind::Cdrom {
+                    blocks,
+                    medium,
+                    ua_pending,
+                    ..
+                },
+            ..
+        }) = self.devices.get_mut(&(target, 0))
+        {
+            *blocks = new_blocks;
+            *medium = true;
+            *ua_pending = true;
+        }
+    }
+
+    /// Take the disc out of a mock CD-ROM drive (by hand, whatever PREVENT says).
+    pub fn cd_remove(&mut self, target: u32) {
+        if let Some(MockDevice {
+            kind: MockKind::Cdrom { medium, .. },
+            ..
+        }) = self.devices.get_mut(&(target, 0))
+        {
+            *medium = false;
         }
     }
 
@@ -484,6 +725,147 @@ impl MockState {
                 None => Self::check(ccb, sk::ILLEGAL_REQUEST, 0x20, 0, None, 0),
             },
         }
+    }
+
+    /// SPACE, LOCATE, ERASE, block-mode checks and end of medium, then the basics.
+    fn exec_tape_more(
+        ccb: &mut Ccb,
+        cdb: &[u8],
+        out: &[u8],
+        objs: &mut Vec<TapeObj>,
+        pos: &mut usize,
+        (limits, mode): (Option<(usize, usize)>, Option<u32>),
+    ) {
+        use scsi_defs::sense::FIXED_FILEMARK as FM;
+        let fixed = cdb.get(1).is_some_and(|b| b & 1 != 0);
+        match cdb[0] {
+            op::READ_6 | op::WRITE_6 if mode.is_some_and(|bs| (bs != 0) != fixed) => {
+                // Fixed bit disagrees with the block size in effect.
+                return Self::check(ccb, sk::ILLEGAL_REQUEST, 0x24, 0, None, 0);
+            }
+            op::SPACE_6 => {
+                let n = i32::from_be_bytes([
+                    if cdb[2] & 0x80 != 0 { 0xff } else { 0 },
+                    cdb[2],
+                    cdb[3],
+                    cdb[4],
+                ]);
+                let code = cdb[1] & 7;
+                let want = n.unsigned_abs();
+                let mut done = 0u32;
+                if code == 3 {
+                    *pos = objs.len();
+                    return Self::ok(ccb);
+                }
+                while done < want {
+                    if n > 0 {
+                        match objs.get(*pos) {
+                            None => {
+                                return Self::check(
+                                    ccb,
+                                    sk::BLANK_CHECK,
+                                    0,
+                                    5,
+                                    Some(want - done),
+                                    0,
+                                )
+                            }
+                            Some(TapeObj::Filemark) => {
+                                *pos += 1;
+                                if code == 0 {
+                                    return Self::check(
+                                        ccb,
+                                        sk::NO_SENSE,
+                                        0,
+                                        1,
+                                        Some(want - done),
+                                        FM,
+                                    );
+                                }
+                                done += 1;
+                            }
+                            Some(TapeObj::Block(_)) => {
+                                *pos += 1;
+                                if code == 0 {
+                                    done += 1;
+                                }
+                            }
+                        }
+                    } else {
+                        if *pos == 0 {
+                            // Beginning of partition.
+                            return Self::check(
+                                ccb,
+                                sk::NO_SENSE,
+                                0,
+                                4,
+                                Some(want - done),
+                                scsi_defs::sense::FIXED_EOM,
+                            );
+                        }
+                        match objs[*pos - 1] {
+                            TapeObj::Filemark if code == 0 => {
+                                *pos -= 1;
+                                return Self::check(ccb, sk::NO_SENSE, 0, 1, Some(want - done), FM);
+                            }
+                            TapeObj::Filemark => {
+                                *pos -= 1;
+                                done += 1;
+                            }
+                            TapeObj::Block(_) => {
+                                *pos -= 1;
+                                if code == 0 {
+                                    done += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                return Self::ok(ccb);
+            }
+            op::LOCATE_10 => {
+                let b = u32::from_be_bytes([cdb[3], cdb[4], cdb[5], cdb[6]]) as usize;
+                if b > objs.len() {
+                    *pos = objs.len();
+                    return Self::check(ccb, sk::BLANK_CHECK, 0, 5, None, 0);
+                }
+                *pos = b;
+                return Self::ok(ccb);
+            }
+            op::ERASE_6 => {
+                objs.truncate(*pos);
+                return Self::ok(ccb);
+            }
+            op::WRITE_6 | op::WRITE_FILEMARKS_6 => {
+                if let Some((ew, end)) = limits {
+                    if *pos >= end {
+                        return Self::check(
+                            ccb,
+                            sk::VOLUME_OVERFLOW,
+                            0,
+                            2,
+                            Some(u32::from_be_bytes([0, cdb[2], cdb[3], cdb[4]])),
+                            scsi_defs::sense::FIXED_EOM,
+                        );
+                    }
+                    Self::exec_tape(ccb, cdb, out, objs, pos);
+                    if ccb.h.status.is_ok() && *pos >= ew {
+                        // Early warning: done, but the end is near (EOM, 00h/02h).
+                        return Self::check(
+                            ccb,
+                            sk::NO_SENSE,
+                            0,
+                            2,
+                            None,
+                            scsi_defs::sense::FIXED_EOM,
+                        );
+                    }
+                    return;
+                }
+            }
+            _ => {}
+        }
+        Self::exec_tape(ccb, cdb, out, objs, pos)
     }
 
     fn exec_tape(ccb: &mut Ccb, cdb: &[u8], out: &[u8], objs: &mut Vec<TapeObj>, pos: &mut usize) {
@@ -642,7 +1024,20 @@ impl MockState {
                     due: now.after(d),
                 });
             }
-            Fault::Shortage | Fault::TurnBack => unreachable!("handled before acceptance"),
+            Fault::Slow(d) if d > ccb.h.timeout => {
+                let due = now.after(ccb.h.timeout);
+                self.inflight.push(InFlight { ccb, due });
+            }
+            Fault::Slow(d) => {
+                self.execute(&mut ccb, addr);
+                self.inflight.push(InFlight {
+                    ccb,
+                    due: now.after(d),
+                });
+            }
+            Fault::Shortage | Fault::TurnBack | Fault::TurnBackFreezeDev => {
+                unreachable!("handled before acceptance")
+            }
         }
     }
 
@@ -658,7 +1053,7 @@ impl MockState {
                     sim_vid: "FreeBSD".into(),
                     hba_vid: "mock".into(),
                     base_transfer_speed: 3300,
-                    maxio: 1 << 20,
+                    maxio: self.maxio,
                 };
                 ccb.set_status(CamStatus::ReqCmp, 0);
                 ctx.done(ccb);
@@ -737,14 +1132,20 @@ impl MockState {
         let opcode = ccb.scsiio().map(|io| io.cdb.opcode());
         if ccb.scsiio().is_some() {
             if let Some(i) = self.rules.iter().position(|r| {
-                matches!(r.fault, Fault::Shortage | Fault::TurnBack)
-                    && (r.target.is_none() || r.target == Some(addr.target))
+                matches!(
+                    r.fault,
+                    Fault::Shortage | Fault::TurnBack | Fault::TurnBackFreezeDev
+                ) && (r.target.is_none() || r.target == Some(addr.target))
                     && (r.opcode.is_none() || r.opcode == opcode)
             }) {
-                let shortage = self.rules[i].fault == Fault::Shortage;
+                let fault = self.rules[i].fault.clone();
+                let shortage = fault == Fault::Shortage;
                 self.rules[i].times -= 1;
                 if self.rules[i].times == 0 {
                     self.rules.remove(i);
+                }
+                if fault == Fault::TurnBackFreezeDev {
+                    ctx.freeze_devq(addr, 1);
                 }
                 if !shortage {
                     ccb.set_status(CamStatus::RequeueReq, 0);
@@ -763,7 +1164,16 @@ impl MockState {
             ccb.set_status(CamStatus::SelTimeout, 0);
             return self.complete(ccb, ctx);
         }
+        // A real SIM cannot map more than maxio for one command.
+        if ccb
+            .scsiio()
+            .is_some_and(|io| io.data.len() > self.maxio as usize)
+        {
+            ccb.set_status(CamStatus::ReqTooBig, 0);
+            return self.complete(ccb, ctx);
+        }
         ccb.h.status.set(CAM_SIM_QUEUED);
+        self.issued_flags.push(ccb.flags_word());
         self.issued.push(Issued {
             id: ccb.h.id,
             addr,
@@ -787,6 +1197,22 @@ impl MockState {
             ctx.async_event(AC_SENT_BDR, addr.path(), AsyncArg::None);
             ccb.set_status(CamStatus::ReqCmp, CAM_SIM_QUEUED);
             return self.complete(ccb, ctx);
+        }
+        let lba = ccb
+            .scsiio()
+            .and_then(|io| crate::scsi_cmd::decode_rw(io.cdb.bytes()))
+            .map(|(_, l, _)| l);
+        if let Some(i) = self
+            .lba_rules
+            .iter()
+            .position(|r| r.0 == addr.target && Some(r.1) == lba && r.3 > 0)
+        {
+            let f = self.lba_rules[i].2.clone();
+            self.lba_rules[i].3 -= 1;
+            if self.lba_rules[i].3 == 0 {
+                self.lba_rules.remove(i);
+            }
+            return self.fault(ccb, f, addr, ctx);
         }
         if let Some(f) = self.take_rule(addr.target, opcode) {
             return self.fault(ccb, f, addr, ctx);

@@ -5,7 +5,7 @@
 use crate::async_event::{
     AsyncArg, AsyncCallback, AsyncEvent, AsyncHandle, AsyncRegistry, AC_LOST_DEVICE,
 };
-use crate::ccb::{relsim, Ccb, CcbBody, CcbId, DispatchClass, TranSettings};
+use crate::ccb::{relsim, Ccb, CcbBody, CcbId, DispatchClass, TagAction, TranSettings};
 use crate::clock::{CamTime, Clock};
 use crate::devq::{DevQueue, FreezeError, QKey};
 use crate::gauntlet::{Gauntlet, GauntletError, GauntletJob};
@@ -105,7 +105,8 @@ pub struct XptStats {
     pub dispatched: u64,
     /// CCBs completed to their owners.
     pub completed: u64,
-    /// Dispatches of normal CCBs to a frozen queue (must stay 0).
+    /// Dispatches of normal CCBs to a frozen queue, or of priority CCBs to an error-frozen
+    /// device queue (must stay 0).
     pub frozen_violations: u64,
     /// Periph requests that completed more than once (must stay 0).
     pub duplicate_io_results: u64,
@@ -121,6 +122,8 @@ pub(crate) struct BusState {
     /// SIM queue is released, so a priority CCB cannot spin against a recovering SIM.
     parked: Vec<CcbId>,
     pub gauntlet: Gauntlet,
+    /// The SIM's last PATH_INQ answer (for maxio and max_lun).
+    pub pathinq: Option<crate::ccb::PathInq>,
 }
 
 /// What the XPT knows about one device (`struct cam_ed`).
@@ -137,6 +140,9 @@ pub(crate) struct Device {
     pub serial: Option<String>,
     pub tran: Option<TranSettings>,
     pub periphs: Vec<PeriphId>,
+    pub(crate) stats: crate::devstat::DevStatAcc,
+    /// Quirks matched from INQUIRY at probe time.
+    pub quirks: crate::quirks::Quirks,
 }
 
 /// Public view of a device (for `devlist`).
@@ -160,6 +166,8 @@ pub struct DeviceInfo {
 enum CcbState {
     Queued(DeviceId, QKey),
     Parked(DeviceId),
+    /// Turned back by a SIM that did not freeze: waiting out a back-off timer.
+    Backoff(DeviceId),
     AtSim,
     Immediate,
 }
@@ -169,6 +177,8 @@ struct CcbEntry {
     ccb: Option<Box<Ccb>>,
     dev: Option<DeviceId>,
     completion: Completion,
+    /// Arrival number, kept across requeues so a requeued CCB keeps its place.
+    seq: u64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -176,6 +186,7 @@ enum Timer {
     DevRelease(DeviceId),
     AppFreeze(BusId),
     PeriphWake(PeriphId, u64),
+    Requeue(CcbId),
 }
 
 /// The CAM transport layer and its event loop.
@@ -202,6 +213,12 @@ pub struct Xpt {
     stats: XptStats,
     /// XPT-level requeues per CCB (seed 001 retries of never-issued CCBs), bounded.
     requeues: HashMap<CcbId, u32>,
+    /// User quirk entries, consulted before the built-in table.
+    quirk_table: Vec<crate::quirks::QuirkEntry>,
+    /// XPT_SCAN_BUS/XPT_SCAN_LUN CCBs waiting for their scan to finish, per bus.
+    scan_ccbs: HashMap<BusId, Vec<Ccb>>,
+    /// Split periph requests: child request -> parent (see `periph::split`).
+    pub(crate) splits: crate::periph::split::Splits,
 }
 
 /// Entries kept in the XPT log.
@@ -210,6 +227,18 @@ pub const LOG_CAP: usize = 8192;
 /// Retries the XPT itself makes of a CCB that never reached the adapter, before handing it
 /// to its owner: a SIM that turns CCBs back without freezing its queue must not spin us.
 pub const XPT_REQUEUE_LIMIT: u32 = 64;
+
+/// First back-off before resubmitting a CCB a SIM turned back without freezing.
+pub const REQUEUE_BACKOFF_BASE: Duration = Duration::from_millis(1);
+/// Longest back-off between such resubmissions.
+pub const REQUEUE_BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// Back-off before the `n`th (1-based) resubmission of a turned-back CCB: doubling from
+/// `REQUEUE_BACKOFF_BASE`, capped at `REQUEUE_BACKOFF_MAX`.
+pub fn requeue_backoff(n: u32) -> Duration {
+    let shift = n.saturating_sub(1).min(16);
+    (REQUEUE_BACKOFF_BASE * (1u32 << shift)).min(REQUEUE_BACKOFF_MAX)
+}
 
 impl Xpt {
     /// A transport layer driven by `clock`.
@@ -241,6 +270,9 @@ impl Xpt {
             log: Vec::new(),
             stats: XptStats::default(),
             requeues: HashMap::new(),
+            quirk_table: Vec::new(),
+            scan_ccbs: HashMap::new(),
+            splits: Default::default(),
         }
     }
 
@@ -260,6 +292,7 @@ impl Xpt {
             rr: 0,
             parked: Vec::new(),
             gauntlet: Gauntlet::default(),
+            pathinq: None,
         });
         self.post_async(AsyncEvent {
             code: crate::async_event::AC_PATH_REGISTERED,
@@ -299,6 +332,8 @@ impl Xpt {
             serial: None,
             tran: None,
             periphs: Vec::new(),
+            stats: Default::default(),
+            quirks: Default::default(),
         });
         self.dev_index.insert(addr, id);
         self.buses[addr.bus.0 as usize].devices.push(id);
@@ -351,6 +386,7 @@ impl Xpt {
                 ccb: None,
                 dev: None,
                 completion,
+                seq: 0,
             },
         );
     }
@@ -385,12 +421,15 @@ impl Xpt {
                         ccb: None,
                         dev: Some(dev),
                         completion,
+                        seq: 0,
                     },
                 );
                 return self.finish_now(ccb, CamStatus::ReqTermio);
             }
         }
-        let key = self.enqueue(dev, ccb.h.class, ccb.h.priority, id);
+        self.seq += 1;
+        let seq = self.seq;
+        let key = self.enqueue(dev, &ccb, seq);
         self.ccbs.insert(
             id,
             CcbEntry {
@@ -398,15 +437,46 @@ impl Xpt {
                 ccb: Some(Box::new(ccb)),
                 dev: Some(dev),
                 completion,
+                seq,
             },
         );
     }
 
-    fn enqueue(&mut self, dev: DeviceId, class: DispatchClass, prio: u32, id: CcbId) -> QKey {
-        self.seq += 1;
-        let key = (class, prio, self.seq);
-        self.devices[dev.0].devq.pending.insert(key, id);
+    /// Put a CCB in its device queue under arrival number `seq`. HEAD OF QUEUE goes
+    /// before everything of its class; ORDERED is noted as a barrier.
+    fn enqueue(&mut self, dev: DeviceId, ccb: &Ccb, seq: u64) -> QKey {
+        let prio = if ccb.h.tag_action == TagAction::HeadOfQueue {
+            crate::devq::HOQ_PRIO
+        } else {
+            ccb.h.priority.max(crate::devq::HOQ_PRIO + 1)
+        };
+        let key = (ccb.h.class, prio, seq);
+        let q = &mut self.devices[dev.0].devq;
+        q.pending.insert(key, ccb.h.id);
+        if ccb.h.tag_action == TagAction::Ordered {
+            q.ordered_pending.insert(seq);
+        }
         key
+    }
+
+    /// A held ORDERED CCB leaves for good: its barrier goes with it.
+    fn drop_barrier(&mut self, d: DeviceId, id: CcbId) {
+        if let Some(e) = self.ccbs.get(&id) {
+            let ordered = e
+                .ccb
+                .as_ref()
+                .is_some_and(|c| c.h.tag_action == TagAction::Ordered);
+            if ordered {
+                self.devices[d.0].devq.ordered_pending.remove(&e.seq);
+            }
+        }
+    }
+
+    /// Take a CCB out of its device queue (the inverse of `enqueue`).
+    fn dequeue(&mut self, dev: DeviceId, key: QKey) {
+        let q = &mut self.devices[dev.0].devq;
+        q.pending.remove(&key);
+        q.ordered_pending.remove(&key.2);
     }
 
     /// Function codes that do not pass through the device queues (`xpt_action_default`).
@@ -427,31 +497,236 @@ impl Xpt {
             }
             CcbBody::Abort(a) => {
                 let target = a.abort_ccb;
-                match self.ccbs.get(&target).map(|e| e.state) {
+                let held = match self.ccbs.get(&target).map(|e| e.state) {
                     Some(CcbState::Queued(dev, key)) => {
-                        // Still in the XPT: pull it out and complete it as aborted.
-                        self.devices[dev.0].devq.pending.remove(&key);
-                        let e = self.ccbs.get_mut(&target).expect("entry exists");
-                        e.state = CcbState::Immediate;
-                        let victim = e.ccb.take().expect("queued CCB is held by the XPT");
-                        self.finish_now(*victim, CamStatus::ReqAborted);
-                        self.finish_now(ccb, CamStatus::ReqCmp);
+                        self.dequeue(dev, key);
+                        Some(dev)
                     }
                     Some(CcbState::Parked(dev)) => {
                         let bus = self.devices[dev.0].addr.bus;
                         self.buses[bus.0 as usize].parked.retain(|x| *x != target);
+                        self.drop_barrier(dev, target);
+                        Some(dev)
+                    }
+                    // Its back-off timer finds it gone and does nothing.
+                    Some(CcbState::Backoff(dev)) => {
+                        self.drop_barrier(dev, target);
+                        Some(dev)
+                    }
+                    _ => None,
+                };
+                match (held, self.ccbs.get(&target).map(|e| e.state)) {
+                    (Some(dev), _) => {
+                        // Still in the XPT: as FreeBSD's xpt_action_default, complete it
+                        // CAM_REQ_ABORTED|CAM_DEV_QFRZN with its devq frozen, so its owner
+                        // sees the abort before anything queued behind it runs.
                         let e = self.ccbs.get_mut(&target).expect("entry exists");
                         e.state = CcbState::Immediate;
-                        let victim = e.ccb.take().expect("parked CCB is held by the XPT");
-                        self.finish_now(*victim, CamStatus::ReqAborted);
+                        let mut victim = e.ccb.take().expect("queued CCB is held by the XPT");
+                        self.devices[dev.0].devq.freeze_err(1);
+                        victim.set_status(CamStatus::ReqAborted, CAM_DEV_QFRZN);
+                        self.done_q.push_back(victim);
                         self.finish_now(ccb, CamStatus::ReqCmp);
                     }
-                    Some(CcbState::AtSim) => self.send_to_sim(ccb),
+                    (None, Some(CcbState::AtSim)) => self.send_to_sim(ccb),
                     _ => self.finish_now(ccb, CamStatus::UaAbort),
                 }
             }
+            CcbBody::SdevType | CcbBody::Debug | CcbBody::PathStats => {
+                self.finish_now(ccb, CamStatus::FuncNotavail)
+            }
+            CcbBody::GdevType(_)
+            | CcbBody::GdevList(_)
+            | CcbBody::DevMatch(_)
+            | CcbBody::GdevStats(_) => self.action_query(ccb),
+            CcbBody::ScanBus | CcbBody::ScanLun => self.action_scan(ccb),
             _ => self.send_to_sim(ccb),
         }
+    }
+
+    /// The query function codes the XPT answers from what it knows (`xpt_action_default`).
+    fn action_query(&mut self, mut ccb: Ccb) {
+        let addr = ccb.h.path.addr();
+        let dev = addr.and_then(|a| self.dev_index.get(&a).copied());
+        let now = self.clock.now();
+        let status = match &mut ccb.body {
+            CcbBody::GdevType(g) => match dev.map(|d| &self.devices[d.0]) {
+                Some(d) if d.inq.is_some() => {
+                    g.inquiry = d.inq.clone();
+                    g.serial = d.serial.clone();
+                    g.tran = d.tran;
+                    CamStatus::ReqCmp
+                }
+                _ => CamStatus::DevNotThere,
+            },
+            CcbBody::GdevList(g) => match dev {
+                Some(d) => {
+                    let list: Vec<PeriphId> = self.devices[d.0]
+                        .periphs
+                        .iter()
+                        .copied()
+                        .filter(|p| !self.periph_invalid(*p))
+                        .collect();
+                    let generation = list.len() as u32;
+                    if g.generation != 0 && g.generation != generation {
+                        g.status = crate::ccb::GdevListStatus::ListChanged;
+                    } else if let Some(p) = list.get(g.index as usize) {
+                        let (name, unit) = self.periph_name_unit(*p);
+                        g.periph_name = name.into();
+                        g.unit_number = unit;
+                        g.status = if (g.index as usize) + 1 < list.len() {
+                            crate::ccb::GdevListStatus::MoreDevs
+                        } else {
+                            crate::ccb::GdevListStatus::LastDevice
+                        };
+                    } else {
+                        g.status = crate::ccb::GdevListStatus::Error;
+                    }
+                    g.generation = generation;
+                    CamStatus::ReqCmp
+                }
+                None => CamStatus::DevNotThere,
+            },
+            CcbBody::DevMatch(m) => {
+                m.matches = self.dev_match(&m.patterns);
+                CamStatus::ReqCmp
+            }
+            CcbBody::GdevStats(g) => match dev {
+                Some(d) => {
+                    let dv = &self.devices[d.0];
+                    g.dev_openings = dv.devq.openings;
+                    g.dev_active = dv.devq.active;
+                    g.queued = dv.devq.queued() as u32;
+                    g.qfrozen_cnt = dv.devq.frozen.get();
+                    let tagged = dv.tran.and_then(|t| t.tq_enb).unwrap_or(false);
+                    g.maxtags = if tagged { dv.devq.openings } else { 0 };
+                    g.mintags = if tagged { 2 } else { 0 };
+                    g.devstat = dv.stats.snapshot(now);
+                    CamStatus::ReqCmp
+                }
+                None => CamStatus::DevNotThere,
+            },
+            _ => CamStatus::ReqInvalid,
+        };
+        self.finish_now(ccb, status);
+    }
+
+    /// XPT_SCAN_BUS / XPT_SCAN_LUN: start the scan; the CCB completes when it ends.
+    fn action_scan(&mut self, ccb: Ccb) {
+        let Some(bus) = ccb
+            .h
+            .path
+            .bus_id()
+            .filter(|b| (b.0 as usize) < self.buses.len())
+        else {
+            return self.finish_now(ccb, CamStatus::PathInvalid);
+        };
+        if self.probes.contains_key(&bus) {
+            return self.finish_now(ccb, CamStatus::Busy);
+        }
+        let pr = match (&ccb.body, ccb.h.path.addr()) {
+            (CcbBody::ScanLun, Some(a)) => Probe::start_lun(self, a),
+            (CcbBody::ScanLun, None) => return self.finish_now(ccb, CamStatus::ReqInvalid),
+            _ => Probe::start(self, bus),
+        };
+        self.probes.insert(bus, pr);
+        self.scan_ccbs.entry(bus).or_default().push(ccb);
+    }
+
+    /// A scan on `bus` ended: complete the scan CCBs waiting for it.
+    fn scan_finished(&mut self, bus: BusId) {
+        for c in self.scan_ccbs.remove(&bus).unwrap_or_default() {
+            self.finish_now(c, CamStatus::ReqCmp);
+        }
+    }
+
+    /// XPT_DEV_MATCH: devices (with INQUIRY) matching any pattern, each with its periphs.
+    pub fn dev_match(
+        &self,
+        patterns: &[crate::ccb::DevMatchPattern],
+    ) -> Vec<crate::ccb::DevMatchResult> {
+        use crate::ccb::DevMatchResult as R;
+        let mut out = Vec::new();
+        for d in self.devices.iter().filter(|d| d.inq.is_some()) {
+            let inq = d.inq.as_ref().expect("filtered");
+            let periphs: Vec<(PeriphId, &'static str, u32)> = d
+                .periphs
+                .iter()
+                .filter(|p| !self.periph_invalid(**p))
+                .map(|p| {
+                    let (n, u) = self.periph_name_unit(*p);
+                    (*p, n, u)
+                })
+                .collect();
+            let hit = patterns.is_empty()
+                || patterns.iter().any(|p| {
+                    p.path.matches(d.addr)
+                        && p.vendor
+                            .as_ref()
+                            .is_none_or(|v| inq.vendor.starts_with(v.as_str()))
+                        && p.product
+                            .as_ref()
+                            .is_none_or(|v| inq.product.starts_with(v.as_str()))
+                        && p.device_type.is_none_or(|t| t == inq.device_type)
+                        && p.periph_name
+                            .as_ref()
+                            .is_none_or(|n| periphs.iter().any(|x| x.1 == n.as_str()))
+                });
+            if !hit {
+                continue;
+            }
+            out.push(R::Device {
+                addr: d.addr,
+                inquiry: d.inq.clone(),
+                lost: d.lost,
+            });
+            for (_, name, unit) in periphs {
+                out.push(R::Periph {
+                    addr: d.addr,
+                    name: name.into(),
+                    unit,
+                });
+            }
+        }
+        out
+    }
+
+    /// devstat of a device: I/O counts, bytes, errors, busy time, latency histogram.
+    pub fn dev_stats(&self, addr: DevAddr) -> Option<crate::devstat::DevStat> {
+        let now = self.clock.now();
+        self.dev_index
+            .get(&addr)
+            .map(|d| self.devices[d.0].stats.snapshot(now))
+    }
+
+    /// Add a quirk entry; it applies to devices probed from now on, before the built-ins.
+    pub fn add_quirk(&mut self, e: crate::quirks::QuirkEntry) {
+        self.quirk_table.push(e);
+    }
+
+    /// The quirks matched for a probed device.
+    pub fn device_quirks(&self, addr: DevAddr) -> Option<crate::quirks::Quirks> {
+        self.dev_index.get(&addr).map(|d| self.devices[d.0].quirks)
+    }
+
+    pub(crate) fn lookup_quirks(&self, inq: &InquiryData) -> crate::quirks::Quirks {
+        crate::quirks::lookup(&self.quirk_table, &inq.vendor, &inq.product, &inq.revision)
+    }
+
+    /// The SIM's `maxio` from its last PATH_INQ, if known and non-zero.
+    pub fn bus_maxio(&self, bus: BusId) -> Option<u32> {
+        self.buses
+            .get(bus.0 as usize)
+            .and_then(|b| b.pathinq.as_ref())
+            .map(|p| p.maxio)
+            .filter(|m| *m > 0)
+    }
+
+    /// The SIM's last PATH_INQ answer, if one was seen.
+    pub fn bus_pathinq(&self, bus: BusId) -> Option<&crate::ccb::PathInq> {
+        self.buses
+            .get(bus.0 as usize)
+            .and_then(|b| b.pathinq.as_ref())
     }
 
     fn send_to_sim(&mut self, ccb: Ccb) {
@@ -504,7 +779,7 @@ impl Xpt {
         // No deferred release: release once now. An openings-only request on an unfrozen
         // queue is fine (FreeBSD clamps); a bare release of nothing is refused.
         let adjust_only = rs.release_flags & relsim::RELSIM_ADJUST_OPENINGS != 0;
-        if !deferred && d.devq.frozen.release(1).is_err() && !adjust_only {
+        if !deferred && d.devq.release(1).is_err() && !adjust_only {
             status = CamStatus::ReqInvalid;
         }
         let rs_out = self.devices[dev.0].devq.frozen.get();
@@ -553,7 +828,8 @@ impl Xpt {
             }
             SimOp::FreezeDevq(addr, n) => {
                 if let Ok(d) = self.device_id(addr) {
-                    self.devices[d.0].devq.frozen.freeze(n);
+                    // A SIM's freeze is an error freeze: the owner looks at the error first.
+                    self.devices[d.0].devq.freeze_err(n);
                 }
             }
             SimOp::Async(ev) => self.post_async(ev),
@@ -571,7 +847,7 @@ impl Xpt {
     /// `xpt_release_devq`; never goes below zero (an over-release changes nothing).
     pub fn release_devq(&mut self, addr: DevAddr, n: u32) -> Result<u32, XptError> {
         let d = self.find_device(addr)?;
-        Ok(self.devices[d.0].devq.frozen.release(n)?)
+        Ok(self.devices[d.0].devq.release(n)?)
     }
 
     /// Device queue freeze count.
@@ -692,6 +968,7 @@ impl Xpt {
             for d in hit {
                 self.devices[d.0].lost = true;
                 // Anything still queued in the XPT for a lost device cannot be sent.
+                self.devices[d.0].devq.ordered_pending.clear();
                 let pending: Vec<CcbId> = std::mem::take(&mut self.devices[d.0].devq.pending)
                     .into_values()
                     .collect();
@@ -739,13 +1016,25 @@ impl Xpt {
                     }
                 }
                 Timer::PeriphWake(p, tok) => self.with_periph(p, |per, xpt| per.wake(xpt, tok)),
+                Timer::Requeue(id) => {
+                    if let Some(CcbState::Backoff(d)) = self.ccbs.get(&id).map(|e| e.state) {
+                        let bus = self.devices[d.0].addr.bus.0 as usize;
+                        if self.buses[bus].simq.frozen.frozen() {
+                            // Frozen meanwhile: wait for the release like any parked CCB.
+                            self.buses[bus].parked.push(id);
+                            self.ccbs.get_mut(&id).expect("entry").state = CcbState::Parked(d);
+                        } else {
+                            self.requeue_held(id, d);
+                        }
+                    }
+                }
             }
         }
         did
     }
 
     fn release_dev_internal(&mut self, d: DeviceId, why: &str) {
-        if let Err(e) = self.devices[d.0].devq.frozen.release(1) {
+        if let Err(e) = self.devices[d.0].devq.release(1) {
             self.note(XptLog::ReleaseUnderflow {
                 what: format!("{why}: {e}"),
             });
@@ -775,13 +1064,51 @@ impl Xpt {
             self.note(XptLog::SpuriousDone { id });
             return;
         };
+        if let CcbBody::PathInq(pi) = &ccb.body {
+            // Remember the SIM's limits (maxio for splitting, max_lun for LUN scans).
+            if ccb.h.status.is_ok() {
+                if let Some(b) = ccb
+                    .h
+                    .path
+                    .bus_id()
+                    .and_then(|b| self.buses.get_mut(b.0 as usize))
+                {
+                    b.pathinq = Some(pi.clone());
+                }
+            }
+        }
         if entry.state == CcbState::AtSim {
             let d = entry.dev.expect("dev-queued CCB has a device");
             let bus = self.devices[d.0].addr.bus;
             let b = &mut self.buses[bus.0 as usize];
             b.simq.active = b.simq.active.saturating_sub(1);
+            let now = self.clock.now();
             let dv = &mut self.devices[d.0];
             dv.devq.active = dv.devq.active.saturating_sub(1);
+            if ccb.h.tag_action == TagAction::Ordered {
+                dv.devq.ordered_active = dv.devq.ordered_active.saturating_sub(1);
+            }
+            dv.stats.end(dv.devq.active, now);
+            let st = ccb.h.status;
+            if let Some(io) = ccb.scsiio() {
+                // A CCB the SIM turned back unissued did no I/O.
+                if st.status() != CamStatus::RequeueReq || st.has(CAM_SIM_QUEUED) {
+                    use crate::devstat::StatDir;
+                    let (dir, len) = match &io.data {
+                        crate::ccb::DataXfer::In(b) => (StatDir::In, b.len()),
+                        crate::ccb::DataXfer::Out(b) => (StatDir::Out, b.len()),
+                        crate::ccb::DataXfer::None => (StatDir::None, 0),
+                    };
+                    // A failed command's residual is not trustworthy: count no bytes.
+                    let bytes = if st.is_ok() {
+                        len.saturating_sub(io.resid as usize) as u64
+                    } else {
+                        0
+                    };
+                    let lat = ccb.h.dispatched_at.map_or(Duration::ZERO, |t| now.since(t));
+                    dv.stats.record(dir, bytes, !st.is_ok(), lat);
+                }
+            }
             if dv.rel_on_complete > 0 {
                 dv.rel_on_complete -= 1;
                 self.release_dev_internal(d, "RELSIM after command complete");
@@ -820,35 +1147,54 @@ impl Xpt {
                 && !self.devices[d.0].lost
                 && self.requeues.get(&id).copied().unwrap_or(0) < XPT_REQUEUE_LIMIT
             {
-                *self.requeues.entry(id).or_default() += 1;
+                let n = {
+                    let c = self.requeues.entry(id).or_default();
+                    *c += 1;
+                    *c
+                };
                 let addr = self.devices[d.0].addr;
                 self.note(XptLog::RequeuedNeverIssued { id, addr });
                 let frz = ccb.h.status.has(CAM_DEV_QFRZN);
+                if ccb.h.tag_action == TagAction::Ordered {
+                    // Still a barrier while held: nothing later overtakes it meanwhile.
+                    self.devices[d.0].devq.ordered_pending.insert(entry.seq);
+                }
                 ccb.h.status = CamStatus::ReqInprog.into();
                 let bus = addr.bus.0 as usize;
-                if self.buses[bus].simq.frozen.frozen() {
+                // Another freeze of the device (not this CCB's own) that holds its class.
+                let q = &self.devices[d.0].devq;
+                let own = frz as u32;
+                let held_by_devq = match ccb.h.class {
+                    DispatchClass::Normal => q.frozen.get() > own,
+                    DispatchClass::Priority => q.err_frozen > own,
+                    DispatchClass::Recovery => false,
+                };
+                let state = if self.buses[bus].simq.frozen.frozen() {
+                    // The SIM froze its queue: the release is the signal to try again.
                     self.buses[bus].parked.push(id);
-                    self.ccbs.insert(
-                        id,
-                        CcbEntry {
-                            state: CcbState::Parked(d),
-                            ccb: Some(ccb),
-                            dev: Some(d),
-                            completion: entry.completion,
-                        },
-                    );
+                    CcbState::Parked(d)
+                } else if held_by_devq {
+                    // The device queue is frozen (the SIM chapter's "freeze the devq,
+                    // requeue the rest"): back in its place now, the release lets it go.
+                    let seq = entry.seq;
+                    let key = self.enqueue(d, &ccb, seq);
+                    CcbState::Queued(d, key)
                 } else {
-                    let key = self.enqueue(d, ccb.h.class, ccb.h.priority, id);
-                    self.ccbs.insert(
-                        id,
-                        CcbEntry {
-                            state: CcbState::Queued(d, key),
-                            ccb: Some(ccb),
-                            dev: Some(d),
-                            completion: entry.completion,
-                        },
-                    );
-                }
+                    // No freeze, so no signal: pace the retries on the clock instead.
+                    let at = self.clock.now().after(requeue_backoff(n));
+                    self.add_timer(at, Timer::Requeue(id));
+                    CcbState::Backoff(d)
+                };
+                self.ccbs.insert(
+                    id,
+                    CcbEntry {
+                        state,
+                        ccb: Some(ccb),
+                        dev: Some(d),
+                        completion: entry.completion,
+                        seq: entry.seq,
+                    },
+                );
                 if frz {
                     self.release_dev_internal(d, "requeue of unissued CCB");
                 }
@@ -872,7 +1218,7 @@ impl Xpt {
                     .map(|(k, v)| (*k, *v))
                     .collect();
                 for (k, vid) in keys {
-                    self.devices[d.0].devq.pending.remove(&k);
+                    self.dequeue(d, k);
                     if let Some(e) = self.ccbs.get_mut(&vid) {
                         e.state = CcbState::Immediate;
                         if let Some(c) = e.ccb.take() {
@@ -894,6 +1240,8 @@ impl Xpt {
                     let finished = pr.done(self, *ccb);
                     if !finished {
                         self.probes.insert(bus, pr);
+                    } else {
+                        self.scan_finished(bus);
                     }
                 }
             }
@@ -930,16 +1278,24 @@ impl Xpt {
             let b = &mut self.buses[bus.0 as usize];
             b.rr = (b.rr + i + 1) % n;
             b.simq.active += 1;
+            self.dequeue(d, k);
+            let now = self.clock.now();
             let dv = &mut self.devices[d.0];
-            dv.devq.pending.remove(&k);
+            dv.stats.start(dv.devq.active, now);
             dv.devq.active += 1;
             if k.0 == DispatchClass::Normal && (dv.devq.frozen.frozen() || simq_frozen) {
+                self.stats.frozen_violations += 1;
+            }
+            if k.0 == DispatchClass::Priority && dv.devq.error_frozen() {
                 self.stats.frozen_violations += 1;
             }
             let e = self.ccbs.get_mut(&id).expect("queued CCB has an entry");
             e.state = CcbState::AtSim;
             let mut ccb = e.ccb.take().expect("queued CCB is held");
-            ccb.h.dispatched_at = Some(self.clock.now());
+            if ccb.h.tag_action == TagAction::Ordered {
+                self.devices[d.0].devq.ordered_active += 1;
+            }
+            ccb.h.dispatched_at = Some(now);
             self.stats.dispatched += 1;
             did = true;
             self.call_sim(bus, |sim, ctx| sim.action(*ccb, ctx));
@@ -990,33 +1346,41 @@ impl Xpt {
             let Some(CcbState::Parked(d)) = self.ccbs.get(&id).map(|e| e.state) else {
                 continue;
             };
-            let (flushing, lost) = (self.devices[d.0].flushing, self.devices[d.0].lost);
-            let e = self.ccbs.get_mut(&id).expect("parked entry");
-            if flushing || lost {
-                e.state = CcbState::Immediate;
-                let c = e.ccb.take().expect("parked CCB is held");
-                if flushing {
-                    self.note(XptLog::Flushed { id });
-                }
-                self.finish_now(
-                    *c,
-                    if lost {
-                        CamStatus::DevNotThere
-                    } else {
-                        CamStatus::ReqTermio
-                    },
-                );
-            } else {
-                let (class, prio) = e
-                    .ccb
-                    .as_ref()
-                    .map(|c| (c.h.class, c.h.priority))
-                    .expect("parked CCB is held");
-                let key = self.enqueue(d, class, prio, id);
-                self.ccbs.get_mut(&id).expect("parked entry").state = CcbState::Queued(d, key);
-            }
+            self.requeue_held(id, d);
         }
         true
+    }
+
+    /// A held (parked or backed-off) CCB goes back to its device queue, in its old place;
+    /// flushed or lost devices complete it instead.
+    fn requeue_held(&mut self, id: CcbId, d: DeviceId) {
+        let (flushing, lost) = (self.devices[d.0].flushing, self.devices[d.0].lost);
+        if flushing || lost {
+            self.drop_barrier(d, id);
+        }
+        let e = self.ccbs.get_mut(&id).expect("held entry");
+        if flushing || lost {
+            e.state = CcbState::Immediate;
+            let c = e.ccb.take().expect("held CCB is held");
+            if flushing {
+                self.note(XptLog::Flushed { id });
+            }
+            self.finish_now(
+                *c,
+                if lost {
+                    CamStatus::DevNotThere
+                } else {
+                    CamStatus::ReqTermio
+                },
+            );
+        } else {
+            let seq = e.seq;
+            let c = e.ccb.take().expect("held CCB is held");
+            let key = self.enqueue(d, &c, seq);
+            let e = self.ccbs.get_mut(&id).expect("held entry");
+            e.ccb = Some(c);
+            e.state = CcbState::Queued(d, key);
+        }
     }
 
     /// Step until nothing is left to do now (time does not move).
@@ -1046,7 +1410,7 @@ impl Xpt {
     /// until `gauntlet_end`. The periph's `gauntlet_start` runs when the job's turn comes.
     pub(crate) fn gauntlet_enter(&mut self, job: GauntletJob) -> Result<(), XptError> {
         let d = self.device_id(job.addr)?;
-        self.devices[d.0].devq.frozen.freeze(1);
+        self.devices[d.0].devq.freeze_err(1);
         self.buses[job.addr.bus.0 as usize]
             .gauntlet
             .queue
@@ -1104,11 +1468,26 @@ impl Xpt {
 
     /// Record a periph request's result; a second result for one request is counted.
     pub(crate) fn complete_io(&mut self, io: IoId, r: IoResult) {
-        if self.live_ios.remove(&io) {
-            self.io_results.insert(io, r);
-        } else {
+        if !self.live_ios.remove(&io) {
             self.stats.duplicate_io_results += 1;
+            return;
         }
+        match self.splits.child_done(io, r) {
+            // A part of a split request: the whole completes with its last part.
+            Ok(Some((parent, whole))) => self.complete_io(parent, whole),
+            Ok(None) => {}
+            Err(r) => {
+                self.io_results.insert(io, r);
+            }
+        }
+    }
+
+    /// A request split into `n` parts: the caller's identity and one per part, in order.
+    pub(crate) fn new_split(&mut self, n: usize) -> (IoId, Vec<IoId>) {
+        let parent = self.new_io();
+        let kids: Vec<IoId> = (0..n).map(|_| self.new_io()).collect();
+        self.splits.add(parent, &kids);
+        (parent, kids)
     }
 
     /// A new periph request identity.

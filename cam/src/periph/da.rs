@@ -18,14 +18,22 @@ const OP_RC10: u8 = 3;
 const OP_RC16: u8 = 4;
 const OP_SYNC: u8 = 5;
 const OP_TUR: u8 = 6;
+/// START STOP UNIT sent by the driver itself (quirk): no caller waits for it.
+const OP_START_INTERNAL: u8 = 7;
+const OP_START: u8 = 8;
 
 /// The disk periph's state.
 pub struct Da {
     pub(crate) core: PeriphCore,
     /// Smallest READ/WRITE CDB to use (6 until the device rejects 6-byte commands).
-    min_cdb: u8,
+    pub(crate) min_cdb: u8,
     cap: Option<Capacity>,
+    /// Timeout of READ/WRITE and friends (FreeBSD `kern.cam.da.default_timeout`).
+    timeout: std::time::Duration,
 }
+
+/// Default da command timeout (FreeBSD `DA_DEFAULT_TIMEOUT`, 60 s).
+pub const DA_DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Da {
     pub(crate) fn new(core: PeriphCore) -> Self {
@@ -33,7 +41,17 @@ impl Da {
             core,
             min_cdb: 6,
             cap: None,
+            timeout: DA_DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Send START STOP UNIT (start) on the driver's own behalf (start-unit quirk).
+    pub(crate) fn start_internal(&mut self, xpt: &mut Xpt) {
+        let io = PeriphCore::new_io(xpt);
+        let cdb = scsi_cmd::start_stop_unit(true, false, false).to_vec();
+        let mut q = Request::new(io, cdb, Dir::None, OP_START_INTERNAL);
+        q.timeout = super::START_UNIT_TIMEOUT;
+        self.core.submit(xpt, q);
     }
 
     pub(crate) fn done(&mut self, xpt: &mut Xpt, ccb: Ccb) {
@@ -63,8 +81,8 @@ impl Da {
     pub(crate) fn finish_all(&mut self, xpt: &mut Xpt, outs: Vec<Outcome>) {
         for o in outs {
             match o {
-                Outcome::Success(req, ccb) => {
-                    let mut r = io_result(Some(&ccb), req.dir_len(), Errno::Ok);
+                Outcome::Success(req, mut ccb) => {
+                    let mut r = io_result(Some(&mut ccb), req.dir_len(), Errno::Ok);
                     match req.op {
                         OP_RC10 => match scsi_cmd::parse_read_capacity10(&r.data) {
                             // 0xFFFFFFFF: too big for 10 bytes, ask with READ CAPACITY(16).
@@ -85,12 +103,17 @@ impl Da {
                             Ok(c) => self.cap = Some(c),
                             Err(_) => r.status.errno = Errno::Eio,
                         },
+                        OP_START_INTERNAL => {
+                            xpt.retire_io(req.io);
+                            continue;
+                        }
                         _ => {}
                     }
                     xpt.complete_io(req.io, r);
                 }
-                Outcome::Failed(req, ccb, e) => {
-                    xpt.complete_io(req.io, io_result(ccb.as_deref(), req.dir_len(), e));
+                Outcome::Failed(req, _, _) if req.op == OP_START_INTERNAL => xpt.retire_io(req.io),
+                Outcome::Failed(req, mut ccb, e) => {
+                    xpt.complete_io(req.io, io_result(ccb.as_deref_mut(), req.dir_len(), e));
                 }
             }
         }
@@ -141,7 +164,9 @@ impl DaHandle {
     fn start(self, xpt: &mut Xpt, cdb: Vec<u8>, dir: Dir, opc: u8) -> Result<IoId, PeriphError> {
         self.with(xpt, |d, x| {
             let io = PeriphCore::new_io(x);
-            d.core.submit(x, Request::new(io, cdb, dir, opc));
+            let mut q = Request::new(io, cdb, dir, opc);
+            q.timeout = d.timeout;
+            d.core.submit(x, q);
             Ok(io)
         })
     }
@@ -166,6 +191,18 @@ impl DaHandle {
         self.start(xpt, scsi_cmd::tur().to_vec(), Dir::None, OP_TUR)
     }
 
+    /// START STOP UNIT with START set (IMMED clear: ends when the unit is ready).
+    pub fn start_unit(self, xpt: &mut Xpt) -> Result<IoId, PeriphError> {
+        self.with(xpt, |d, x| {
+            let io = PeriphCore::new_io(x);
+            let cdb = scsi_cmd::start_stop_unit(true, false, false).to_vec();
+            let mut q = Request::new(io, cdb, Dir::None, OP_START);
+            q.timeout = super::START_UNIT_TIMEOUT;
+            d.core.submit(x, q);
+            Ok(io)
+        })
+    }
+
     /// SYNCHRONIZE CACHE(10).
     pub fn sync_cache(self, xpt: &mut Xpt) -> Result<IoId, PeriphError> {
         self.start(xpt, scsi_cmd::sync_cache10().to_vec(), Dir::None, OP_SYNC)
@@ -186,29 +223,85 @@ impl DaHandle {
         Ok((cdb, bytes as usize))
     }
 
-    /// Read `count` blocks at `lba`.
-    pub fn read(self, xpt: &mut Xpt, lba: u64, count: u64) -> Result<IoId, PeriphError> {
-        self.with(xpt, |d, x| {
-            let (cdb, bytes) = Self::rw_cdb(d, false, lba, count)?;
-            let io = PeriphCore::new_io(x);
-            d.core
-                .submit(x, Request::new(io, cdb, Dir::In(bytes), OP_READ));
-            Ok(io)
-        })
+    /// Blocks per command the SIM takes (PATH_INQ `maxio`), at least one.
+    fn max_blocks(d: &Da, x: &Xpt) -> u64 {
+        let bl = d.cap.map_or(512, |c| c.block_len.max(1)) as u64;
+        x.bus_maxio(d.core.addr.bus)
+            .map_or(u64::MAX, |m| (m as u64 / bl).max(1))
     }
 
-    /// Write `data` (a whole number of blocks) at `lba`.
+    /// Start a READ or WRITE of `count` blocks at `lba`, split at the SIM's `maxio` into
+    /// commands issued together; the request completes once, as a whole.
+    fn rw(
+        d: &mut Da,
+        x: &mut Xpt,
+        write: bool,
+        lba: u64,
+        count: u64,
+        data: Option<Vec<u8>>,
+    ) -> Result<IoId, PeriphError> {
+        // Validate the whole range first: a split must not fail half-way at submission.
+        let (cdb, bytes) = Self::rw_cdb(d, write, lba, count)?;
+        let per = Self::max_blocks(d, x);
+        let opc = if write { OP_WRITE } else { OP_READ };
+        if count <= per {
+            let io = PeriphCore::new_io(x);
+            let dir = match data {
+                Some(v) => Dir::Out(v),
+                None => Dir::In(bytes),
+            };
+            let mut q = Request::new(io, cdb, dir, opc);
+            q.timeout = d.timeout;
+            d.core.submit(x, q);
+            return Ok(io);
+        }
+        let bl = bytes / count as usize;
+        let mut parts = Vec::new();
+        let mut at = 0u64;
+        while at < count {
+            let n = per.min(count - at);
+            let (cdb, b) = Self::rw_cdb(d, write, lba + at, n)?;
+            let dir = match &data {
+                Some(v) => {
+                    let off = at as usize * bl;
+                    Dir::Out(v[off..off + b].to_vec())
+                }
+                None => Dir::In(b),
+            };
+            parts.push((cdb, dir));
+            at += n;
+        }
+        let (parent, kids) = x.new_split(parts.len());
+        for ((cdb, dir), io) in parts.into_iter().zip(kids) {
+            let mut q = Request::new(io, cdb, dir, opc);
+            q.timeout = d.timeout;
+            d.core.submit(x, q);
+        }
+        Ok(parent)
+    }
+
+    /// Read `count` blocks at `lba` (split at the SIM's `maxio` when larger).
+    pub fn read(self, xpt: &mut Xpt, lba: u64, count: u64) -> Result<IoId, PeriphError> {
+        self.with(xpt, |d, x| Self::rw(d, x, false, lba, count, None))
+    }
+
+    /// Write `data` (a whole number of blocks) at `lba` (split at `maxio` when larger).
     pub fn write(self, xpt: &mut Xpt, lba: u64, data: Vec<u8>) -> Result<IoId, PeriphError> {
         self.with(xpt, |d, x| {
             let bl = d.cap.ok_or(PeriphError::NoCapacity)?.block_len as usize;
             if data.is_empty() || data.len().checked_rem(bl) != Some(0) {
                 return Err(PeriphError::BadLength);
             }
-            let (cdb, _) = Self::rw_cdb(d, true, lba, (data.len() / bl) as u64)?;
-            let io = PeriphCore::new_io(x);
-            d.core
-                .submit(x, Request::new(io, cdb, Dir::Out(data), OP_WRITE));
-            Ok(io)
+            let n = (data.len() / bl) as u64;
+            Self::rw(d, x, true, lba, n, Some(data))
+        })
+    }
+
+    /// Set the command timeout for requests started from now on (default 60 s).
+    pub fn set_timeout(self, xpt: &mut Xpt, t: std::time::Duration) -> Result<(), PeriphError> {
+        self.with(xpt, |d, _| {
+            d.timeout = t;
+            Ok(())
         })
     }
 

@@ -1,9 +1,11 @@
 //! Peripheral drivers (FreeBSD cam_periph.c): the common request/retry/recovery core and
 //! the `da` (disk), `sa` (tape) and `pass` (pass-through) drivers on top of it.
 
+pub mod cd;
 pub mod da;
 pub mod pass;
 pub mod sa;
+pub(crate) mod split;
 
 use crate::async_event::{AsyncArg, AsyncEvent, AC_LOST_DEVICE, AC_UNIT_ATTENTION};
 use crate::ccb::{Ccb, CcbBody, CcbId, Cdb, DataBuf, DataXfer, DispatchClass, TagAction};
@@ -75,6 +77,20 @@ pub enum PeriphKind {
     Sa,
     /// Pass-through.
     Pass,
+    /// CD-ROM.
+    Cd,
+}
+
+impl PeriphKind {
+    /// FreeBSD driver name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeriphKind::Da => "da",
+            PeriphKind::Sa => "sa",
+            PeriphKind::Pass => "pass",
+            PeriphKind::Cd => "cd",
+        }
+    }
 }
 
 /// A periph instance.
@@ -82,6 +98,7 @@ pub(crate) enum Periph {
     Da(da::Da),
     Sa(sa::Sa),
     Pass(pass::Pass),
+    Cd(cd::Cd),
 }
 
 impl Periph {
@@ -90,6 +107,7 @@ impl Periph {
             Periph::Da(_) => PeriphKind::Da,
             Periph::Sa(_) => PeriphKind::Sa,
             Periph::Pass(_) => PeriphKind::Pass,
+            Periph::Cd(_) => PeriphKind::Cd,
         }
     }
     pub(crate) fn core(&mut self) -> &mut PeriphCore {
@@ -97,6 +115,7 @@ impl Periph {
             Periph::Da(p) => &mut p.core,
             Periph::Sa(p) => &mut p.core,
             Periph::Pass(p) => &mut p.core,
+            Periph::Cd(p) => &mut p.core,
         }
     }
     pub(crate) fn done(&mut self, xpt: &mut Xpt, ccb: Ccb) {
@@ -104,6 +123,7 @@ impl Periph {
             Periph::Da(p) => p.done(xpt, ccb),
             Periph::Sa(p) => p.done(xpt, ccb),
             Periph::Pass(p) => p.done(xpt, ccb),
+            Periph::Cd(p) => p.done(xpt, ccb),
         }
     }
     pub(crate) fn finish_all(&mut self, xpt: &mut Xpt, outs: Vec<Outcome>) {
@@ -111,6 +131,7 @@ impl Periph {
             Periph::Da(p) => p.finish_all(xpt, outs),
             Periph::Sa(p) => p.finish_all(xpt, outs),
             Periph::Pass(p) => p.finish_all(xpt, outs),
+            Periph::Cd(p) => p.finish_all(xpt, outs),
         }
     }
     pub(crate) fn wake(&mut self, xpt: &mut Xpt, token: u64) {
@@ -190,18 +211,60 @@ pub(crate) enum Override {
 enum RecStage {
     Queued,
     Bdr(CcbId),
+    /// A BUS DEVICE RESET after the recovery proper, for victims that joined it while
+    /// possibly still on the target (seed 003), before any of them is retried.
+    FinalBdr(CcbId),
     StartUnit(CcbId),
     TurWaiting(u64),
     Tur(CcbId),
+}
+
+/// One failed command waiting for the periph's recovery, with its own facts.
+struct Victim {
+    req: Request,
+    /// What its own error called for.
+    kind: Recovery,
+    /// Whether it is known to be cleanly off the adapter and target (seed 003).
+    cleanly_off: bool,
 }
 
 /// The periph's one recovery in progress (one recovery CCB at a time).
 struct RecoveryState {
     kind: Recovery,
     stage: RecStage,
-    reqs: Vec<Request>,
+    reqs: Vec<Victim>,
     tur_tries: u32,
+    /// A victim that may still be on the target joined after the last BUS DEVICE RESET
+    /// (or none was sent): it must not be retried before another one.
+    uncleared: bool,
 }
+
+/// One failed request waiting in a periph's recovery, as `Xpt::periph_recovery` shows it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct VictimInfo {
+    /// The request.
+    pub io: IoId,
+    /// What its own error called for.
+    pub kind: Recovery,
+    /// Whether it was known to be cleanly off the adapter when it failed.
+    pub cleanly_off: bool,
+}
+
+/// A periph's recovery in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryInfo {
+    /// The recovery being run (that of the first victim).
+    pub kind: Recovery,
+    /// The victims, first one first, each with its own facts.
+    pub victims: Vec<VictimInfo>,
+    /// A victim not cleanly off joined since the last BUS DEVICE RESET: another is due
+    /// before any retry.
+    pub reset_due: bool,
+}
+
+/// Timeout of the START STOP UNIT a recovery sends: FreeBSD's cam_periph_error uses 50 s,
+/// with IMMED clear, so the command ends when the unit is ready (long spin-ups).
+pub const START_UNIT_TIMEOUT: Duration = Duration::from_secs(50);
 
 /// TEST UNIT READY polls before a "becoming ready" unit is declared failed.
 const TUR_WAIT_TRIES: u32 = 10;
@@ -216,6 +279,8 @@ pub(crate) struct PeriphCore {
     pub tagged: bool,
     /// This core belongs to a pass periph (sets CAM_PASS_ERR_RECOVER when recovering).
     pub pass: bool,
+    /// Removable medium (START UNIT recovery sets LoEj, as FreeBSD).
+    pub removable: bool,
     inflight: HashMap<CcbId, Request>,
     recovery: Option<RecoveryState>,
     next_token: u64,
@@ -229,6 +294,7 @@ impl PeriphCore {
             invalid: false,
             tagged: false,
             pass: false,
+            removable: false,
             inflight: HashMap::new(),
             recovery: None,
             next_token: 0,
@@ -288,12 +354,19 @@ impl PeriphCore {
                 self.addr.path(),
                 Cdb::new(cdb).expect("fixed recovery CDB"),
                 DataXfer::None,
-                Duration::from_secs(30),
+                if cdb.first() == Some(&scsi_defs::opcode::START_STOP_UNIT) {
+                    START_UNIT_TIMEOUT
+                } else {
+                    Duration::from_secs(30)
+                },
             ),
             None => Ccb::new(self.addr.path(), body),
         };
         c.h.class = DispatchClass::Recovery;
         c.h.priority = crate::ccb::priority::CAM_PRIORITY_OOB;
+        // Seed 001: the first command of the owner's recovery after a failure carries
+        // the resume flag, or the XPT's flush would take the recovery itself.
+        c.h.resume = xpt.is_flushing(self.addr);
         xpt.submit(c, Completion::Periph(self.id))
     }
 
@@ -382,15 +455,25 @@ impl PeriphCore {
                 req.retries_left -= 1;
                 req.resume = false;
                 let off = cleanly_off(ccb.h.status.status());
+                let victim = Victim {
+                    req,
+                    kind,
+                    cleanly_off: off,
+                };
                 match &mut self.recovery {
-                    // One recovery at a time: later victims wait for its verdict.
-                    Some(r) => r.reqs.push(req),
+                    // One recovery at a time: later victims wait for its verdict, each
+                    // keeping its own facts (a timed-out one may still be on the target).
+                    Some(r) => {
+                        r.uncleared |= !victim.cleanly_off;
+                        r.reqs.push(victim);
+                    }
                     None => {
                         self.recovery = Some(RecoveryState {
                             kind,
                             stage: RecStage::Queued,
-                            reqs: vec![req],
+                            reqs: vec![victim],
                             tur_tries: 0,
+                            uncleared: !off,
                         });
                         let _ = xpt.gauntlet_enter(GauntletJob {
                             periph: self.id,
@@ -420,7 +503,8 @@ impl PeriphCore {
 
     fn is_recovery_ccb(&self, id: CcbId) -> bool {
         matches!(self.recovery.as_ref().map(|r| r.stage),
-            Some(RecStage::Bdr(x) | RecStage::StartUnit(x) | RecStage::Tur(x)) if x == id)
+            Some(RecStage::Bdr(x) | RecStage::FinalBdr(x) | RecStage::StartUnit(x)
+                | RecStage::Tur(x)) if x == id)
     }
 
     /// Our turn in the gauntlet: run the recovery routine.
@@ -431,9 +515,12 @@ impl PeriphCore {
         };
         // Seed 003: a command not cleanly off the adapter must not be retried at once; a
         // BUS DEVICE RESET clears it from the target first.
-        if !job.cleanly_off || r.kind == Recovery::Reset {
+        if !job.cleanly_off || r.kind == Recovery::Reset || r.uncleared {
             let id = self.send_recovery(xpt, CcbBody::ResetDev, None);
             self.set_stage(RecStage::Bdr(id));
+            if let Some(r) = &mut self.recovery {
+                r.uncleared = false;
+            }
             return Vec::new();
         }
         self.continue_recovery(xpt)
@@ -451,7 +538,8 @@ impl PeriphCore {
         };
         match kind {
             Recovery::StartUnit => {
-                let id = self.send_recovery(xpt, CcbBody::Noop, Some(&scsi_cmd::start_stop(true)));
+                let cdb = scsi_cmd::start_stop_unit(true, self.removable, false);
+                let id = self.send_recovery(xpt, CcbBody::Noop, Some(&cdb));
                 self.set_stage(RecStage::StartUnit(id));
                 Vec::new()
             }
@@ -484,6 +572,7 @@ impl PeriphCore {
         match stage {
             // Whatever the reset's own status, the target no longer holds the command.
             RecStage::Bdr(_) => self.continue_recovery(xpt),
+            RecStage::FinalBdr(_) => self.finish_recovery(xpt, !self.invalid),
             RecStage::StartUnit(_) => self.finish_recovery(xpt, ok && !self.invalid),
             RecStage::Tur(_) => {
                 if ok {
@@ -505,26 +594,35 @@ impl PeriphCore {
 
     /// End the gauntlet job explicitly; retry the victims or fail them.
     fn finish_recovery(&mut self, xpt: &mut Xpt, success: bool) -> Vec<Outcome> {
+        if success && self.recovery.as_ref().is_some_and(|r| r.uncleared) {
+            // A victim that joined later may still be on the target: reset it first.
+            let id = self.send_recovery(xpt, CcbBody::ResetDev, None);
+            if let Some(r) = &mut self.recovery {
+                r.uncleared = false;
+                r.stage = RecStage::FinalBdr(id);
+            }
+            return Vec::new();
+        }
         let Some(r) = self.recovery.take() else {
             return Vec::new();
         };
         let _ = xpt.gauntlet_end(self.id, self.addr);
         if success {
-            for req in r.reqs {
-                self.submit(xpt, req);
+            for v in r.reqs {
+                self.submit(xpt, v.req);
             }
             Vec::new()
         } else {
             r.reqs
                 .into_iter()
-                .map(|q| Outcome::Failed(q, None, Errno::Eio))
+                .map(|v| Outcome::Failed(v.req, None, Errno::Eio))
                 .collect()
         }
     }
 }
 
-/// Build an `IoResult` from a request's last CCB.
-pub(crate) fn io_result(ccb: Option<&Ccb>, requested: usize, errno: Errno) -> IoResult {
+/// Build an `IoResult` from a request's last CCB, moving its data buffer out (no copy).
+pub(crate) fn io_result(ccb: Option<&mut Ccb>, requested: usize, errno: Errno) -> IoResult {
     let Some(ccb) = ccb else {
         return IoResult {
             data: Vec::new(),
@@ -540,22 +638,20 @@ pub(crate) fn io_result(ccb: Option<&Ccb>, requested: usize, errno: Errno) -> Io
             sense: None,
         };
     };
-    let (data, resid, scsi) = match ccb.scsiio() {
+    let status = ccb.h.status.status();
+    let (data, resid, scsi) = match ccb.scsiio_mut() {
         Some(io) => {
             let resid = io.resid.min(io.data.len() as u32);
-            let data = match &io.data {
+            let data = match &mut io.data {
                 DataXfer::In(b) => {
-                    let mut v = b.to_vec();
+                    let mut v = std::mem::replace(b, DataBuf::Single(Vec::new())).into_vec();
                     v.truncate(v.len() - resid as usize);
                     v
                 }
                 _ => Vec::new(),
             };
-            let scsi = matches!(
-                ccb.h.status.status(),
-                CamStatus::ReqCmp | CamStatus::ScsiStatusError
-            )
-            .then_some(io.scsi_status);
+            let scsi = matches!(status, CamStatus::ReqCmp | CamStatus::ScsiStatusError)
+                .then_some(io.scsi_status);
             (data, resid, scsi)
         }
         None => (Vec::new(), 0, None),
@@ -601,8 +697,42 @@ impl Xpt {
             Some(Periph::Da(d)) => d.core.invalid,
             Some(Periph::Sa(d)) => d.core.invalid,
             Some(Periph::Pass(d)) => d.core.invalid,
+            Some(Periph::Cd(d)) => d.core.invalid,
             None => true,
         }
+    }
+
+    /// FreeBSD-style name and unit of a periph ("da", 0): units count per name.
+    pub fn periph_name_unit(&self, p: PeriphId) -> (&'static str, u32) {
+        let kind = self.periph_kind(p);
+        let unit = self.periphs[..p.0.min(self.periphs.len())]
+            .iter()
+            .filter(|s| s.as_ref().map(Periph::kind) == kind)
+            .count() as u32;
+        (kind.map_or("?", PeriphKind::name), unit)
+    }
+
+    /// The recovery a periph is running, if any, with each victim's own facts.
+    pub fn periph_recovery(&self, p: PeriphId) -> Option<RecoveryInfo> {
+        let core = match self.periphs.get(p.0)?.as_ref()? {
+            Periph::Da(d) => &d.core,
+            Periph::Sa(d) => &d.core,
+            Periph::Pass(d) => &d.core,
+            Periph::Cd(d) => &d.core,
+        };
+        core.recovery.as_ref().map(|r| RecoveryInfo {
+            kind: r.kind,
+            victims: r
+                .reqs
+                .iter()
+                .map(|v| VictimInfo {
+                    io: v.req.io,
+                    kind: v.kind,
+                    cleanly_off: v.cleanly_off,
+                })
+                .collect(),
+            reset_due: r.uncleared,
+        })
     }
 
     /// Kind of a periph.
@@ -624,6 +754,7 @@ impl Xpt {
                     Periph::Da(d) => &d.core,
                     Periph::Sa(s) => &s.core,
                     Periph::Pass(x) => &x.core,
+                    Periph::Cd(x) => &x.core,
                 };
                 c.addr == addr && !c.invalid
             })
@@ -631,24 +762,40 @@ impl Xpt {
             .collect()
     }
 
-    /// Attach periphs for a probed device: `da` for disks, `sa` for tapes, `pass` always.
+    /// Attach periphs for a probed device: `da` for disks, `sa` for tapes, `cd` for CD-ROM
+    /// and WORM drives, `pass` always (processors, scanners and the rest use `pass`).
     pub fn attach_periphs(&mut self, addr: DevAddr, device_type: u8) -> Vec<PeriphId> {
         use scsi_defs::inquiry as inq;
         let tagged = self
             .device_mut(addr)
             .is_some_and(|d| d.tran.and_then(|t| t.tq_enb).unwrap_or(false));
+        // LoEj only where 0x1B is START STOP UNIT: on a tape it is LOAD UNLOAD, where the
+        // same bit asks for a retension pass.
+        let removable = device_type != inq::TYPE_SEQUENTIAL_ACCESS
+            && self
+                .device_mut(addr)
+                .is_some_and(|d| d.inq.as_ref().is_some_and(|i| i.removable));
+        let quirks = self.device_mut(addr).map(|d| d.quirks).unwrap_or_default();
         let mut out = Vec::new();
         let mut mk = |xpt: &mut Xpt, kind: PeriphKind| {
             let id = PeriphId(xpt.periphs.len());
             let mut core = PeriphCore::new(id, addr);
             core.tagged = tagged;
+            core.removable = removable;
             let p = match kind {
-                PeriphKind::Da => Periph::Da(da::Da::new(core)),
+                PeriphKind::Da => {
+                    let mut d = da::Da::new(core);
+                    if quirks.no_6byte {
+                        d.min_cdb = 10;
+                    }
+                    Periph::Da(d)
+                }
                 PeriphKind::Sa => Periph::Sa(sa::Sa::new(core)),
                 PeriphKind::Pass => {
                     core.pass = true;
                     Periph::Pass(pass::Pass::new(core))
                 }
+                PeriphKind::Cd => Periph::Cd(cd::Cd::new(core)),
             };
             let id = xpt.alloc_periph(p);
             if let Some(d) = xpt.device_mut(addr) {
@@ -658,6 +805,7 @@ impl Xpt {
         };
         match device_type {
             inq::TYPE_DIRECT_ACCESS => mk(self, PeriphKind::Da),
+            inq::TYPE_CDROM | inq::TYPE_WORM => mk(self, PeriphKind::Cd),
             inq::TYPE_SEQUENTIAL_ACCESS => {
                 mk(self, PeriphKind::Sa);
                 // Seed 001: tapes flush after a failure until sa's resume command.
@@ -666,6 +814,16 @@ impl Xpt {
             _ => {}
         }
         mk(self, PeriphKind::Pass);
+        if quirks.start_unit {
+            // The unit needs a START STOP UNIT before it serves I/O.
+            for p in out.clone() {
+                self.with_periph(p, |per, xpt| {
+                    if let Periph::Da(d) = per {
+                        d.start_internal(xpt);
+                    }
+                });
+            }
+        }
         out
     }
 

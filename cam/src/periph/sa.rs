@@ -1,6 +1,10 @@
 //! `sa`: sequential-access (tape) periph, after FreeBSD scsi_sa.c. The stack never
-//! re-issues a READ, WRITE, WRITE FILEMARKS: a failed one fails (seed 001: only the owner
-//! knows whether a tape command may be retried, and blind retries move the medium). The
+//! re-issues a command that moves the medium (READ, WRITE, WRITE FILEMARKS, SPACE, LOCATE,
+//! ERASE): a failed one fails (seed 001: only the owner knows whether a tape command may
+//! be retried, and blind retries move the medium). Fixed and variable block modes are set
+//! on the drive with MODE SELECT. A WRITE that meets the early-warning end of medium
+//! succeeds; the next WRITE then fails ENOSPC once without being sent (as FreeBSD sa
+//! reports EOM), after which writing may go on toward the physical end. The
 //! driver keeps the logical position through errors from the sense INFORMATION field,
 //! and when it cannot, asks the drive with READ POSITION, sent as the *resume* command that
 //! ends the XPT's post-failure flush.
@@ -20,6 +24,13 @@ const OP_RDPOS: u8 = 5;
 const OP_TUR: u8 = 6;
 /// READ POSITION issued by the driver itself to recover its position.
 const OP_RDPOS_INTERNAL: u8 = 7;
+const OP_SPACE: u8 = 8;
+const OP_LOCATE: u8 = 9;
+const OP_ERASE: u8 = 10;
+const OP_MODE: u8 = 11;
+
+/// Timeout of commands that may wind the whole tape (FreeBSD sa: SPACE/ERASE hours).
+const SA_LONG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4 * 3600);
 
 /// The tape periph's state.
 pub struct Sa {
@@ -30,6 +41,12 @@ pub struct Sa {
     pos: Option<u64>,
     /// The next command must carry `resume` (seed 001).
     need_resume: bool,
+    /// Position to be re-read from the drive (after SPACE filemarks / end of data).
+    want_pos: bool,
+    /// The early-warning end of medium was met by a WRITE.
+    early_warning: bool,
+    /// ENOSPC for the early warning already reported to the caller.
+    ew_reported: bool,
 }
 
 impl Sa {
@@ -39,11 +56,17 @@ impl Sa {
             block_size: 0,
             pos: Some(0),
             need_resume: false,
+            want_pos: false,
+            early_warning: false,
+            ew_reported: false,
         }
     }
 
     fn start(&mut self, xpt: &mut Xpt, mut req: Request) -> IoId {
-        if matches!(req.op, OP_READ | OP_WRITE | OP_WFM) {
+        if matches!(
+            req.op,
+            OP_READ | OP_WRITE | OP_WFM | OP_SPACE | OP_LOCATE | OP_ERASE
+        ) {
             // Never retried by the stack, whatever the error.
             req.sf |= SF_NO_RETRY;
             req.retries_left = 0;
@@ -73,8 +96,12 @@ impl Sa {
     fn track(&mut self, req: &Request, ccb: Option<&Ccb>, ok: bool) {
         let count = req.arg;
         let sense = ccb.and_then(crate::recovery::ccb_sense);
+        // NO SENSE with only EOM set: the early warning; the command itself completed.
+        let clean = sense.as_ref().is_none_or(|s| {
+            s.key == scsi_defs::sense_key::NO_SENSE && !s.filemark && !s.ili && s.info.is_none()
+        });
         match req.op {
-            OP_READ | OP_WRITE | OP_WFM if ok && sense.is_none() => {
+            OP_READ | OP_WRITE | OP_WFM if ok && clean => {
                 self.pos = self.pos.map(|p| {
                     p + if self.block_size == 0 && req.op != OP_WFM {
                         1
@@ -108,11 +135,36 @@ impl Sa {
     pub(crate) fn finish_all(&mut self, xpt: &mut Xpt, outs: Vec<Outcome>) {
         for o in outs {
             match o {
-                Outcome::Success(req, ccb) => {
+                Outcome::Success(req, mut ccb) => {
                     self.track(&req, Some(&ccb), true);
-                    let mut r = io_result(Some(&ccb), req.dir_len(), Errno::Ok);
+                    let mut r = io_result(Some(&mut ccb), req.dir_len(), Errno::Ok);
+                    if matches!(req.op, OP_WRITE | OP_WFM)
+                        && r.sense.as_ref().is_some_and(|s| s.eom)
+                    {
+                        self.early_warning = true;
+                    }
                     match req.op {
-                        OP_REWIND => self.pos = Some(0),
+                        OP_REWIND => {
+                            self.pos = Some(0);
+                            self.early_warning = false;
+                            self.ew_reported = false;
+                        }
+                        OP_LOCATE => {
+                            self.pos = Some(req.arg);
+                            self.early_warning = false;
+                            self.ew_reported = false;
+                        }
+                        OP_SPACE if req.cdb[1] & 7 == 0 && r.sense.is_none() => {
+                            let n = req.arg as i64;
+                            self.pos = self.pos.and_then(|p| p.checked_add_signed(n));
+                        }
+                        OP_SPACE => {
+                            // Filemarks / end of data, or stopped early (a filemark, BOP):
+                            // how far the tape moved is the drive's to say.
+                            self.pos = None;
+                            self.want_pos = true;
+                        }
+                        OP_MODE => self.block_size = req.arg as u32,
                         OP_RDPOS | OP_RDPOS_INTERNAL => {
                             match scsi_cmd::parse_read_position(&r.data) {
                                 Ok(p) => self.pos = p,
@@ -143,18 +195,23 @@ impl Sa {
                         xpt.retire_io(req.io);
                     }
                 }
-                Outcome::Failed(req, ccb, e) => {
+                Outcome::Failed(req, mut ccb, e) => {
                     self.track(&req, ccb.as_deref(), false);
+                    if matches!(req.op, OP_SPACE | OP_LOCATE | OP_ERASE) {
+                        // Where a failed positioning command left the tape: ask the drive.
+                        self.pos = None;
+                    }
                     if req.op != OP_RDPOS_INTERNAL {
-                        xpt.complete_io(req.io, io_result(ccb.as_deref(), req.dir_len(), e));
+                        xpt.complete_io(req.io, io_result(ccb.as_deref_mut(), req.dir_len(), e));
                     } else {
                         xpt.retire_io(req.io);
                     }
                 }
             }
         }
-        // Position lost: ask the drive, as the resume command, before anything else.
-        if self.pos.is_none() && !self.core.invalid && self.need_resume {
+        // Position lost: ask the drive (as the resume command after a failure).
+        if self.pos.is_none() && !self.core.invalid && (self.need_resume || self.want_pos) {
+            self.want_pos = false;
             let io = PeriphCore::new_io(xpt);
             let req = Request::new(
                 io,
@@ -165,6 +222,12 @@ impl Sa {
             self.start(xpt, req);
         }
     }
+}
+
+fn tape_cdb(write: bool, fixed: bool, n: u32) -> Result<Vec<u8>, PeriphError> {
+    scsi_cmd::tape_rw6(write, fixed, n)
+        .map(|c| c.to_vec())
+        .ok_or(PeriphError::BadLength)
 }
 
 /// Handle on an `sa` periph.
@@ -226,33 +289,113 @@ impl SaHandle {
         self.with(xpt, |s, _| Ok(s.pos)).ok().flatten()
     }
 
-    /// Read `n` blocks (fixed mode) or one block of up to `n` bytes (variable mode).
+    /// Read `n` blocks (fixed mode, split at `maxio`) or one block of up to `n` bytes
+    /// (variable mode; a block cannot be split, so `n` must fit `maxio`).
     pub fn read(self, xpt: &mut Xpt, n: u32) -> Result<IoId, PeriphError> {
         let bs = self.with(xpt, |s, _| Ok(s.block_size))?;
-        let cdb = scsi_cmd::tape_rw6(false, bs != 0, n).ok_or(PeriphError::BadLength)?;
-        let bytes = if bs == 0 {
-            n as usize
-        } else {
-            (n as usize)
-                .checked_mul(bs as usize)
-                .ok_or(PeriphError::BadLength)?
-        };
-        self.go(xpt, cdb.to_vec(), Dir::In(bytes), OP_READ, n as u64)
+        if n == 0 || (n as u64).saturating_mul(bs.max(1) as u64) > u32::MAX as u64 {
+            return Err(PeriphError::BadLength);
+        }
+        if bs != 0 {
+            return self.go_fixed(xpt, false, bs, n, None);
+        }
+        self.check_variable(xpt, n as usize)?;
+        self.go(
+            xpt,
+            tape_cdb(false, false, n)?,
+            Dir::In(n as usize),
+            OP_READ,
+            n as u64,
+        )
     }
 
-    /// Write `data`: whole blocks in fixed mode, one block in variable mode.
+    /// A variable-mode block must fit one command.
+    fn check_variable(self, xpt: &mut Xpt, len: usize) -> Result<(), PeriphError> {
+        self.with(xpt, |s, x| match x.bus_maxio(s.core.addr.bus) {
+            Some(m) if len > m as usize => Err(PeriphError::BadLength),
+            _ => Ok(()),
+        })
+    }
+
+    /// A fixed-mode READ/WRITE of `n` blocks, split at the SIM's `maxio` into commands
+    /// queued in order (a part that stops short or fails makes the XPT flush the rest,
+    /// seed 001, so nothing is read past a filemark or re-issued); one result as a whole.
+    fn go_fixed(
+        self,
+        xpt: &mut Xpt,
+        write: bool,
+        bs: u32,
+        n: u32,
+        data: Option<Vec<u8>>,
+    ) -> Result<IoId, PeriphError> {
+        self.with(xpt, |s, x| {
+            let per = x
+                .bus_maxio(s.core.addr.bus)
+                .map_or(u32::MAX, |m| (m / bs).max(1));
+            let opc = if write { OP_WRITE } else { OP_READ };
+            let mut parts = Vec::new();
+            let mut at = 0u32;
+            while at < n {
+                let k = per.min(n - at);
+                let bytes = k as usize * bs as usize;
+                let dir = match &data {
+                    Some(v) => {
+                        let off = at as usize * bs as usize;
+                        Dir::Out(v[off..off + bytes].to_vec())
+                    }
+                    None => Dir::In(bytes),
+                };
+                parts.push((tape_cdb(write, true, k)?, dir, k));
+                at += k;
+            }
+            let (ios, parent) = if parts.len() == 1 {
+                let io = PeriphCore::new_io(x);
+                (vec![io], io)
+            } else {
+                let (p, kids) = x.new_split(parts.len());
+                (kids, p)
+            };
+            for ((cdb, dir, k), io) in parts.into_iter().zip(ios) {
+                let mut req = Request::new(io, cdb, dir, opc);
+                req.arg = k as u64;
+                s.start(x, req);
+            }
+            Ok(parent)
+        })
+    }
+
+    /// Write `data`: whole blocks in fixed mode, one block in variable mode. After the
+    /// early-warning end of medium, the next write fails ENOSPC once, unsent.
     pub fn write(self, xpt: &mut Xpt, data: Vec<u8>) -> Result<IoId, PeriphError> {
         let bs = self.with(xpt, |s, _| Ok(s.block_size))?;
         if data.is_empty() || (bs != 0 && data.len().checked_rem(bs as usize) != Some(0)) {
             return Err(PeriphError::BadLength);
+        }
+        let eom = self.with(xpt, |s, x| {
+            if s.early_warning && !s.ew_reported {
+                s.ew_reported = true;
+                let io = PeriphCore::new_io(x);
+                let mut r = super::io_result(None, data.len(), Errno::Enospc);
+                r.status.cam = crate::status::CcbStatus::new(CamStatus::ReqCmp, 0);
+                x.complete_io(io, r);
+                return Ok(Some(io));
+            }
+            Ok(None)
+        })?;
+        if let Some(io) = eom {
+            return Ok(io);
         }
         let n = if bs == 0 {
             data.len()
         } else {
             data.len() / bs as usize
         };
-        let cdb = scsi_cmd::tape_rw6(true, bs != 0, n as u32).ok_or(PeriphError::BadLength)?;
-        self.go(xpt, cdb.to_vec(), Dir::Out(data), OP_WRITE, n as u64)
+        if bs != 0 {
+            return self.go_fixed(xpt, true, bs, n as u32, Some(data));
+        }
+        self.check_variable(xpt, data.len())?;
+        let cdb = tape_cdb(true, false, n as u32)?;
+        self.go(xpt, cdb, Dir::Out(data), OP_WRITE, n as u64)
     }
 
     /// WRITE FILEMARKS.
@@ -280,5 +423,64 @@ impl SaHandle {
     /// TEST UNIT READY.
     pub fn tur(self, xpt: &mut Xpt) -> Result<IoId, PeriphError> {
         self.go(xpt, scsi_cmd::tur().to_vec(), Dir::None, OP_TUR, 0)
+    }
+
+    fn go_long(
+        self,
+        xpt: &mut Xpt,
+        cdb: Vec<u8>,
+        dir: Dir,
+        opc: u8,
+        arg: u64,
+    ) -> Result<IoId, PeriphError> {
+        self.with(xpt, |s, x| {
+            let mut req = Request::new(PeriphCore::new_io(x), cdb, dir, opc);
+            req.arg = arg;
+            req.timeout = SA_LONG_TIMEOUT;
+            Ok(s.start(x, req))
+        })
+    }
+
+    /// SPACE over `n` blocks (negative: toward BOP). Stops at a filemark (CHECK CONDITION,
+    /// position re-read from the drive).
+    pub fn space_blocks(self, xpt: &mut Xpt, n: i32) -> Result<IoId, PeriphError> {
+        let cdb = scsi_cmd::space(scsi_cmd::SpaceCode::Blocks, n).ok_or(PeriphError::BadLength)?;
+        self.go_long(xpt, cdb.to_vec(), Dir::None, OP_SPACE, n as i64 as u64)
+    }
+
+    /// SPACE over `n` filemarks (negative: toward BOP).
+    pub fn space_filemarks(self, xpt: &mut Xpt, n: i32) -> Result<IoId, PeriphError> {
+        let cdb =
+            scsi_cmd::space(scsi_cmd::SpaceCode::Filemarks, n).ok_or(PeriphError::BadLength)?;
+        self.go_long(xpt, cdb.to_vec(), Dir::None, OP_SPACE, n as i64 as u64)
+    }
+
+    /// SPACE to end of data (to append).
+    pub fn space_eod(self, xpt: &mut Xpt) -> Result<IoId, PeriphError> {
+        let cdb = scsi_cmd::space(scsi_cmd::SpaceCode::EndOfData, 0).expect("0 fits");
+        self.go_long(xpt, cdb.to_vec(), Dir::None, OP_SPACE, 0)
+    }
+
+    /// LOCATE(10) to logical object `block` (blocks and filemarks counted from BOP).
+    pub fn locate(self, xpt: &mut Xpt, block: u32) -> Result<IoId, PeriphError> {
+        let cdb = scsi_cmd::locate10(block).to_vec();
+        self.go_long(xpt, cdb, Dir::None, OP_LOCATE, block as u64)
+    }
+
+    /// ERASE from the current position (`long`: to the end of the partition).
+    pub fn erase(self, xpt: &mut Xpt, long: bool) -> Result<IoId, PeriphError> {
+        self.go_long(xpt, scsi_cmd::erase(long).to_vec(), Dir::None, OP_ERASE, 0)
+    }
+
+    /// Put the drive in fixed (`bs` > 0) or variable (`bs` = 0) block mode with MODE
+    /// SELECT(6); the driver follows once the drive has accepted it.
+    pub fn set_block_mode(self, xpt: &mut Xpt, bs: u32) -> Result<IoId, PeriphError> {
+        let (cdb, list) = scsi_cmd::mode_select_block_size(bs).ok_or(PeriphError::BadLength)?;
+        self.go(xpt, cdb.to_vec(), Dir::Out(list), OP_MODE, bs as u64)
+    }
+
+    /// Whether a WRITE met the early-warning end of medium (cleared by REWIND / LOCATE).
+    pub fn at_early_warning(self, xpt: &mut Xpt) -> Option<bool> {
+        self.with(xpt, |s, _| Ok(s.early_warning)).ok()
     }
 }

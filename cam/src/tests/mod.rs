@@ -1,5 +1,6 @@
 //! Unit and property tests of the CAM stack, driven through the mock SIM.
 
+mod issue14;
 mod numbers;
 mod parsers;
 mod periphs;

@@ -37,7 +37,9 @@ fn cam_status_values_match_cam_h() {
         (UnrecHbaError, 0x19),
         (ReqTooBig, 0x1a),
         (RequeueReq, 0x1b),
+        (AtaStatusError, 0x1c),
         (ScsiItNexusLost, 0x1d),
+        (SmpStatusError, 0x1e),
         (ReqSofttimeout, 0x1f),
         (Ide, 0x33),
         (ResrcUnavail, 0x34),
@@ -91,6 +93,25 @@ fn function_codes_match_cam_ccb_h() {
     assert_eq!(XPT_GET_TRAN_SETTINGS, 0x15);
     assert_eq!(XPT_SET_TRAN_SETTINGS, 0x16);
     assert_eq!(XPT_CALC_GEOMETRY, 0x17);
+    // Issue 14 additions (cam_ccb.h `xpt_opcode`).
+    assert_eq!(XPT_GDEV_TYPE, 0x02);
+    assert_eq!(XPT_GDEVLIST, 0x03);
+    assert_eq!(XPT_SDEV_TYPE, 0x07);
+    assert_eq!(XPT_DEV_MATCH, 0x409);
+    assert_eq!(XPT_DEBUG, 0x0a);
+    assert_eq!(XPT_PATH_STATS, 0x0b);
+    assert_eq!(XPT_GDEV_STATS, 0x0c);
+    assert_eq!(XPT_TERM_IO, 0x13);
+    assert_eq!(XPT_SCAN_LUN, 0x714);
+    assert_eq!(FuncCode::ScanBus as u32, 0x708);
+    assert_eq!(FuncCode::ScanLun as u32, 0x714);
+    assert_eq!(FuncCode::DevMatch as u32, 0x409);
+    assert!(!FuncCode::ScanLun.is_dev_queued());
+    assert!(!FuncCode::TermIo.is_dev_queued());
+    assert_eq!(crate::ccb::GdevListStatus::LastDevice as u32, 0);
+    assert_eq!(crate::ccb::GdevListStatus::ListChanged as u32, 1);
+    assert_eq!(crate::ccb::GdevListStatus::MoreDevs as u32, 2);
+    assert_eq!(crate::ccb::GdevListStatus::Error as u32, 3);
     assert_eq!(FuncCode::ScsiIo as u32, 0x901);
     assert!(FuncCode::ScsiIo.is_dev_queued());
     assert!(FuncCode::ResetDev.is_dev_queued());

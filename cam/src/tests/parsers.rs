@@ -128,6 +128,9 @@ proptest! {
         let _ = parse_read_capacity16(&b);
         let _ = parse_serial_vpd(&b);
         let _ = parse_read_position(&b);
+        let _ = parse_mode6_block_len(&b);
+        let _ = parse_read_toc(&b, false);
+        let _ = parse_read_toc(&b, true);
         let _ = decode_rw(&b);
         if b.len() >= 4 {
             let _ = crate::status::CcbStatus::from_raw(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
@@ -140,6 +143,17 @@ proptest! {
         b.extend_from_slice(&tail);
         let s = Sense::parse(&b).unwrap();
         prop_assert_eq!(s.key, key & 0x0f);
+    }
+
+    #[test]
+    fn read_toc_with_hostile_lengths(len in any::<u16>(), msf in any::<bool>(), tail in proptest::collection::vec(any::<u8>(), 0..100)) {
+        let mut b = len.to_be_bytes().to_vec();
+        b.extend_from_slice(&[1, 2]);
+        b.extend_from_slice(&tail);
+        match parse_read_toc(&b, msf) {
+            Ok(t) => prop_assert!(t.entries.len() * 8 <= tail.len()),
+            Err(_) => prop_assert!(len < 2),
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Property tests over random interleavings of submissions, completions, errors, freezes
 //! and releases: every CCB completes exactly once, freeze counts return to zero, releases
-//! never go below zero, nothing normal is dispatched into a frozen queue, and tape
-//! READ/WRITE/WRITE FILEMARKS are never re-issued by the stack.
+//! never go below zero, nothing normal is dispatched into a frozen queue, split requests
+//! complete once as a whole, paced requeues finish, and tape commands that move the medium
+//! (READ/WRITE/WRITE FILEMARKS/SPACE/LOCATE/ERASE) are never re-issued by the stack.
 
 use super::*;
 use crate::ccb::{Ccb, CcbBody, CcbId, Cdb, DataXfer, DispatchClass};
@@ -39,6 +40,22 @@ enum Op {
     BusReset,
     SimRecovery(u16, bool),
     Abort(usize),
+    /// A da read bigger than maxio: split into parts.
+    DaBigRead(u32, u64, u64),
+    /// A raw CCB with a tag action (ORDERED / HEAD OF QUEUE barriers).
+    RawTagged(u32, u8),
+    /// XPT_ABORT of a recent CCB, whoever owns it (periph, recovery, raw).
+    AbortRecent(u64),
+    /// Tape SPACE blocks (negative: back).
+    TapeSpace(i8),
+    /// Tape LOCATE.
+    TapeLocate(u8),
+    /// CD read (split: 2048-byte blocks against a 2 KiB maxio).
+    CdRead(u64, u64),
+    /// A new disc: UNIT ATTENTION 28h next, capacity forgotten.
+    CdChange,
+    /// CD READ CAPACITY.
+    CdCapacity,
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
@@ -50,7 +67,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => Just(Op::TapeRead),
         1 => Just(Op::TapeWfm),
         2 => (prop_oneof![Just(0u32), Just(1), Just(3), Just(5)], 0u8..3).prop_map(|(t, c)| Op::Raw(t, c)),
-        4 => (prop_oneof![Just(None), Just(Some(0u32)), Just(Some(1)), Just(Some(3))], 0u8..12, 1u8..4).prop_map(|(t, f, n)| Op::Fault(t, f, n)),
+        4 => (prop_oneof![Just(None), Just(Some(0u32)), Just(Some(1)), Just(Some(3))], 0u8..13, 1u8..4).prop_map(|(t, f, n)| Op::Fault(t, f, n)),
         2 => t.clone().prop_map(Op::FreezeDev),
         2 => t.clone().prop_map(Op::ReleaseDev),
         1 => t.clone().prop_map(Op::OverRelease),
@@ -63,6 +80,14 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => Just(Op::BusReset),
         1 => (1u16..50, proptest::bool::weighted(0.1)).prop_map(|(ms, g)| Op::SimRecovery(ms, g)),
         1 => (0usize..64).prop_map(Op::Abort),
+        3 => (t.clone(), 0u64..48, 3u64..16).prop_map(|(t, l, n)| Op::DaBigRead(t, l, n)),
+        2 => (t.clone(), 0u8..3).prop_map(|(t, k)| Op::RawTagged(t, k)),
+        1 => (1u64..8).prop_map(Op::AbortRecent),
+        1 => (-3i8..4).prop_map(Op::TapeSpace),
+        1 => (0u8..6).prop_map(Op::TapeLocate),
+        2 => (0u64..90, 1u64..4).prop_map(|(l, n)| Op::CdRead(l, n)),
+        1 => Just(Op::CdChange),
+        1 => Just(Op::CdCapacity),
     ]
 }
 
@@ -95,6 +120,7 @@ fn fault(k: u8) -> Fault {
         8 => Fault::Lose,
         9 => Fault::Shortage,
         10 => Fault::Delay(Duration::from_millis(3)),
+        11 => Fault::TurnBack,
         _ => Fault::Status(CamStatus::SelTimeout),
     }
 }
@@ -104,11 +130,18 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
         (0, 0, MockDevice::disk(64, 512)),
         (1, 0, MockDevice::disk(64, 512)),
         (3, 0, MockDevice::tape()),
+        (4, 0, MockDevice::cdrom(100, vec![0])),
     ]);
     r.scan();
     let das = [r.da(0), r.da(1)];
     let sa = r.sa(3);
+    let cd = crate::periph::cd::CdHandle::for_device(&r.xpt, r.addr(4)).expect("cd");
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    prop_assert!(r.xpt.wait_io(io).unwrap().is_ok());
     r.mock.borrow_mut().latency = Duration::from_millis(latency_ms);
+    // A small maxio (4 blocks) so that big reads split into several parts.
+    r.mock.borrow_mut().maxio = 4 * 512;
+    r.xpt.path_inq(r.bus).expect("PATH_INQ");
     let mut ios: Vec<IoId> = Vec::new();
     let raw_done: Rc<RefCell<HashMap<CcbId, u32>>> = Default::default();
     let mut raws: Vec<CcbId> = Vec::new();
@@ -214,6 +247,42 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
                         .start_recovery(Duration::from_millis(ms as u64), give_up);
                 }
             }
+            Op::DaBigRead(t, l, n) => ios.extend(das[t as usize].read(&mut r.xpt, l, n).ok()),
+            Op::RawTagged(t, k) => {
+                let a = DevAddr::new(r.bus, t, 0);
+                let mut ccb = Ccb::scsi_io(
+                    a.path(),
+                    Cdb::new(&crate::scsi_cmd::tur()).unwrap(),
+                    DataXfer::None,
+                    Duration::from_secs(2),
+                );
+                ccb.h.tag_action = [
+                    crate::ccb::TagAction::Ordered,
+                    crate::ccb::TagAction::HeadOfQueue,
+                    crate::ccb::TagAction::Simple,
+                ][k as usize];
+                let rd = raw_done.clone();
+                let id = r.xpt.submit_cb(ccb, move |x, c| {
+                    *rd.borrow_mut().entry(c.h.id).or_default() += 1;
+                    if c.h.status.has(crate::status::CAM_DEV_QFRZN) {
+                        x.release_devq(a, 1).expect("owner's freeze is present");
+                    }
+                });
+                raws.push(id);
+            }
+            Op::CdRead(l, n) => ios.extend(cd.read(&mut r.xpt, l, n).ok()),
+            Op::CdChange => r.mock.borrow_mut().cd_insert(4, 100),
+            Op::CdCapacity => ios.extend(cd.read_capacity(&mut r.xpt).ok()),
+            Op::TapeSpace(n) => ios.extend(sa.space_blocks(&mut r.xpt, n as i32).ok()),
+            Op::TapeLocate(b) => ios.extend(sa.locate(&mut r.xpt, b as u32).ok()),
+            Op::AbortRecent(n) => {
+                let victim = CcbId(r.xpt.stats().submitted.saturating_sub(n));
+                let c = Ccb::new(
+                    r.addr(0).path(),
+                    CcbBody::Abort(crate::ccb::Abort { abort_ccb: victim }),
+                );
+                r.xpt.submit(c, Completion::Callback(Box::new(|_, _| {})));
+            }
             Op::Abort(i) => {
                 if let Some(id) = raws.get(i) {
                     let c = Ccb::new(
@@ -246,6 +315,8 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
         );
     }
     prop_assert_eq!(r.xpt.stats().duplicate_io_results, 0);
+    // Split requests completed once, as a whole: nothing is left gathering.
+    prop_assert!(r.xpt.splits.is_empty());
     for id in &raws {
         prop_assert_eq!(
             raw_done.borrow().get(id).copied(),
@@ -270,7 +341,12 @@ fn run(ops: Vec<Op>, latency_ms: u64) -> Result<(), TestCaseError> {
     for i in r.mock.borrow().issued.iter().filter(|i| i.addr.target == 3) {
         if matches!(
             i.cdb.first(),
-            Some(&op::READ_6) | Some(&op::WRITE_6) | Some(&op::WRITE_FILEMARKS_6)
+            Some(&op::READ_6)
+                | Some(&op::WRITE_6)
+                | Some(&op::WRITE_FILEMARKS_6)
+                | Some(&op::SPACE_6)
+                | Some(&op::LOCATE_10)
+                | Some(&op::ERASE_6)
         ) {
             prop_assert!(seen.insert(i.io), "tape request {} re-issued", i.io);
         }

@@ -146,11 +146,19 @@ fn abort_of_ccb_in_xpt_queue_and_at_sim() {
         Completion::Queue,
     );
     r.xpt.run_until_idle();
+    let done = r.xpt.take_completed();
+    let got: Vec<(CcbId, CamStatus)> = done.iter().map(|c| (c.h.id, c.h.status.status())).collect();
     assert_eq!(
-        done_ids(&mut r),
+        got,
         vec![(victim, CamStatus::ReqAborted), (ab, CamStatus::ReqCmp)]
     );
+    // FreeBSD: the victim comes back CAM_REQ_ABORTED|CAM_DEV_QFRZN with its devq frozen.
+    assert!(done[0].h.status.has(crate::status::CAM_DEV_QFRZN));
+    assert_eq!(r.xpt.devq_frozen(a), 2, "our freeze and the abort's");
     r.xpt.release_devq(a, 1).unwrap();
+    // The victim's owner releases the abort's freeze.
+    r.xpt.release_devq(a, 1).unwrap();
+    assert_eq!(r.xpt.devq_frozen(a), 0);
     // At the SIM: forwarded.
     r.mock
         .borrow_mut()
@@ -578,7 +586,8 @@ fn xpt_requeue_of_unissued_ccbs_is_bounded() {
         .borrow_mut()
         .rule(Some(0), None, Fault::TurnBack, 1000);
     let id = r.xpt.submit(tur_ccb(r.addr(0)), Completion::Queue);
-    r.xpt.run_until_idle();
+    // Paced on the clock (see requeue_is_paced_on_the_clock): let time pass.
+    r.xpt.run_until_quiescent(1000);
     assert_eq!(done_ids(&mut r), vec![(id, CamStatus::RequeueReq)]);
     let left = r.mock.borrow().rules[0].times;
     assert_eq!(1000 - left, crate::xpt::XPT_REQUEUE_LIMIT + 1);
