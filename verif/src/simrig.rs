@@ -6,7 +6,7 @@
 use crate::SimTransport;
 use hba_cam::periph::da::DaHandle;
 use hba_cam::xpt::DeviceInfo;
-use hba_cam::{DevAddr, IoId, IoResult};
+use hba_cam::{Ccb, CcbId, DevAddr, IoId, IoResult};
 use hba_host_driver::sim::SimConfig;
 use hba_host_driver::stack::{Stack, StackError};
 use scsi_bus::target::disk::Disk;
@@ -24,6 +24,9 @@ pub struct SimRig {
     pub stack: Stack<SimTransport>,
     /// Target handles by SCSI ID.
     pub targets: Vec<(u8, DeviceHandle<Target>)>,
+    /// CCBs submitted with `Completion::Queue` that completed and were not yet claimed by
+    /// [`SimRig::wait_ccb`].
+    pub done: Vec<Ccb>,
 }
 
 /// A disk target of `blocks` 512-byte blocks in memory, with no UNIT ATTENTION pending.
@@ -58,6 +61,7 @@ impl SimRig {
         Ok(SimRig {
             stack: Stack::open(t, cfg)?,
             targets: handles,
+            done: Vec::new(),
         })
     }
 
@@ -101,6 +105,29 @@ impl SimRig {
                 self.log(40)
             ),
         }
+    }
+
+    /// Runs the loop until CCB `id` (submitted with `Completion::Queue`) completes and
+    /// returns it; others completing meanwhile wait in [`SimRig::done`]. Panics with the
+    /// SIM log and the bus log after `limit` of simulated time.
+    pub fn wait_ccb(&mut self, id: CcbId, limit: Duration) -> Ccb {
+        let mut done = std::mem::take(&mut self.done);
+        let res = self.stack.run_until("CCB", limit, |x| {
+            done.extend(x.take_completed());
+            done.iter().any(|c| c.h.id == id)
+        });
+        if let Err(e) = res {
+            self.done = done;
+            panic!(
+                "{e}\nSIM log: {:?}\n{}",
+                self.stack.report().log,
+                self.log(40)
+            );
+        }
+        let i = done.iter().position(|c| c.h.id == id).expect("found");
+        let c = done.remove(i);
+        self.done = done;
+        c
     }
 
     /// Runs `f` on the transport's model.

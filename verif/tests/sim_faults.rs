@@ -218,17 +218,8 @@ fn abort(r: &mut SimRig, id: u32, victim: CcbId) -> CcbId {
 
 /// Runs until both CCBs completed; returns them (victim, abort).
 fn collect(r: &mut SimRig, a: CcbId, b: CcbId) -> (Ccb, Ccb) {
-    let mut got: Vec<Ccb> = Vec::new();
-    r.stack
-        .run_until("abort", Duration::from_millis(100), |x| {
-            got.extend(x.take_completed());
-            got.iter().any(|c| c.h.id == a) && got.iter().any(|c| c.h.id == b)
-        })
-        .unwrap_or_else(|e| panic!("{e}: {got:?}"));
-    let va = got.iter().position(|c| c.h.id == a).unwrap();
-    let v = got.remove(va);
-    let vb = got.iter().position(|c| c.h.id == b).unwrap();
-    (v, got.remove(vb))
+    let va = r.wait_ccb(a, Duration::from_millis(100));
+    (va, r.wait_ccb(b, Duration::from_millis(100)))
 }
 
 fn release_if_frozen(r: &mut SimRig, c: &Ccb) {
@@ -353,14 +344,8 @@ fn abort_of_a_command_completed_on_the_card_but_not_yet_seen() {
     assert_eq!(ab.h.status.status(), CamStatus::UaAbort);
     // The cancelled request cannot hit the next command in that slot.
     let v2 = raw_read(&mut r, 0, 1, 1, Duration::from_secs(1));
-    let mut got = Vec::new();
-    r.stack
-        .run_until("next", Duration::from_millis(20), |x| {
-            got.extend(x.take_completed());
-            got.iter().any(|c: &Ccb| c.h.id == v2)
-        })
-        .unwrap();
-    assert_eq!(got.last().unwrap().h.status.status(), CamStatus::ReqCmp);
+    let c2 = r.wait_ccb(v2, Duration::from_millis(20));
+    assert_eq!(c2.h.status.status(), CamStatus::ReqCmp);
     r.check(true);
 }
 
@@ -420,14 +405,7 @@ fn a_hung_target_climbs_the_ladder_and_the_stack_recovers() {
         }]))
     });
     let v = raw_read(&mut r, 0, 0, 1, Duration::from_millis(2));
-    let mut got: Vec<Ccb> = Vec::new();
-    r.stack
-        .run_until("ladder", Duration::from_millis(100), |x| {
-            got.extend(x.take_completed());
-            got.iter().any(|c| c.h.id == v)
-        })
-        .unwrap_or_else(|e| panic!("{e}: {:?}", r.stack.report().log));
-    let victim = got.iter().find(|c| c.h.id == v).unwrap().clone();
+    let victim = r.wait_ccb(v, Duration::from_millis(100));
     assert_eq!(
         victim.h.status.status(),
         CamStatus::CmdTimeout,
@@ -506,30 +484,9 @@ fn record_async(r: &mut SimRig) -> std::rc::Rc<std::cell::RefCell<Vec<(u32, hba_
     seen
 }
 
-/// Submits a CCB and runs until it completes; CCBs completing meanwhile go to `others`.
-fn submit_keep(r: &mut SimRig, c: Ccb, others: &mut Vec<Ccb>) -> Ccb {
-    let id = r.stack.xpt.submit(c, Completion::Queue);
-    let mut got = None;
-    r.stack
-        .run_until("management CCB", Duration::from_millis(50), |x| {
-            for c in x.take_completed() {
-                if c.h.id == id {
-                    got = Some(c);
-                } else {
-                    others.push(c);
-                }
-            }
-            got.is_some()
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    got.unwrap()
-}
-
 fn submit_wait(r: &mut SimRig, c: Ccb) -> Ccb {
-    let mut others = Vec::new();
-    let c = submit_keep(r, c, &mut others);
-    assert!(others.is_empty(), "unexpected completions: {others:?}");
-    c
+    let id = r.stack.xpt.submit(c, Completion::Queue);
+    r.wait_ccb(id, Duration::from_millis(50))
 }
 
 /// XPT_RESET_DEV: BUS DEVICE RESET through the mailbox; the target's disconnected command
@@ -545,23 +502,16 @@ fn reset_dev_sends_bus_device_reset() {
         .run_until("disconnect", Duration::from_millis(1), |_| false)
         .ok();
     let rd = Ccb::new(r.addr(0).path(), CcbBody::ResetDev);
-    let mut got: Vec<Ccb> = Vec::new();
-    let c = submit_keep(&mut r, rd, &mut got);
+    let c = submit_wait(&mut r, rd);
     assert_eq!(c.h.status.status(), CamStatus::ReqCmp);
-    r.stack
-        .run_until("victim", Duration::from_millis(20), |x| {
-            got.extend(x.take_completed());
-            got.iter().any(|c| c.h.id == v)
-        })
-        .unwrap();
-    let victim = got.iter().find(|c| c.h.id == v).unwrap();
+    let victim = r.wait_ccb(v, Duration::from_millis(20));
     assert_eq!(
         victim.h.status.status(),
         CamStatus::BdrSent,
         "{:?}",
         victim.h.status
     );
-    release_if_frozen(&mut r, &victim.clone());
+    release_if_frozen(&mut r, &victim);
     let log = r.log(20);
     assert!(
         log.contains("ID7->ID0 MSG OUT 80 0c"),
@@ -593,16 +543,9 @@ fn reset_bus_resets_the_bus() {
         .run_until("disconnect", Duration::from_millis(1), |_| false)
         .ok();
     let rb = Ccb::new(hba_cam::Path::bus(r.stack.bus), CcbBody::ResetBus);
-    let mut got: Vec<Ccb> = Vec::new();
-    let c = submit_keep(&mut r, rb, &mut got);
+    let c = submit_wait(&mut r, rb);
     assert_eq!(c.h.status.status(), CamStatus::ReqCmp);
-    r.stack
-        .run_until("victim", Duration::from_millis(20), |x| {
-            got.extend(x.take_completed());
-            got.iter().any(|c| c.h.id == v)
-        })
-        .unwrap();
-    let victim = got.iter().find(|c| c.h.id == v).unwrap().clone();
+    let victim = r.wait_ccb(v, Duration::from_millis(20));
     assert_eq!(
         victim.h.status.status(),
         CamStatus::ScsiBusReset,
@@ -731,14 +674,7 @@ fn detach_returns_every_outstanding_ccb_once() {
     let s = r.stack.xpt.stats();
     assert_eq!(s.duplicate_io_results, 0);
     let late = raw_read(&mut r, 0, 9, 1, Duration::from_secs(1));
-    let mut got = None;
-    r.stack
-        .run_until("refused", Duration::from_millis(5), |x| {
-            got = x.take_completed().into_iter().find(|c| c.h.id == late);
-            got.is_some()
-        })
-        .unwrap();
-    assert!(!got.unwrap().h.status.is_ok());
+    assert!(!r.wait_ccb(late, Duration::from_millis(5)).h.status.is_ok());
 }
 
 /// A CDB by reference travels like an inline one; one longer than the HCB holds is
@@ -829,21 +765,14 @@ fn a_wedged_sequencer_is_recovered_by_reinitialisation() {
     let mut r = rig(vec![TargetConfig::new(0)]);
     let v = raw_read(&mut r, 0, 0, 1, Duration::from_millis(2));
     r.model(|m| m.axil_write(hba_abi::regs::SEQ_CTRL, 0).unwrap());
-    let mut got: Vec<Ccb> = Vec::new();
-    r.stack
-        .run_until("wedged", Duration::from_millis(100), |x| {
-            got.extend(x.take_completed());
-            got.iter().any(|c| c.h.id == v)
-        })
-        .unwrap_or_else(|e| panic!("{e}: {:?}", r.stack.report().log));
-    let victim = got.iter().find(|c| c.h.id == v).unwrap().clone();
+    let victim = r.wait_ccb(v, Duration::from_millis(100));
     assert_eq!(
         victim.h.status.status(),
         CamStatus::CmdTimeout,
         "{:?}",
         victim.h.status
     );
-    assert_eq!(got.iter().filter(|c| c.h.id == v).count(), 1);
+    assert!(r.done.iter().all(|c| c.h.id != v), "returned once");
     release_if_frozen(&mut r, &victim);
     let rep = r.stack.report();
     assert_eq!(rep.counters.reinits, 1, "{:?}", rep.log);
@@ -869,14 +798,7 @@ fn unknown_reselection_is_logged_and_nothing_is_misplaced() {
         }]))
     });
     let v = raw_read(&mut r, 0, 7, 1, Duration::from_millis(3));
-    let mut got: Vec<Ccb> = Vec::new();
-    r.stack
-        .run_until("bad tag", Duration::from_millis(100), |x| {
-            got.extend(x.take_completed());
-            got.iter().any(|c| c.h.id == v)
-        })
-        .unwrap();
-    let victim = got.iter().find(|c| c.h.id == v).unwrap().clone();
+    let victim = r.wait_ccb(v, Duration::from_millis(100));
     let log = r.stack.report().log.clone();
     assert!(
         log.iter()

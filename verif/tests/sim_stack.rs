@@ -303,14 +303,8 @@ fn path_inquiry_and_invalid_requests() {
             Duration::from_secs(1),
         );
         let id = r.stack.xpt.submit(c, Completion::Queue);
-        let mut got = None;
-        r.stack
-            .run_until("refusal", Duration::from_millis(10), |x| {
-                got = x.take_completed().into_iter().find(|c| c.h.id == id);
-                got.is_some()
-            })
-            .unwrap();
-        assert_eq!(got.unwrap().h.status.status(), want, "{addr}");
+        let got = r.wait_ccb(id, Duration::from_millis(10));
+        assert_eq!(got.h.status.status(), want, "{addr}");
     }
     assert_eq!(
         r.stack.report().counters.submitted,
@@ -341,14 +335,7 @@ fn polling_without_interrupts_and_scatter_gather() {
         Duration::from_secs(1),
     );
     let id = r.stack.xpt.submit(c, Completion::Queue);
-    let mut got = None;
-    r.stack
-        .run_until("polled read", Duration::from_millis(20), |x| {
-            got = x.take_completed().into_iter().find(|c| c.h.id == id);
-            got.is_some()
-        })
-        .unwrap();
-    let c = got.unwrap();
+    let c = r.wait_ccb(id, Duration::from_millis(20));
     assert!(c.h.status.is_ok(), "{:?}", c.h.status);
     let CcbBody::ScsiIo(io) = c.body else {
         panic!()
@@ -383,5 +370,27 @@ fn wide_bus_negotiates_fast20_wide() {
     let io = da.read(&mut r.stack.xpt, 32, 16).unwrap();
     let res = r.wait(io);
     assert_eq!(res.data, data);
+    r.check(true);
+}
+
+/// A request larger than the card's maxio (64 KiB) is split by `da` at the limit the
+/// SIM reports, and completes once as a whole with every byte right.
+#[test]
+fn a_large_read_is_split_at_the_sims_maxio() {
+    let mut r = two_disks_and_a_tape();
+    let da = r.da(1);
+    let data = pattern(21, 256 * 1024);
+    let io = da.write(&mut r.stack.xpt, 1000, data.clone()).unwrap();
+    assert!(r.wait(io).is_ok());
+    let before = r.stack.report().counters.submitted;
+    let io = da.read(&mut r.stack.xpt, 1000, 512).unwrap();
+    let res = r.wait(io);
+    assert!(res.is_ok(), "{:?}", res.status);
+    assert_eq!(res.data, data);
+    assert_eq!(
+        r.stack.report().counters.submitted - before,
+        4,
+        "four 64 KiB commands"
+    );
     r.check(true);
 }
