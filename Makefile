@@ -4,7 +4,7 @@ CARGO ?= cargo
 BUILD := build
 VERILOG := $(BUILD)/hba_core.v
 
-.PHONY: all setup run test verilog lint synth bench campaign fmt clippy clean
+.PHONY: all setup run test verilog lint synth bench campaign campaign-bus fmt clippy clean
 
 all: test
 
@@ -47,11 +47,19 @@ bench: setup
 	$(CARGO) bench -p hba-cam --bench null_sim
 	$(CARGO) run --release -q -p scsi-bus --example idle_bus
 
-# Long seeded fault campaign on the SCSI bus models (a failing seed is printed and
-# reproduces alone with CAMPAIGN_SEED=n). SEEDS sets how many.
-SEEDS ?= 2000
+# Whole-stack fault campaign (periph -> XPT -> SIM -> co-simulated core -> bus ->
+# targets): SEEDS=n seeds, SHARD=i/N a disjoint slice of them for a CI matrix, SEED=s
+# replays one. A failing seed is printed with its shrunk workload.
+SEEDS ?= 1000
 campaign:
-	CAMPAIGN_SEEDS=$(SEEDS) $(CARGO) test --release -p scsi-bus --test campaign -- --nocapture
+	CAMPAIGN_SEEDS=$(SEEDS) $(if $(SHARD),CAMPAIGN_SHARD=$(SHARD)) $(if $(SEED),CAMPAIGN_SEED=$(SEED)) \
+	  $(CARGO) test --release -p hba-verif --test stack_campaign -- --nocapture
+
+# Long seeded fault campaign on the SCSI bus models alone (a failing seed is printed and
+# reproduces alone with CAMPAIGN_SEED=n). BUS_SEEDS sets how many.
+BUS_SEEDS ?= 2000
+campaign-bus:
+	CAMPAIGN_SEEDS=$(BUS_SEEDS) $(CARGO) test --release -p scsi-bus --test campaign -- --nocapture
 
 fmt:
 	$(CARGO) fmt --all

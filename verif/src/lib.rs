@@ -10,6 +10,7 @@
 //!   conversion to the `scsi-bus` model's signals; [`model::Model::attach_bus`] plugs
 //!   the core onto a pin-level bus with targets and the protocol monitor.
 
+pub mod campaign;
 pub mod fwrig;
 pub mod host;
 pub mod model;

@@ -1,0 +1,828 @@
+//! The whole-stack fault campaign (TigerBeetle's VOPR in spirit): one seed decides a bus
+//! (disks and a tape, narrow or wide, tags on or off, synchronous or not), a workload
+//! through `da`, `sa` and raw CCBs, and faults from every class the target models inject,
+//! plus host-side aborts, device and bus resets, firmware traps and short timeouts placed
+//! to race completions. The invariants are checked on every seed; a failing seed replays
+//! exactly, and [`shrink`] cuts its workload to the shortest prefix that still fails.
+
+use crate::simrig::{disk, tape, SimRig};
+use hba_cam::ccb::{Abort, CcbBody, Cdb, DataBuf, DataXfer, TagAction};
+use hba_cam::periph::da::DaHandle;
+use hba_cam::periph::sa::SaHandle;
+use hba_cam::status::CAM_DEV_QFRZN;
+use hba_cam::xpt::{Completion, XptLog};
+use hba_cam::{Ccb, CcbId, IoId};
+use hba_host_driver::sim::SimConfig;
+use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule, Prng, ResetInjector};
+use scsi_bus::target::disk::Disk;
+use scsi_bus::target::tape::{Record, Tape};
+use scsi_bus::target::{SyncCaps, TargetConfig};
+use scsi_bus::{Phase, Width};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// Blocks per campaign disk.
+const DISK_BLOCKS: u64 = 1024;
+
+/// One step of a workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `da` write of `blocks` at `lba` on disk `d` (data tagged with the op's index).
+    Write { d: usize, lba: u64, blocks: u64 },
+    /// `da` read.
+    Read { d: usize, lba: u64, blocks: u64 },
+    /// A raw tagged READ CCB with a short timeout, aborted by the host when `abort`.
+    RawRead {
+        d: usize,
+        lba: u64,
+        abort: bool,
+        timeout_us: u64,
+    },
+    /// Tape: write a record (tagged).
+    TapeWrite { len: usize },
+    /// XPT_RESET_DEV on disk `d`.
+    ResetDev { d: usize },
+    /// XPT_RESET_BUS.
+    ResetBus,
+    /// Corrupt the firmware's main loop (the SIM must re-initialise the card).
+    Trap,
+    /// Wait for everything in flight.
+    Drain,
+}
+
+/// Fault classes, for the summary.
+pub const CLASSES: &[&str] = &[
+    "medium error",
+    "busy",
+    "queue full",
+    "no selection response",
+    "bus free",
+    "parity",
+    "hang",
+    "bad reselect tag",
+    "third-party reset",
+    "host abort",
+    "device reset",
+    "bus reset",
+    "firmware trap",
+    "short timeout",
+];
+
+/// What one seed is: the bus, the faults and the workload.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The seed.
+    pub seed: u64,
+    /// Wide bus.
+    pub wide: bool,
+    /// Disk target configurations with their fault rules.
+    pub disks: Vec<(TargetConfig, FaultConfig)>,
+    /// A tape on ID 5.
+    pub tape: bool,
+    /// Third-party resets, in ns from the start of the workload.
+    pub resets_at_ns: Vec<u64>,
+    /// The workload.
+    pub ops: Vec<Op>,
+    /// Fault classes injected (counts).
+    pub injected: BTreeMap<&'static str, u64>,
+}
+
+/// Outcome of one seed.
+#[derive(Clone, Debug, Default)]
+pub struct SeedReport {
+    /// The seed.
+    pub seed: u64,
+    /// Periph requests and raw CCBs issued.
+    pub commands: u64,
+    /// Of which failed (allowed under faults).
+    pub failed: u64,
+    /// Fault classes injected.
+    pub injected: BTreeMap<&'static str, u64>,
+    /// SIM recoveries: timeouts, BDRs, bus resets, re-initialisations.
+    pub rungs: [u64; 4],
+    /// Invariant violations (must be empty).
+    pub violations: Vec<String>,
+    /// Simulated core cycles.
+    pub cycles: u64,
+    /// Wall time.
+    pub wall: Duration,
+}
+
+fn pick(p: &mut Prng, n: u64) -> u64 {
+    p.below(n)
+}
+
+fn chance(p: &mut Prng, per_mille: u64) -> bool {
+    p.below(1000) < per_mille
+}
+
+fn rule(action: FaultAction) -> FaultRule {
+    FaultRule {
+        opcode: None,
+        lba: None,
+        lun: None,
+        every_nth: None,
+        first_n: None,
+        probability: None,
+        action,
+    }
+}
+
+impl Scenario {
+    /// The scenario of `seed` (deterministic).
+    pub fn new(seed: u64) -> Scenario {
+        let mut p = Prng::new(seed ^ 0x5eed_ca4e);
+        let wide = chance(&mut p, 300);
+        let ndisks = 1 + pick(&mut p, 2) as usize;
+        let mut injected: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let mut disks = Vec::new();
+        let clean = chance(&mut p, 200);
+        for i in 0..ndisks {
+            let mut c = TargetConfig::new(i as u8);
+            c.seed = p.next_u64();
+            c.tagged = chance(&mut p, 700);
+            c.wide = wide && chance(&mut p, 700);
+            c.disconnect = chance(&mut p, 850);
+            c.access_cycles = pick(&mut p, 20_000);
+            if chance(&mut p, 250) {
+                c.sync = None;
+            } else if chance(&mut p, 300) {
+                c.sync = Some(SyncCaps {
+                    min_period_factor: 0x19,
+                    max_offset: 8,
+                });
+            }
+            let mut rules = Vec::new();
+            if !clean {
+                let mut add = |p: &mut Prng, name: &'static str, r: FaultRule, pm: u64| {
+                    if chance(p, pm) {
+                        *injected.entry(name).or_default() += 1;
+                        rules.push(r);
+                    }
+                };
+                let lo = pick(&mut p, DISK_BLOCKS - 8);
+                add(
+                    &mut p,
+                    "medium error",
+                    FaultRule {
+                        lba: Some([lo, lo + 1 + lo % 4]),
+                        ..rule(FaultAction::CheckCondition {
+                            key: 0x3,
+                            asc: 0x11,
+                            ascq: 0,
+                        })
+                    },
+                    400,
+                );
+                add(
+                    &mut p,
+                    "busy",
+                    FaultRule {
+                        probability: Some(0.05),
+                        ..rule(FaultAction::Busy)
+                    },
+                    300,
+                );
+                add(
+                    &mut p,
+                    "queue full",
+                    FaultRule {
+                        probability: Some(0.05),
+                        ..rule(FaultAction::QueueFull)
+                    },
+                    300,
+                );
+                add(
+                    &mut p,
+                    "no selection response",
+                    FaultRule {
+                        first_n: Some(1 + lo % 2),
+                        ..rule(FaultAction::NoSelectionResponse)
+                    },
+                    200,
+                );
+                add(
+                    &mut p,
+                    "bus free",
+                    FaultRule {
+                        probability: Some(0.03),
+                        ..rule(FaultAction::BusFree {
+                            phase: Phase::DataIn,
+                        })
+                    },
+                    250,
+                );
+                let byte = pick(&mut p, 512) as usize;
+                add(
+                    &mut p,
+                    "parity",
+                    FaultRule {
+                        probability: Some(0.05),
+                        ..rule(FaultAction::Parity {
+                            phase: Phase::DataIn,
+                            byte,
+                        })
+                    },
+                    300,
+                );
+                add(
+                    &mut p,
+                    "hang",
+                    FaultRule {
+                        first_n: Some(1),
+                        opcode: Some(0x28),
+                        ..rule(FaultAction::Hang {
+                            phase: Phase::DataIn,
+                        })
+                    },
+                    120,
+                );
+                add(
+                    &mut p,
+                    "bad reselect tag",
+                    FaultRule {
+                        first_n: Some(1),
+                        ..rule(FaultAction::BadReselectTag)
+                    },
+                    150,
+                );
+            }
+            disks.push((
+                c,
+                FaultConfig {
+                    seed: p.next_u64(),
+                    rules,
+                    bus_reset_at_ns: vec![],
+                },
+            ));
+        }
+        let tape = chance(&mut p, 400);
+        let mut resets_at_ns = Vec::new();
+        if !clean && chance(&mut p, 200) {
+            resets_at_ns.push(50_000 + pick(&mut p, 2_000_000));
+            *injected.entry("third-party reset").or_default() += 1;
+        }
+        let nops = 8 + pick(&mut p, 24) as usize;
+        let mut ops = Vec::new();
+        for _ in 0..nops {
+            let d = pick(&mut p, ndisks as u64) as usize;
+            let blocks = 1 + pick(&mut p, 16);
+            let lba = pick(&mut p, DISK_BLOCKS - blocks);
+            let r = pick(&mut p, 100);
+            let op = match r {
+                0..=34 => Op::Write { d, lba, blocks },
+                35..=69 => Op::Read { d, lba, blocks },
+                70..=79 => {
+                    let abort = !clean && chance(&mut p, 400);
+                    let short = !clean && chance(&mut p, 300);
+                    if abort {
+                        *injected.entry("host abort").or_default() += 1;
+                    }
+                    if short {
+                        *injected.entry("short timeout").or_default() += 1;
+                    }
+                    Op::RawRead {
+                        d,
+                        lba,
+                        abort,
+                        timeout_us: if short { 50 + pick(&mut p, 400) } else { 500_000 },
+                    }
+                }
+                80..=87 if tape => Op::TapeWrite {
+                    len: 512 * (1 + pick(&mut p, 4) as usize),
+                },
+                88..=90 if !clean => {
+                    *injected.entry("device reset").or_default() += 1;
+                    Op::ResetDev { d }
+                }
+                91..=92 if !clean => {
+                    *injected.entry("bus reset").or_default() += 1;
+                    Op::ResetBus
+                }
+                93 if !clean => {
+                    *injected.entry("firmware trap").or_default() += 1;
+                    Op::Trap
+                }
+                _ => Op::Drain,
+            };
+            ops.push(op);
+        }
+        ops.push(Op::Drain);
+        Scenario {
+            seed,
+            wide,
+            disks,
+            tape,
+            resets_at_ns,
+            ops,
+            injected,
+        }
+    }
+
+    /// Whether no fault at all is injected (then every command must succeed).
+    pub fn clean(&self) -> bool {
+        self.injected.is_empty()
+    }
+}
+
+/// Data of op `i` for `len` bytes: tagged with the seed and the op so that a transfer
+/// into the wrong buffer or onto the wrong blocks is caught.
+fn tagged(seed: u64, i: usize, len: usize) -> Vec<u8> {
+    let mut p = Prng::new(seed.wrapping_mul(31) ^ (i as u64) << 20);
+    let mut v: Vec<u8> = (0..len).map(|_| p.next_u64() as u8).collect();
+    for (k, chunk) in v.chunks_mut(512).enumerate() {
+        chunk[..8].copy_from_slice(&((i as u64) << 16 | k as u64).to_le_bytes());
+    }
+    v
+}
+
+enum Pending {
+    Da {
+        io: IoId,
+        d: usize,
+        lba: u64,
+        blocks: u64,
+        write: Option<Vec<u8>>,
+    },
+    Tape {
+        io: IoId,
+        data: Vec<u8>,
+    },
+    Raw {
+        id: CcbId,
+        d: usize,
+        lba: u64,
+    },
+    Mgmt {
+        id: CcbId,
+    },
+}
+
+/// Runs a scenario, with its workload cut to `ops` steps when given.
+pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
+    let w0 = Instant::now();
+    let mut rep = SeedReport {
+        seed: sc.seed,
+        injected: sc.injected.clone(),
+        ..Default::default()
+    };
+    let width = if sc.wide { Width::Wide } else { Width::Narrow };
+    let mut targets = Vec::new();
+    for (c, _) in &sc.disks {
+        targets.push(disk(c.clone(), DISK_BLOCKS));
+    }
+    if sc.tape {
+        targets.push(tape(TargetConfig::new(5), 1 << 20));
+    }
+    let cfg = SimConfig {
+        sel_timeout: Duration::from_micros(200),
+        ..SimConfig::cosim()
+    };
+    let mut r = match SimRig::new(width, targets, cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            rep.violations.push(format!("attach: {e}"));
+            return rep;
+        }
+    };
+    let scan = r.stack.scan(Duration::from_secs(1));
+    if let Err(e) = scan {
+        rep.violations.push(format!("scan: {e}"));
+        return rep;
+    }
+    let nd = sc.disks.len();
+    let mut das = Vec::new();
+    for d in 0..nd {
+        let a = r.addr(d as u32);
+        let Some(da) = DaHandle::for_device(&r.stack.xpt, a) else {
+            rep.violations.push(format!("disk {d} not found by the scan"));
+            return rep;
+        };
+        let io = da.read_capacity(&mut r.stack.xpt).expect("read capacity");
+        match r.stack.wait(io, Duration::from_millis(100)) {
+            Ok(res) if res.is_ok() => {}
+            other => {
+                rep.violations.push(format!("disk {d} READ CAPACITY: {other:?}"));
+                return rep;
+            }
+        }
+        das.push(da);
+    }
+    let sa = if sc.tape {
+        SaHandle::for_device(&r.stack.xpt, r.addr(5))
+    } else {
+        None
+    };
+    // Faults go live only now: scan and capacity were clean.
+    for (d, (_, f)) in sc.disks.iter().enumerate() {
+        r.target(d as u8, |t| t.set_faults(f));
+    }
+    let now = r.cycles();
+    if !sc.resets_at_ns.is_empty() {
+        let at: Vec<u64> = sc.resets_at_ns.iter().map(|n| now + n / 10).collect();
+        r.model(|m| m.bus().expect("bus").add(ResetInjector::new(at)));
+    }
+    let c0 = r.cycles();
+    // Shadow of each disk: Some(content) where known, None where a failed or racing write
+    // leaves it unknown.
+    let mut shadow: Vec<Vec<Option<Vec<u8>>>> = (0..nd)
+        .map(|_| vec![Some(vec![0u8; 512]); DISK_BLOCKS as usize])
+        .collect();
+    let mut busy: Vec<Vec<u32>> = (0..nd).map(|_| vec![0; DISK_BLOCKS as usize]).collect();
+    let mut tape_written: Vec<Vec<u8>> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    let limit = ops.unwrap_or(sc.ops.len()).min(sc.ops.len());
+    let wait = Duration::from_millis(300);
+    macro_rules! violation {
+        ($($t:tt)*) => { rep.violations.push(format!($($t)*)) };
+    }
+    let finish = |r: &mut SimRig,
+                      p: Pending,
+                      rep: &mut SeedReport,
+                      shadow: &mut Vec<Vec<Option<Vec<u8>>>>,
+                      busy: &mut Vec<Vec<u32>>,
+                      tape_written: &mut Vec<Vec<u8>>| {
+        match p {
+            Pending::Da {
+                io,
+                d,
+                lba,
+                blocks,
+                write,
+            } => {
+                let res = match r.stack.wait(io, wait) {
+                    Ok(res) => res,
+                    Err(e) => {
+                        rep.violations.push(format!("request on disk {d} never completed: {e}"));
+                        return;
+                    }
+                };
+                for b in lba..lba + blocks {
+                    busy[d][b as usize] -= 1;
+                }
+                if !res.is_ok() {
+                    rep.failed += 1;
+                }
+                match write {
+                    Some(data) => {
+                        for (k, b) in (lba..lba + blocks).enumerate() {
+                            shadow[d][b as usize] = if res.is_ok() {
+                                Some(data[k * 512..][..512].to_vec())
+                            } else {
+                                None
+                            };
+                        }
+                    }
+                    None if res.is_ok() => {
+                        if res.data.len() != (blocks * 512) as usize {
+                            rep.violations.push(format!(
+                                "disk {d} read {lba}+{blocks}: {} bytes",
+                                res.data.len()
+                            ));
+                            return;
+                        }
+                        for (k, b) in (lba..lba + blocks).enumerate() {
+                            if let Some(want) = &shadow[d][b as usize] {
+                                if &res.data[k * 512..][..512] != want.as_slice() {
+                                    rep.violations.push(format!(
+                                        "disk {d} block {b}: read GOOD with wrong data (tag {:x?})",
+                                        &res.data[k * 512..][..8]
+                                    ));
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    None => {}
+                }
+            }
+            Pending::Tape { io, data } => match r.stack.wait(io, wait) {
+                Ok(res) if res.is_ok() => tape_written.push(data),
+                Ok(_) => rep.failed += 1,
+                Err(e) => rep.violations.push(format!("tape write never completed: {e}")),
+            },
+            Pending::Raw { id, d, lba } => {
+                let c = r.wait_ccb(id, wait);
+                busy[d][lba as usize] -= 1;
+                if c.h.status.has(CAM_DEV_QFRZN) {
+                    if let Some(a) = c.h.path.addr() {
+                        let _ = r.stack.xpt.release_devq(a, 1);
+                    }
+                }
+                if !c.h.status.is_ok() {
+                    rep.failed += 1;
+                } else if let (CcbBody::ScsiIo(io), Some(want)) =
+                    (&c.body, &shadow[d][lba as usize])
+                {
+                    if let DataXfer::In(b) = &io.data {
+                        if &b.to_vec() != want {
+                            rep.violations
+                                .push(format!("disk {d} block {lba}: raw read GOOD with wrong data"));
+                        }
+                    }
+                }
+            }
+            Pending::Mgmt { id } => {
+                let c = r.wait_ccb(id, wait);
+                if c.h.status.has(CAM_DEV_QFRZN) {
+                    if let Some(a) = c.h.path.addr() {
+                        let _ = r.stack.xpt.release_devq(a, 1);
+                    }
+                }
+            }
+        }
+    };
+    for (i, op) in sc.ops.iter().take(limit).enumerate() {
+        // Keep a few requests in flight; wait for the oldest beyond that.
+        while pending.len() >= 6 {
+            let p = pending.remove(0);
+            finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+        }
+        match op {
+            Op::Write { d, lba, blocks } | Op::Read { d, lba, blocks } => {
+                let (d, lba, blocks) = (*d, *lba, *blocks);
+                while (lba..lba + blocks).any(|b| busy[d][b as usize] > 0) && !pending.is_empty()
+                {
+                    let p = pending.remove(0);
+                    finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+                }
+                for b in lba..lba + blocks {
+                    busy[d][b as usize] += 1;
+                }
+                rep.commands += 1;
+                let write = matches!(op, Op::Write { .. }).then(|| tagged(sc.seed, i, (blocks * 512) as usize));
+                let io = match &write {
+                    Some(data) => das[d].write(&mut r.stack.xpt, lba, data.clone()),
+                    None => das[d].read(&mut r.stack.xpt, lba, blocks),
+                };
+                match io {
+                    Ok(io) => pending.push(Pending::Da {
+                        io,
+                        d,
+                        lba,
+                        blocks,
+                        write,
+                    }),
+                    Err(e) => {
+                        // The periph was invalidated (a device lost after faults).
+                        for b in lba..lba + blocks {
+                            busy[d][b as usize] -= 1;
+                        }
+                        rep.failed += 1;
+                        let _ = e;
+                    }
+                }
+            }
+            Op::RawRead {
+                d,
+                lba,
+                abort,
+                timeout_us,
+            } => {
+                let (d, lba) = (*d, *lba);
+                while busy[d][lba as usize] > 0 && !pending.is_empty() {
+                    let p = pending.remove(0);
+                    finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+                }
+                busy[d][lba as usize] += 1;
+                rep.commands += 1;
+                let mut c = Ccb::scsi_io(
+                    r.addr(d as u32).path(),
+                    Cdb::new(&crate::rig::rw10(0x28, lba as u32, 1)).expect("cdb"),
+                    DataXfer::In(DataBuf::Single(vec![0; 512])),
+                    Duration::from_micros(*timeout_us),
+                );
+                c.h.tag_action = TagAction::Simple;
+                let id = r.stack.xpt.submit(c, Completion::Queue);
+                pending.push(Pending::Raw { id, d, lba });
+                if *abort {
+                    r.stack.xpt.step();
+                    let ab = Ccb::new(
+                        r.addr(d as u32).path(),
+                        CcbBody::Abort(Abort { abort_ccb: id }),
+                    );
+                    let aid = r.stack.xpt.submit(ab, Completion::Queue);
+                    pending.push(Pending::Mgmt { id: aid });
+                }
+            }
+            Op::TapeWrite { len } => {
+                if let Some(sa) = sa {
+                    rep.commands += 1;
+                    let data = tagged(sc.seed, i, *len);
+                    if let Ok(io) = sa.write(&mut r.stack.xpt, data.clone()) {
+                        pending.push(Pending::Tape { io, data });
+                    }
+                }
+            }
+            Op::ResetDev { d } => {
+                rep.commands += 1;
+                let c = Ccb::new(r.addr(*d as u32).path(), CcbBody::ResetDev);
+                let id = r.stack.xpt.submit(c, Completion::Queue);
+                pending.push(Pending::Mgmt { id });
+            }
+            Op::ResetBus => {
+                rep.commands += 1;
+                let c = Ccb::new(hba_cam::Path::bus(r.stack.bus), CcbBody::ResetBus);
+                let id = r.stack.xpt.submit(c, Completion::Queue);
+                pending.push(Pending::Mgmt { id });
+            }
+            Op::Trap => {
+                let main = hba_firmware::asm::SymbolMap::parse(hba_firmware::DEFAULT_SYMBOLS)
+                    .ok()
+                    .and_then(|m| m.addr_of("main"))
+                    .unwrap_or(0);
+                r.model(|m| {
+                    let _ = m.axil_write(hba_abi::regs::SEQ_IADDR, main);
+                    let _ = m.axil_write(hba_abi::regs::SEQ_IDATA, u32::MAX);
+                });
+            }
+            Op::Drain => {
+                for p in std::mem::take(&mut pending) {
+                    finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+                }
+            }
+        }
+    }
+    for p in std::mem::take(&mut pending) {
+        finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+    }
+    if let Err(e) = r.stack.drain(Duration::from_millis(300)) {
+        violation!("not quiescent: {e}");
+    }
+    // Invariants at quiescence.
+    let x = &r.stack.xpt;
+    let s = x.stats();
+    if x.outstanding() != 0 || s.submitted != s.completed {
+        violation!("CCBs not completed exactly once: {s:?}, {} outstanding", x.outstanding());
+    }
+    if s.duplicate_io_results != 0 {
+        violation!("{} requests completed twice", s.duplicate_io_results);
+    }
+    let spurious = x
+        .log()
+        .iter()
+        .filter(|l| matches!(l, XptLog::SpuriousDone { .. }))
+        .count();
+    if spurious != 0 {
+        violation!("{spurious} CCBs handed back twice by the SIM");
+    }
+    if s.frozen_violations != 0 {
+        violation!("{} dispatches into a frozen queue", s.frozen_violations);
+    }
+    if x.simq_frozen(r.stack.bus) != 0 {
+        violation!("SIM queue left frozen");
+    }
+    for d in x.devices() {
+        if x.devq_frozen(d.addr) != 0 {
+            violation!("device queue of {} left frozen ({})", d.addr, x.devq_frozen(d.addr));
+        }
+    }
+    if x
+        .log()
+        .iter()
+        .any(|l| matches!(l, XptLog::ReleaseUnderflow { .. }))
+    {
+        violation!("a queue release underflowed");
+    }
+    {
+        let rp = r.stack.report();
+        if rp.outstanding != 0 {
+            violation!("the SIM still holds {} commands", rp.outstanding);
+        }
+        let c = &rp.counters;
+        rep.rungs = [c.timeouts, c.bdrs, c.bus_resets.saturating_sub(1), c.reinits];
+    }
+    // The media: what the shadow knows is there, block for block.
+    for (d, sh) in shadow.iter().enumerate() {
+        let media = r.target(d as u8, |t| {
+            t.lun_mut::<Disk>(0)
+                .map(|dk| dk.read_blocks(0, DISK_BLOCKS))
+                .unwrap_or_default()
+        });
+        for (b, want) in sh.iter().enumerate() {
+            if let Some(w) = want {
+                if &media[b * 512..][..512] != w.as_slice() {
+                    violation!("disk {d} block {b}: medium differs from what was acknowledged");
+                    break;
+                }
+            }
+        }
+    }
+    // The tape: every acknowledged record once, in order, nothing twice.
+    if sc.tape {
+        let recs: Vec<Vec<u8>> = r.target(5, |t| {
+            t.lun_mut::<Tape>(0)
+                .map(|tp| {
+                    tp.medium()
+                        .iter()
+                        .filter_map(|x| match x {
+                            Record::Data(v) => Some(v.clone()),
+                            Record::Filemark => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        for (k, rec) in recs.iter().enumerate() {
+            if recs[..k].contains(rec) {
+                violation!("tape record written twice");
+            }
+        }
+        let acked: Vec<&Vec<u8>> = recs.iter().filter(|x| tape_written.contains(x)).collect();
+        if acked.len() != tape_written.len() {
+            violation!(
+                "tape: {} records acknowledged, {} on the medium",
+                tape_written.len(),
+                acked.len()
+            );
+        }
+    }
+    if sc.clean() && rep.failed != 0 {
+        violation!("{} commands failed with no fault injected", rep.failed);
+    }
+    // The monitor: protocol violations by anyone count when no bus fault was injected
+    // (faults such as parity or a hang are the target's own violations).
+    let bus_faults = sc.disks.iter().any(|(_, f)| !f.rules.is_empty()) || !sc.resets_at_ns.is_empty();
+    if !bus_faults {
+        let v = r.model(|m| m.bus().map(|b| b.monitor.violations().to_vec()).unwrap_or_default());
+        if !v.is_empty() {
+            violation!("bus monitor: {:?}", &v[..v.len().min(3)]);
+        }
+    }
+    rep.cycles = r.cycles() - c0;
+    rep.wall = w0.elapsed();
+    if !rep.violations.is_empty() && std::env::var_os("CAMPAIGN_TRACE").is_some() {
+        let x = &r.stack.xpt;
+        let xl = x.log();
+        eprintln!(
+            "seed {} trace\nperiph recovery {:?}\ngauntlet {:?}\nXPT stats {:?}, outstanding {}, SIM counters {:?}\nSIM log: {:#?}\nXPT log (last 30): {:#?}\nSIM queue frozen {}; device queues {:?}\nbus log:\n{}",
+            sc.seed,
+            (0..8).map(|p| x.periph_recovery(hba_cam::PeriphId(p))).collect::<Vec<_>>(),
+            x.gauntlet(r.stack.bus).map(|g| (g.active(), g.waiting(), g.completed)),
+            x.stats(),
+            x.outstanding(),
+            r.stack.report().counters,
+            r.stack.report().log,
+            &xl[xl.len().saturating_sub(30)..],
+            x.simq_frozen(r.stack.bus),
+            x.devices().iter().map(|d| (d.addr.target, x.devq_frozen(d.addr))).collect::<Vec<_>>(),
+            r.log(60)
+        );
+    }
+    rep
+}
+
+/// The shortest workload prefix of a failing scenario that still fails (binary search
+/// over prefix lengths, then one step at a time).
+pub fn shrink(sc: &Scenario) -> usize {
+    let mut lo = 0;
+    let mut hi = sc.ops.len();
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if run(sc, Some(mid)).violations.is_empty() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// The summary table of a campaign.
+pub fn table(reps: &[SeedReport]) -> String {
+    let mut out = String::new();
+    let cmds: u64 = reps.iter().map(|r| r.commands).sum();
+    let failed: u64 = reps.iter().map(|r| r.failed).sum();
+    let viol: usize = reps.iter().map(|r| r.violations.len()).sum();
+    let cycles: u64 = reps.iter().map(|r| r.cycles).sum();
+    let wall: f64 = reps.iter().map(|r| r.wall.as_secs_f64()).sum();
+    let mut rungs = [0u64; 4];
+    let mut classes: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in reps {
+        for i in 0..4 {
+            rungs[i] += r.rungs[i];
+        }
+        for (k, v) in &r.injected {
+            *classes.entry(k).or_default() += v;
+        }
+    }
+    let _ = writeln!(out, "| seeds | commands | failed (allowed) | violations | wall s | M cycles/s |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| {} | {cmds} | {failed} | {viol} | {wall:.1} | {:.2} |",
+        reps.len(),
+        cycles as f64 / wall.max(1e-9) / 1e6
+    );
+    let _ = writeln!(out, "\n| fault class | seeds with it |\n|---|---|");
+    for c in CLASSES {
+        let _ = writeln!(out, "| {c} | {} |", classes.get(c).copied().unwrap_or(0));
+    }
+    let _ = writeln!(
+        out,
+        "\n| recovery rung | count |\n|---|---|\n| timeout → ABORT | {} |\n| BUS DEVICE RESET | {} |\n| bus reset | {} |\n| re-initialisation | {} |",
+        rungs[0], rungs[1], rungs[2], rungs[3]
+    );
+    out
+}

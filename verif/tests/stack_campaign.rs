@@ -1,0 +1,50 @@
+//! The whole-stack fault campaign (`hba_verif::campaign`). `make test` runs a fixed set of
+//! seeds; `make campaign SEEDS=n [SHARD=i/N]` runs more, `make campaign SEED=s` replays one
+//! (the failing seed is printed with its shrunk workload length).
+
+use hba_verif::campaign::{run, shrink, table, Scenario};
+
+fn seeds() -> Vec<u64> {
+    if let Ok(s) = std::env::var("CAMPAIGN_SEED") {
+        return vec![s.parse().expect("CAMPAIGN_SEED is a number")];
+    }
+    let n: u64 = std::env::var("CAMPAIGN_SEEDS")
+        .ok()
+        .map(|s| s.parse().expect("CAMPAIGN_SEEDS is a number"))
+        .unwrap_or(50);
+    let (i, k) = match std::env::var("CAMPAIGN_SHARD") {
+        Ok(s) => {
+            let (a, b) = s.split_once('/').expect("CAMPAIGN_SHARD is i/N");
+            (a.parse::<u64>().expect("shard index"), b.parse::<u64>().expect("shard count"))
+        }
+        Err(_) => (0, 1),
+    };
+    assert!(k > 0 && i < k, "shard {i}/{k}");
+    (0..n).filter(|s| s % k == i).collect()
+}
+
+#[test]
+fn whole_stack_campaign() {
+    let mut reps = Vec::new();
+    let mut failures = Vec::new();
+    for seed in seeds() {
+        let sc = Scenario::new(seed);
+        let rep = run(&sc, None);
+        if !rep.violations.is_empty() {
+            let n = if std::env::var_os("CAMPAIGN_NO_SHRINK").is_some() {
+                sc.ops.len()
+            } else {
+                shrink(&sc)
+            };
+            failures.push(format!(
+                "seed {seed} (replay: make campaign SEED={seed}; fails with the first {n} of {} ops: {:?}): {:#?}",
+                sc.ops.len(),
+                &sc.ops[..n],
+                rep.violations
+            ));
+        }
+        reps.push(rep);
+    }
+    println!("{}", table(&reps));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
