@@ -138,6 +138,7 @@ impl Sim {
         u.tim_deskew.next = (timing::DESKEW as u64).to_bits();
         u.tim_sel_timeout.next = (self.sel_timeout as u64).to_bits();
         u.tim_reset_hold.next = (timing::RESET_HOLD as u64).to_bits();
+        u.tim_sel_abort.next = (timing::SEL_ABORT as u64).to_bits();
         u.host_bus_reset.next = std::mem::take(&mut self.host_reset);
         u.host_release.next = std::mem::take(&mut self.host_release);
         let c = self.cmd.take();

@@ -146,6 +146,8 @@ struct Task {
     fault: Option<FaultAction>,
     retries: u32,
     residue_pad: bool,
+    /// A `BadByte { no_retry }` fault fired: INITIATOR DETECTED ERROR is ignored.
+    ignore_ide: bool,
 }
 
 impl Task {
@@ -169,6 +171,7 @@ impl Task {
             fault: None,
             retries: 0,
             residue_pad: false,
+            ignore_ide: false,
         }
     }
 }
@@ -236,6 +239,8 @@ struct Conn {
     parity_err: bool,
     our_neg: Option<Neg>,
     abort_after: bool,
+    /// This connection is a reselection.
+    reselected: bool,
 }
 
 /// An SPI target device with up to 8 logical units.
@@ -662,6 +667,30 @@ impl Target {
         } else {
             self.drive.set_byte(w as u8);
         }
+        // Injected bad byte: wrong data and wrong parity.
+        if let Some(FaultAction::BadByte {
+            phase: p,
+            byte,
+            no_retry,
+            reselected,
+        }) = self.cur_task().and_then(|t| t.fault.clone())
+        {
+            let idx = self.conn.phase_bytes;
+            let lane = if wide && byte == idx + 1 { 1 } else { 0 };
+            let hit = byte == idx || (wide && byte == idx + 1);
+            if p == phase && hit && (self.conn.reselected || !reselected) {
+                self.drive.data ^= 0xFF << (8 * lane);
+                self.drive.parity ^= if lane == 1 {
+                    crate::signals::par::P1
+                } else {
+                    crate::signals::par::P0
+                };
+                if let Some(t) = self.cur_task_mut() {
+                    t.fault = None;
+                    t.ignore_ide = no_retry;
+                }
+            }
+        }
         // Injected parity error on a chosen byte of this phase.
         if let Some(FaultAction::Parity { phase: p, byte }) =
             self.cur_task().and_then(|t| t.fault.clone())
@@ -897,6 +926,12 @@ impl Target {
             self.go_bus_free();
             return;
         };
+        if matches!(t.fault, Some(FaultAction::ReservedPhase)) {
+            // REQ follows a bus settle delay later (St::Hang), and stays.
+            self.set_phase(c, Phase::Reserved);
+            self.st = St::Hang;
+            return;
+        }
         let (phase, ptr, len, need, pad) = (t.phase, t.ptr, t.data.len(), t.need, t.residue_pad);
         let wide = self.agreements[usize::from(self.conn.init & 15)].wide;
         let chunk =
@@ -1231,6 +1266,10 @@ impl Target {
             msg::INITIATOR_DETECTED_ERROR => {
                 let last = self.conn.last_phase;
                 if let Some(t) = self.cur_task_mut() {
+                    if t.ignore_ide {
+                        // A careless target: carries on as after NO OPERATION.
+                        return;
+                    }
                     t.retries += 1;
                     if t.retries > 2 {
                         t.resp = Some(Response::check(Sense::new(
@@ -1465,6 +1504,17 @@ impl Target {
         if let Some(FaultAction::SendMessage { byte }) = fault {
             self.queue_msg(&[byte]);
         }
+        let mut fault = fault;
+        if let Some(FaultAction::SendBytes { bytes, bad_byte }) = &fault {
+            self.queue_msg(bytes);
+            // The message is the first MESSAGE IN phase after the CDB.
+            fault = bad_byte.map(|byte| FaultAction::BadByte {
+                phase: Phase::MsgIn,
+                byte,
+                no_retry: false,
+                reselected: false,
+            });
+        }
         let id = self.next_task_id;
         self.next_task_id += 1;
         let mut task = Task {
@@ -1486,6 +1536,7 @@ impl Target {
             fault: fault.clone(),
             retries: 0,
             residue_pad: false,
+            ignore_ide: false,
         };
         let status_only = |s: u8| Response {
             status: s,
@@ -1612,9 +1663,16 @@ impl Target {
         if bad_tag {
             t.fault = None;
         }
+        if matches!(t.fault, Some(FaultAction::HangOnReselect)) {
+            // Hangs as the first MESSAGE IN (IDENTIFY) is due.
+            t.fault = Some(FaultAction::Hang {
+                phase: Phase::MsgIn,
+            });
+        }
         self.connect(c, init);
         self.drive.ctl |= ctl::IO;
         self.conn.lun = lun;
+        self.conn.reselected = true;
         self.conn.identified = true;
         self.conn.disc = true;
         self.conn.tag = tag;
@@ -1777,7 +1835,12 @@ impl BusDevice for Target {
                 }
                 self.drive
             }
-            St::Hang => self.drive,
+            St::Hang => {
+                if self.phase == Some(Phase::Reserved) && c - self.phase_at >= cycles::SETTLE {
+                    self.drive.ctl |= ctl::REQ;
+                }
+                self.drive
+            }
         }
     }
 }
