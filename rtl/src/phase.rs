@@ -1466,7 +1466,8 @@ impl Logic for PhaseEngine {
             self.e_done.d.next = self.busy_r.q.val() | self.pend_valid.q.val();
             self.state.d.next = PState::Idle;
         }
-        if (self.host_bus_reset.val() | self.fw_rst.val()) & (self.state.q.val() != PState::RstHold) {
+        if (self.host_bus_reset.val() | self.fw_rst.val()) & (self.state.q.val() != PState::RstHold)
+        {
             self.rel_all.next = true;
             self.connected_r.d.next = false;
             self.expect_free.d.next = false;

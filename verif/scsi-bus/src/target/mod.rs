@@ -112,6 +112,8 @@ pub struct TargetStats {
     pub parity_errors: u64,
     /// Messages received, first byte each.
     pub messages_in: Vec<u8>,
+    /// MESSAGE IN bytes sent (acknowledged).
+    pub msg_in_bytes: u64,
     /// Tasks aborted by messages or resets.
     pub aborted: u64,
     /// Bus resets seen.
@@ -433,7 +435,7 @@ impl Target {
         });
         if phase.is_in() && !is_sync {
             let w = self.src_word(0, wide);
-            self.put_word(w, wide, phase);
+            self.put_word(w, wide, phase, 0);
         }
     }
 
@@ -539,6 +541,7 @@ impl Target {
                 }
             }
             Phase::MsgIn => {
+                self.stats.msg_in_bytes += 1;
                 self.conn.cur_left = self.conn.cur_left.saturating_sub(1);
             }
             Phase::Status | Phase::Reserved => {}
@@ -596,7 +599,7 @@ impl Target {
                             r.stop = true;
                         } else if r.phase.is_in() {
                             let w = self.src_word(0, r.wide);
-                            self.put_word(w, r.wide, r.phase);
+                            self.put_word(w, r.wide, r.phase, 0);
                         }
                     }
                 }
@@ -632,7 +635,7 @@ impl Target {
                         // src_word for DATA IN is relative to ptr, which advances per ACK.
                         let rel = i - r.acks;
                         let w = self.src_word(rel, r.wide);
-                        self.put_word(w, r.wide, r.phase);
+                        self.put_word(w, r.wide, r.phase, rel);
                     }
                 }
                 if line {
@@ -661,7 +664,10 @@ impl Target {
         }
     }
 
-    fn put_word(&mut self, w: u16, wide: bool, phase: Phase) {
+    /// Drives transfer `ahead` transfers past the last acknowledged one (synchronous
+    /// DATA IN runs ahead by up to the offset), applying byte faults by the byte's
+    /// index in the phase.
+    fn put_word(&mut self, w: u16, wide: bool, phase: Phase, ahead: usize) {
         if wide {
             self.drive.set_word(w);
         } else {
@@ -675,7 +681,7 @@ impl Target {
             reselected,
         }) = self.cur_task().and_then(|t| t.fault.clone())
         {
-            let idx = self.conn.phase_bytes;
+            let idx = self.conn.phase_bytes + ahead * if wide { 2 } else { 1 };
             let lane = if wide && byte == idx + 1 { 1 } else { 0 };
             let hit = byte == idx || (wide && byte == idx + 1);
             if p == phase && hit && (self.conn.reselected || !reselected) {
