@@ -19,9 +19,10 @@
 //!   not answered yet), also before the firmware issues `DMA`, and in DATA IN latches the
 //!   data of every REQ edge into a 16-entry receive FIFO. ACK pulses come from one
 //!   pulse generator: a pulse may start `P` cycles after the previous one (P =
-//!   XFER_MODE[15:8]), the data (DATA OUT) is put on the bus one cycle before the ACK
-//!   edge and held until at least two cycles after it, ACK stays asserted `max(P/2,1)`
-//!   cycles. DATA IN: a received entry is acknowledged only once the DMA has taken it
+//!   XFER_MODE[15:8]), ACK stays asserted `max(P/2,1)` cycles; DATA OUT data is put on
+//!   the bus `lead + 1` cycles before the ACK edge (`lead = min(P - 2 - P/2, P/2 - 1)`,
+//!   at least 0) and held until the next transfer, `P - lead - 1` cycles after it
+//!   (docs/timing.md has the margins). DATA IN: a received entry is acknowledged only once the DMA has taken it
 //!   from the FIFO, so the FIFO never holds more than the offset. DATA OUT: one ACK
 //!   (with data) per outstanding REQ, while the DMA count lasts.
 //! * **DMA**: the count is clamped at the start to the window
@@ -474,6 +475,9 @@ pub struct PhaseEngine {
     rel_all: Signal<Local, Bit>,
     offset8: Signal<Local, Bits<8>>,
     fw_rst: Signal<Local, Bit>,
+    /// DATA OUT: cycles from the ACK pulse start to ACK (data set up `lead + 1` cycles).
+    lead: Signal<Local, Bits<8>>,
+    ack_end: Signal<Local, Bits<8>>,
 }
 
 // hdl_gen accepts neither match guards nor `&&`-chained conditions in the way clippy
@@ -690,6 +694,19 @@ impl Logic for PhaseEngine {
         if !self.hi_w.val().any() {
             self.hi_w.next = 1.into();
         }
+        // DATA OUT set-up and hold at the connector (docs/timing.md): the data goes on
+        // the bus `lead + 1` cycles before ACK and stays `P - lead - 1` cycles after it,
+        // lead = min(P - 2 - hi_w, hi_w - 1): Fast-20 (P = 5) 20 / 30 ns, Fast-10 (P =
+        // 10) 40 / 60 ns, against SPI's 11.5 / 16.5 and 23 / 33 ns. DATA IN ACKs carry no
+        // data: no lead.
+        self.lead.next = 0.into();
+        if !self.dma_in.q.val() & (self.period.val() >= self.hi_w.val() + 3) {
+            self.lead.next = self.period.val() - self.hi_w.val() - 2;
+            if self.lead.val() >= self.hi_w.val() {
+                self.lead.next = self.hi_w.val() - 1;
+            }
+        }
+        self.ack_end.next = self.lead.val() + self.hi_w.val();
         self.sp_ready.next = !self.sp_armed.q.val() & (self.sp_cnt.q.val() >= self.pm1.val());
         self.data_phase.next = !self.i_phase.val().get_bit(2) & !self.i_phase.val().get_bit(1);
         self.phase_reset.next =
@@ -1373,10 +1390,10 @@ impl Logic for PhaseEngine {
             self.sp_armed.d.next = true;
             self.sp_cnt.d.next = 0.into();
         }
-        if self.sp_armed.q.val() & !self.sp_cnt.q.val().any() {
+        if self.sp_armed.q.val() & (self.sp_cnt.q.val() == self.lead.val()) {
             self.ack_r.d.next = true;
         }
-        if self.sp_armed.q.val() & (self.sp_cnt.q.val() >= self.hi_w.val()) {
+        if self.sp_armed.q.val() & (self.sp_cnt.q.val() >= self.ack_end.val()) {
             self.ack_r.d.next = false;
             self.sp_armed.d.next = false;
         }
