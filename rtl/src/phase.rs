@@ -920,8 +920,12 @@ impl Logic for PhaseEngine {
                         }
                     }
                     if self.op.val() == 9 {
+                        // The reset ends any connection now (not at the bus free after
+                        // RST, which would read as an unexpected one).
                         self.done_now.next = false;
                         self.rel_all.next = true;
+                        self.connected_r.d.next = false;
+                        self.expect_free.d.next = false;
                         self.rst_r.d.next = true;
                         self.state.d.next = PState::RstHold;
                     }
