@@ -135,6 +135,8 @@ overrun:
         wait    ev, EV_CMD_DONE | EV_TIMER
         movi    t1, 0
         out     IO_XFER_COUNT, t1       ; the buffer stays full
+        ; A bad byte in the bit bucket is of no account (its ATN gets NO OPERATION).
+        outi    IO_EV_CLEAR, t1, EV_PARITY_ERR
         jmp     phase_loop
 
 ; STATUS: keep the byte; a parity error asks for it again (INITIATOR DETECTED ERROR).

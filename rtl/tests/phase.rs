@@ -723,8 +723,15 @@ fn selection_timeout() {
         (20_000 + abort..21_000 + abort).contains(&dt),
         "timeout after {dt} cycles"
     );
-    assert!(s.sel_alone_max >= abort, "SEL alone {} cycles", s.sel_alone_max);
-    assert!(!s.sel_with_ids_released, "SEL released together with the IDs");
+    assert!(
+        s.sel_alone_max >= abort,
+        "SEL alone {} cycles",
+        s.sel_alone_max
+    );
+    assert!(
+        !s.sel_with_ids_released,
+        "SEL released together with the IDs"
+    );
     assert!(s.bus.monitor.log_text().contains("SELECTION TIMEOUT"));
     // Everything released: the next selection works.
     s.run_until(200, "bus quiet", |s| s.val == BusSignals::NONE);
@@ -1647,10 +1654,8 @@ fn sync_offset_overrun_is_detected_and_reset_recovers() {
     assert_eq!(s.ev.done, done + 1, "the SELECT ended");
     s.run_until(10_000, "RST released", |s| !s.uut.busy.val());
     assert_eq!(s.ev.sel_timeout, 0);
-    assert!(s
-        .bus
-        .monitor
-        .rules_violated()
-        .iter()
-        .all(|r| matches!(r, scsi_bus::Rule::SyncOffset | scsi_bus::Rule::HandshakeOrder)));
+    assert!(s.bus.monitor.rules_violated().iter().all(|r| matches!(
+        r,
+        scsi_bus::Rule::SyncOffset | scsi_bus::Rule::HandshakeOrder
+    )));
 }
