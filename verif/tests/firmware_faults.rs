@@ -718,3 +718,43 @@ fn bad_ignore_wide_residue_bytes_are_sent_again() {
         }
     }
 }
+
+/// Issue 11 item 8, the part a cycle model can show: synchronous DATA IN with the
+/// minimum set-up and hold the monitor allows (data one cycle before the REQ edge,
+/// inverted two cycles after it, parity still good) is captured right: the engine takes
+/// the data with the REQ edge itself. Narrow and wide, Fast-20 and Fast-10.
+#[test]
+fn synchronous_data_in_at_minimum_set_up_and_hold() {
+    for (width, period) in [
+        (Width::Narrow, 0x0C),
+        (Width::Narrow, 0x19),
+        (Width::Wide, 0x0C),
+    ] {
+        let wide = matches!(width, Width::Wide);
+        let mut rig = rig_with(
+            width,
+            |c| {
+                c.disconnect = false;
+                c.quirks.min_setup_hold = true;
+            },
+            None,
+        );
+        rig.set_goal(DISK, period, 15, wide);
+        let data = pattern(period ^ 0x33, 8192);
+        seed(&mut rig, 1, 0, &data);
+        rig.write_buf(BUF, &[0xC3; 8192]);
+        let e = rig.run(2, &Hcb::new(DISK, 0, &rw10(0x28, 0, 16), BUF, 8192, true));
+        let log = rig.log(20);
+        assert_eq!(
+            (e.hba_status(), e.scsi_status(), e.residual()),
+            (0, 0, 0),
+            "{e:x?}\n{log}"
+        );
+        assert!(log.contains("DATA IN 8192 bytes sync"), "{log}");
+        assert!(
+            rig.read_buf(BUF, 8192) == data,
+            "{width:?} {period:#x}: wrong data\n{log}"
+        );
+        rig.assert_monitor_clean();
+    }
+}

@@ -35,6 +35,11 @@ pub struct TargetQuirks {
     pub short_period: bool,
     /// Assert REQ without waiting a bus settle delay after changing phase.
     pub no_phase_settle: bool,
+    /// Synchronous DATA IN at the minimum set-up and hold the monitor allows: the data
+    /// goes on one cycle before the REQ edge and is replaced by its inverse (parity still
+    /// good) two cycles after it, so an initiator that captures late reads wrong data
+    /// without a parity error.
+    pub min_setup_hold: bool,
 }
 
 /// Target configuration.
@@ -217,6 +222,8 @@ struct Run {
     t: u64,
     prev_ack: bool,
     stop: bool,
+    /// Cycle at which `min_setup_hold` inverts the data of the last REQ.
+    junk_at: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -432,6 +439,7 @@ impl Target {
             t: c,
             prev_ack: false,
             stop: false,
+            junk_at: 0,
         });
         if phase.is_in() && !is_sync {
             let w = self.src_word(0, wide);
@@ -636,6 +644,15 @@ impl Target {
                         let rel = i - r.acks;
                         let w = self.src_word(rel, r.wide);
                         self.put_word(w, r.wide, r.phase, rel);
+                    }
+                }
+                if self.cfg.quirks.min_setup_hold && r.phase.is_in() {
+                    if line && !self.drive.has(ctl::REQ) {
+                        r.junk_at = c + 1 + cycles::SYNC_HOLD;
+                    }
+                    if c == r.junk_at {
+                        // Inverting all bits of a lane keeps its parity right.
+                        self.drive.data ^= if r.wide { 0xFFFF } else { 0xFF };
                     }
                 }
                 if line {
