@@ -774,3 +774,34 @@ fn synchronous_data_in_at_minimum_set_up_and_hold() {
         rig.assert_monitor_clean();
     }
 }
+
+/// Issue 11 item 7, MESSAGE OUT: the phase is taken only with REQ. An old (SCSI-1
+/// style) target takes IDENTIFY and, a microsecond later, goes to COMMAND with ATN
+/// still asserted. Reading the phase right after the IDENTIFY byte (still MESSAGE OUT)
+/// sent the next message byte (the tag message's 0x20) as the first CDB byte.
+#[test]
+fn target_leaving_message_out_early_gets_the_real_cdb() {
+    let mut rig = rig_with(
+        Width::Narrow,
+        |c| {
+            c.disconnect = false;
+            c.quirks.ignore_atn_after_identify = true;
+        },
+        None,
+    );
+    let data = pattern(14, 2048);
+    seed(&mut rig, 1, 0, &data);
+    let e = rig.run(
+        2,
+        &tagged(Hcb::new(DISK, 0, &rw10(0x28, 0, 4), BUF, 2048, true)),
+    );
+    let log = rig.log(30);
+    assert_eq!(
+        (e.hba_status(), e.scsi_status(), e.residual()),
+        (0, 0, 0),
+        "{e:x?}\n{log}"
+    );
+    assert!(log.contains("COMMAND 28 00"), "{log}");
+    assert!(rig.read_buf(BUF, 2048) == data, "{log}");
+    rig.assert_monitor_clean();
+}

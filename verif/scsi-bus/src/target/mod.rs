@@ -40,6 +40,10 @@ pub struct TargetQuirks {
     /// good) two cycles after it, so an initiator that captures late reads wrong data
     /// without a parity error.
     pub min_setup_hold: bool,
+    /// SCSI-1 style: after selection take only the first MESSAGE OUT byte (IDENTIFY),
+    /// then go to COMMAND with ATN still asserted, a microsecond later (an old drive
+    /// that decides slowly); MESSAGE OUT again only once a task runs.
+    pub ignore_atn_after_identify: bool,
 }
 
 /// Target configuration.
@@ -250,6 +254,8 @@ struct Conn {
     abort_after: bool,
     /// This connection is a reselection.
     reselected: bool,
+    /// Cycle the last MESSAGE OUT byte ended.
+    msg_out_end: u64,
 }
 
 /// An SPI target device with up to 8 logical units.
@@ -741,7 +747,7 @@ impl Target {
     fn run_finished(&mut self, c: u64, r: Run, bus: &BusSignals) {
         self.conn.last_phase = Some(r.phase);
         match r.phase {
-            Phase::MsgOut => {}
+            Phase::MsgOut => self.conn.msg_out_end = c,
             Phase::Command => {
                 let need = self
                     .conn
@@ -846,7 +852,17 @@ impl Target {
             return;
         }
         self.conn.reply = false;
-        if atn {
+        let scsi1 = self.cfg.quirks.ignore_atn_after_identify
+            && self.conn.identified
+            && matches!(
+                self.conn.stage,
+                None | Some(Stage::Selected) | Some(Stage::Command)
+            );
+        if atn && scsi1 {
+            if c < self.conn.msg_out_end + 100 {
+                return; // still deciding: the phase lines stay MESSAGE OUT
+            }
+        } else if atn {
             self.start_run(c, Phase::MsgOut, 1, false);
             return;
         }
