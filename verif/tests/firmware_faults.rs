@@ -160,7 +160,9 @@ fn bad_data_in_byte_is_sent_again_or_reported() {
     // target does not send again is then behind the saved pointer.
     let chunked: Cfg = |c| c.chunk = Some(1024);
     let f20 = Some((0x0C, 8));
-    let mut cases: Vec<(Width, Option<(u32, u32)>, Cfg, usize, bool)> = Vec::new();
+    // (bus width, synchronous goal, target, bad byte, tagged)
+    type Case = (Width, Option<(u32, u32)>, Cfg, usize, bool);
+    let mut cases: Vec<Case> = Vec::new();
     for sync in [None, f20] {
         for byte in [0, 700, 2047] {
             cases.push((Width::Narrow, sync, nodisc, byte, false));
