@@ -85,10 +85,8 @@ bdr_done:
         ; The agreement is gone: say so (asynchronous, narrow). This is also the answer
         ; to a BUS DEVICE RESET request for a target with no command.
         li      t1, CQE_KIND_NEGOTIATED << CQE_TYPE_SHIFT
-        out     IO_CQ_W1, t3
-        out     IO_CQ_W2, t3
-        out     IO_CQ_W3, tgt
-        out     IO_CQ_POST, t1
+        mov     t3, tgt
+        call    post_event
         jmp     main
 
 ; end_slots: complete with hst every issued/disconnected slot (t4 = 1: queued ones too)
@@ -119,7 +117,7 @@ end_slots:
 
 ; RST seen: every issued or disconnected command is gone, so are all agreements.
 bus_reset:
-        outi    IO_EV_CLEAR, t1, EV_BUS_RESET | EV_RESELECTED | EV_BUS_FREE | EV_UNEXP_FREE | EV_CMD_DONE | EV_PARITY_ERR | EV_PHASE_MISMATCH
+        outi    IO_EV_CLEAR, t1, EV_BUS_RESET | EV_RESELECTED | EV_BUS_FREE | EV_UNEXP_FREE | EV_CMD_DONE | EV_PARITY_ERR | EV_PHASE_MISMATCH | EV_OFFSET_ERR | EV_TIMER
         movi    hst, HBA_STATUS_BUS_RESET
         movi    tgt, 0xFF
         movi    t4, 0
@@ -130,15 +128,25 @@ bus_reset:
 .agr:   stw     t3, [t1 + S_XMODE]
         addi    t1, t1, 4
         bltu    t1, 0x100 - S_XMODE, .agr
+        call    clear_current
+        li      t1, CQE_KIND_BUS_RESET << CQE_TYPE_SHIFT
+        call    post_event
+        jmp     main
+
+; clear_current: every target's CURRENT agreement = t3 (0: asynchronous, narrow).
+clear_current:
         movi    t1, 0
 .cur:   stw     t3, [t1 + LAYOUT_TARGETS + TGT_CURRENT]
         addi    t1, t1, LAYOUT_TARGET_BYTES
         li      t2, LAYOUT_NUM_TARGETS * LAYOUT_TARGET_BYTES
         bltu    t1, t2, .cur
-        movi    t1, 0
-        out     IO_CQ_W1, t1
-        out     IO_CQ_W2, t1
-        out     IO_CQ_W3, t1
-        li      t2, CQE_KIND_BUS_RESET << CQE_TYPE_SHIFT
-        out     IO_CQ_POST, t2
-        jmp     main
+        ret
+
+; post_event: an event entry, word 0 = t1 (kind), words 1 and 2 = 0, word 3 = t3.
+post_event:
+        movi    t2, 0
+        out     IO_CQ_W1, t2
+        out     IO_CQ_W2, t2
+        out     IO_CQ_W3, t3
+        out     IO_CQ_POST, t1
+        ret

@@ -67,7 +67,8 @@ mbox_bdr:
         bc      ev, EV_CONNECTED_BIT, .lost
         movi    t1, 0
         stw     t1, [t1 + S_BDR_PEND]
-        outi    IO_EV_CLEAR, t1, EV_BUS_FREE | EV_UNEXP_FREE | EV_PARITY_ERR | EV_PHASE_MISMATCH
+        outi    IO_EV_CLEAR, t1, EV_BUS_FREE | EV_UNEXP_FREE | EV_PARITY_ERR | EV_PHASE_MISMATCH | EV_OFFSET_ERR
+        call    arm_timer
         jmp     phase_loop
 .timeout:
         outi    IO_EV_CLEAR, t1, EV_SEL_TIMEOUT | EV_CMD_DONE

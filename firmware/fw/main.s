@@ -17,11 +17,7 @@ init:
         li      t2, SCRATCH_CLEAR_END
         bltu    t1, t2, .clr
         ; Every agreement starts asynchronous and narrow (also after a reset of the card).
-        movi    t1, 0
-.cur:   stw     t3, [t1 + LAYOUT_TARGETS + TGT_CURRENT]
-        addi    t1, t1, LAYOUT_TARGET_BYTES
-        li      t2, LAYOUT_NUM_TARGETS * LAYOUT_TARGET_BYTES
-        bltu    t1, t2, .cur
+        call    clear_current
         ; The REQUEST SENSE CDB is fixed except for the allocation length (byte 4).
         movi    t1, 0
         movi    t3, 0x03
@@ -239,7 +235,8 @@ select_now:
         bs      ev, EV_RESELECTED_BIT, .lost
         bs      ev, EV_SEL_TIMEOUT_BIT, sel_timeout
         bc      ev, EV_CONNECTED_BIT, .lost    ; not connected: try again later
-        outi    IO_EV_CLEAR, t1, EV_BUS_FREE | EV_UNEXP_FREE | EV_PARITY_ERR | EV_PHASE_MISMATCH
+        outi    IO_EV_CLEAR, t1, EV_BUS_FREE | EV_UNEXP_FREE | EV_PARITY_ERR | EV_PHASE_MISMATCH | EV_OFFSET_ERR
+        call    arm_timer
         movi    t1, ST_ISSUED
         ldwh    t3, [HCB_FW_STATE]
         andi    t3, t3, ST_SENSE

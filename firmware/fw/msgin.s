@@ -1,9 +1,12 @@
 ; MESSAGE IN. `msgin_byte` is entered with the first byte already latched in msg
-; (reselection hands over a non-tag message that way).
+; (reselection hands over a non-tag message that way). Every byte of a message is
+; parity-checked; a bad one gets MESSAGE PARITY ERROR and the target sends the whole
+; message again, which starts over at do_msgin.
 
 do_msgin:
         call    recv
 msgin_byte:
+        bs      msg, 9, phase_loop      ; no byte after all (bus free, reset, time limit)
         bs      msg, 8, msg_parity
         beq     msg, 0x00, msg_complete
         beq     msg, 0x02, msg_save
@@ -21,22 +24,32 @@ msg_ack:
         call    ack
         jmp     phase_loop
 
-; Bad parity on a message byte: MESSAGE PARITY ERROR, the target sends it again.
+; Bad parity on a message byte: MESSAGE PARITY ERROR (ATN before its ACK), the target
+; sends the whole message again.
 msg_parity:
-        outi    IO_EV_CLEAR, t1, EV_PARITY_ERR
         movi    byte, 0x09
+; perr_reply: answer the latched bad byte with the message in `byte` (ATN before its
+; ACK).
+perr_reply:
+        outi    IO_EV_CLEAR, t1, EV_PARITY_ERR
         call    queue_msg1
-        call    ack
-        jmp     phase_loop
+        jmp     msg_ack
 
-; SAVE DATA POINTER: the current pointer becomes the slot's saved pointer.
+; SAVE DATA POINTER: the current pointer becomes the slot's saved pointer. Bad data
+; behind it (a parity error not yet sent again) can no longer be restored away: the
+; slot will complete PARITY (ST_PERR).
 msg_save:
         stwh    xoff, [HCB_FW_SAVED_PTR]
         stwh    xcnt, [FW_SAVED_CNT]
+        bc      cf, 8, msg_ack          ; CF_PERR
+        ldwh    t1, [HCB_FW_STATE]
+        ori     t1, t1, ST_PERR
+        stwh    t1, [HCB_FW_STATE]
         jmp     msg_ack
 
-; RESTORE POINTERS: back to the saved pointer.
+; RESTORE POINTERS: back to the saved pointer (bad data since then will be sent again).
 msg_restore:
+        andi    cf, cf, ~CF_PERR & 0xFFFF
         ldwh    xoff, [HCB_FW_SAVED_PTR]
         ldwh    xcnt, [FW_SAVED_CNT]
         bc      cf, 0, msg_ack
@@ -49,8 +62,9 @@ msg_restore:
 ; When the pointer is odd, the DMA already stored only the low byte of that transfer
 ; (the window ended there), so there is nothing to give back.
 msg_wide_residue:
-        call    ack
-        call    recv                    ; number of bytes to ignore (1)
+        call    recv_next               ; number of bytes to ignore (1)
+        bs      msg, 9, phase_loop
+        bs      msg, 8, msg_parity
         andi    t1, msg, 0xFF
         bc      xoff, 0, .adj
         movi    t1, 0
@@ -62,15 +76,21 @@ msg_wide_residue:
 ; DISCONNECT: the slot waits for its reselection; the bus is free for others.
 msg_disconnect:
         ldwh    t1, [HCB_FW_STATE]
-        andi    t1, t1, ST_SENSE
+        andi    t1, t1, ST_SENSE | ST_PERR
         ori     t1, t1, ST_DISC
         stwh    t1, [HCB_FW_STATE]
         jmp     conn_end
 
 ; COMMAND COMPLETE: finish the slot (or queue its autosense) while the target still
-; waits for the ACK, then end the connection.
+; waits for the ACK, then end the connection. Bad data or status that was not sent
+; again completes PARITY (for autosense: the original outcome, AUTOSENSE_FAILED).
 msg_complete:
         bs      cf, 4, conn_end         ; unknown nexus: nothing to finish
+        movi    hst, HBA_STATUS_PARITY
+        bs      cf, 8, .perr            ; CF_PERR
+        bs      cf, 9, .perr            ; CF_SPERR
+        ldwh    t1, [HCB_FW_STATE]
+        bs      t1, 10, .perr           ; ST_PERR
         bs      cf, 0, .sense
         movi    hst, HBA_STATUS_OK
         bs      cf, 5, .ovr
@@ -82,6 +102,9 @@ msg_complete:
         movi    t1, ST_QUEUED | ST_SENSE
         stwh    t1, [HCB_FW_STATE]
         call    rq_push
+        jmp     conn_end
+.perr:  bc      cf, 0, .fin
+        call    sense_failed_c
         jmp     conn_end
 .ovr:   movi    hst, HBA_STATUS_DATA_OVERRUN
 .fin:   call    finish_slot
@@ -102,14 +125,20 @@ conn_end:
         bne     t3, 0, .ack
         call    prepare_next
 .ack:   outi    IO_PCMD, t2, PCMD_ACK
-        wait    ev, EV_CMD_DONE
+        wait    ev, EV_CMD_DONE | EV_TIMER
         call    wait_free
         bs      ev, EV_BUS_RESET_BIT, .reset
+        bs      ev, EV_TIMER_BIT, .reset
         beq     w2, 1, select_now
         jmp     main
-.reset: bne     w2, 1, bus_reset        ; a prepared slot goes back to the queue
+.reset: ; A prepared slot goes back to the queue. A target that keeps the bus after
+        ; its last message (time limit) is reset away; nothing is left to complete.
+        movi    cf, CF_NOSLOT
+        bne     w2, 1, .gone
         call    rq_push
-        jmp     bus_reset
+.gone:  in      ev, IO_EVENTS
+        bs      ev, EV_BUS_RESET_BIT, bus_reset
+        jmp     conn_timeout
 
 ; MESSAGE REJECT: of our WDTR -> narrow, of our SDTR -> asynchronous; else ignored.
 msg_reject:
@@ -126,16 +155,19 @@ msg_reject:
         call    neg_follow_sdtr
         jmp     msg_ack
 
-; Extended message: length, code, arguments. The last byte stays unacknowledged until
-; we know whether to answer (ATN before its ACK).
+; Extended message: length (0 means 256), code, arguments. The last byte stays
+; unacknowledged until we know whether to answer (ATN before its ACK).
 msg_ext:
-        call    ack
-        call    recv                    ; length
+        call    recv_next               ; length
+        bs      msg, 9, phase_loop
+        bs      msg, 8, msg_parity
         andi    t4, msg, 0xFF
-        beq     t4, 0, msg_unsupported
-        movi    t3, 0
-.byte:  call    ack
-        call    recv
+        bne     t4, 0, .len
+        movi    t4, 256
+.len:   movi    t3, 0
+.byte:  call    recv_next
+        bs      msg, 9, phase_loop      ; cut short: the message is void
+        bs      msg, 8, msg_parity
         stb     msg, [t3 + S_EXT]
         addi    t3, t3, 1
         bltu    t3, 8, .keep            ; longer than we care for: keep the last 8

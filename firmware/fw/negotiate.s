@@ -3,6 +3,7 @@
 ; follow every answer, and each result is posted as a NEGOTIATED event.
 
 GOAL_MASK = TGT_WIDE | (0xFF << TGT_OFFSET_SHIFT) | TGT_PERIOD_MASK
+MIN_PERIOD = 0x0C               ; Fast-20: the fastest period the engine produces
 
 ; neg_start (issue): queue WDTR when the width must change, else SDTR when the rate must.
 neg_start:
@@ -38,14 +39,20 @@ wide_ability:
         andi    t1, t1, 1
         ret
 
-; goal_sync: t1 = goal period factor, t3 = goal offset limited to XMODE_MAX_OFFSET.
+; goal_sync: t1 = goal period factor, no faster than the engine's fastest real rate
+; (Fast-20, factor 0x0C: 50 ns = 5 cycles; a Fast-40 25 ns period does not fit the
+; 10 ns grid and its 8 ns assertion times cannot be met, see docs/timing.md), t3 = goal
+; offset limited to XMODE_MAX_OFFSET. The answer to a target's SDTR is never faster
+; than t1 either: that is the counter-offer.
 goal_sync:
         shli    t1, tgt, 4
         ldw     t1, [t1 + LAYOUT_TARGETS + TGT_GOAL]
         shri    t3, t1, TGT_OFFSET_SHIFT
         andi    t3, t3, 0xFF
         andi    t1, t1, TGT_PERIOD_MASK
-        bltu    t3, XMODE_MAX_OFFSET + 1, .ok
+        bgeu    t1, MIN_PERIOD, .p
+        movi    t1, MIN_PERIOD
+.p:     bltu    t3, XMODE_MAX_OFFSET + 1, .ok
         movi    t3, XMODE_MAX_OFFSET
 .ok:    ret
 
@@ -185,23 +192,16 @@ neg_commit:
         shli    t3, byte, 8             ; period 15:8, offset 23:16, wide 24
         or      t3, tgt
         li      t1, CQE_KIND_NEGOTIATED << CQE_TYPE_SHIFT
-        movi    t2, 0
-        out     IO_CQ_W1, t2
-        out     IO_CQ_W2, t2
-        out     IO_CQ_W3, t3
-        out     IO_CQ_POST, t1
-        ret
+        jmp     post_event
 
 ; calc_xmode: t1 = period factor, t3 = offset -> t1 = offset | cycles << 8, with
-; cycles = ceil(period_ns / 10) at 100 MHz (no divide: subtract in a loop).
+; cycles = ceil(period_ns / 10) at 100 MHz (no divide: subtract in a loop). Factors
+; are at least MIN_PERIOD (0x0C), where 4 * factor ns gives the right cycle count
+; (0x0C: 48 -> 5 cycles = 50 ns; 0x19: 100 -> 10).
 calc_xmode:
         beq     t3, 0, .async
-        movi    ev, 50                  ; Fast-20
-        beq     t1, 0x0C, .div
-        movi    ev, 100                 ; Fast-10
-        beq     t1, 0x19, .div
         shli    ev, t1, 2
-.div:   movi    t2, 0
+        movi    t2, 0
 .loop:  beq     ev, 0, .done
         addi    t2, t2, 1
         bltu    ev, 10, .done

@@ -1,34 +1,44 @@
 ; Reselection: a disconnected slot comes back. RESEL_ID gives the target, IDENTIFY the
 ; lun, a SIMPLE QUEUE TAG message the slot (the tag is the slot index, O(1)); without a
 ; tag the untagged slot of that I_T_L. Reconnecting implies RESTORE POINTERS.
+; Until a slot is attached the connection has none (CF_NOSLOT): a bus free, reset or
+; time limit on the way goes through phase_loop with nothing to complete. A message
+; byte with bad parity gets MESSAGE PARITY ERROR and the target sends that whole
+; message again, so reading restarts at its first byte (never a tag from the wrong
+; byte).
 
 reselect:
-        outi    IO_EV_CLEAR, t1, EV_RESELECTED | EV_BUS_FREE | EV_UNEXP_FREE | EV_PARITY_ERR | EV_PHASE_MISMATCH
+        outi    IO_EV_CLEAR, t1, EV_RESELECTED | EV_BUS_FREE | EV_UNEXP_FREE | EV_PARITY_ERR | EV_PHASE_MISMATCH | EV_OFFSET_ERR
         in      tgt, IO_RESEL_ID
         andi    tgt, tgt, 0xF
         call    set_xmode               ; before any data phase of this target
-        movi    cf, 0
+        movi    cf, CF_NOSLOT
         movi    t1, 0
         stw     t1, [t1 + S_OUT_LEN]
         movi    w2, 0                   ; tag byte for UNKNOWN_RESEL reports
         movi    t4, 0                   ; lun
-        wait    ev, EV_REQ | EV_BUS_FREE
-        bs      ev, EV_BUS_FREE_BIT, resel_gone
-        call    recv_resel
+        call    arm_timer
+.ident: call    recv_resel
+        bs      msg, 9, phase_loop
+        bne     t3, 0, .ident
         bc      msg, 7, resel_unknown_latched   ; no IDENTIFY: nothing to attach to
         andi    t4, msg, 7
         call    ack
-        wait    ev, EV_REQ | EV_BUS_FREE
-        bs      ev, EV_BUS_FREE_BIT, resel_gone
+.tagm:  wait    ev, EV_REQ | EV_BUS_FREE | EV_BUS_RESET | EV_TIMER
+        bc      ev, EV_REQ_BIT, phase_loop
         shri    t1, ev, EV_PHASE_SHIFT
         andi    t1, t1, 7
         bne     t1, PHASE_MSG_IN, resel_untagged
         call    recv_resel
+        bs      msg, 9, phase_loop
+        bne     t3, 0, .tagm
         bltu    msg, 0x20, resel_untagged
         bgeu    msg, 0x23, resel_untagged
         ; Queue tag message: the next byte is the tag = slot.
-        call    ack
-        call    recv_resel
+        call    recv_next
+        bs      msg, 9, phase_loop      ; tag message cut short
+        call    resel_perr
+        bne     t3, 0, .tagm            ; the whole tag message again
         andi    w2, msg, 0xFF
         bgeu    w2, LAYOUT_NUM_SLOTS, resel_unknown_latched
         mov     slot, w2
@@ -69,9 +79,10 @@ resel_untagged:
 
 ; resume: the slot is connected again: its saved pointers, window and agreement.
 resume:
+        movi    cf, 0
         call    load_slot
         ldwh    t1, [HCB_FW_STATE]
-        andi    t1, t1, ST_SENSE
+        andi    t1, t1, ST_SENSE | ST_PERR
         ori     t1, t1, ST_ISSUED
         stwh    t1, [HCB_FW_STATE]
         ret
@@ -81,7 +92,7 @@ resel_abort:
         call    load_slot
         movi    byte, 0x0D              ; ABORT TASK
         call    queue_msg1
-        ori     cf, cf, CF_ABORT
+        movi    cf, CF_ABORT
         call    ack
         jmp     phase_loop
 
@@ -109,32 +120,24 @@ resel_report:
         or      t3, tgt
         shli    t1, w2, 16
         or      t3, t1
-        movi    t2, 0
-        out     IO_CQ_W1, t2
-        out     IO_CQ_W2, t2
-        out     IO_CQ_W3, t3
         li      t1, CQE_KIND_UNKNOWN_RESEL << CQE_TYPE_SHIFT
-        out     IO_CQ_POST, t1
+        call    post_event
         movi    byte, 0x0D              ; ABORT TASK
         jmp     queue_msg1
 
-; The target left before telling us who it was.
-resel_gone:
-        outi    IO_EV_CLEAR, t1, EV_BUS_FREE | EV_UNEXP_FREE
-        jmp     main
-
-; recv_resel: recv for the reselection messages: on bad parity, MESSAGE PARITY ERROR
-; (ATN before the ACK, the one-byte MESSAGE OUT) and the target sends the message again.
+; recv_resel: latch a reselection message byte (msg; 0x200 = none, see recv) and check
+; its parity: t3 = 1 when it was bad: MESSAGE PARITY ERROR went out and the target
+; sends the whole message again (the caller restarts the message).
 recv_resel:
         call    recv
+resel_perr:
+        movi    t3, 0
         bc      msg, 8, .ok
+        movi    t3, 1
         outi    IO_EV_CLEAR, t2, EV_PARITY_ERR
         outi    IO_PCMD, t2, PCMD_ACK | PCMD_F_ATN_BEFORE_ACK
-        wait    ev, EV_CMD_DONE
+        wait    ev, EV_CMD_DONE | EV_TIMER
         movi    byte, 0x09              ; MESSAGE PARITY ERROR
         li      t2, PCMD_SEND_BYTE | PCMD_F_LAST
-        call    send_byte
-        ; The target repeats the whole message (IDENTIFY, or the tag message).
-        bs      ev, EV_BUS_FREE_BIT, .ok
-        jmp     recv_resel
+        jmp     send_byte
 .ok:    ret

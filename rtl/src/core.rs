@@ -53,6 +53,7 @@ const _: () = assert!(isa::ev::BUS_RESET == 128 && isa::ev::PARITY_ERR == 256);
 const _: () = assert!(isa::ev::TIMER == 512 && isa::ev::HOST == 1024);
 const _: () = assert!(isa::ev::PHASE_MISMATCH == 2048 && isa::ev::BUSY == 4096);
 const _: () = assert!(isa::ev::CONNECTED == 8192 && isa::ev::PHASE_SHIFT == 16);
+const _: () = assert!(isa::ev::OFFSET_ERR == 1 << 14 && isa::pcmd::BUS_RESET == 9);
 // Interrupt causes set by hardware.
 const _: () = assert!(regs::irq::CQ == 1 && regs::irq::FATAL == 2);
 const _: () = assert!(regs::irq::HALTED == 4 && regs::irq::BUS_RESET == 8);
@@ -345,6 +346,8 @@ pub struct HbaCore {
     r_tim_deskew: Constant<Bits<32>>,
     r_tim_sel_timeout: Constant<Bits<32>>,
     r_tim_reset_hold: Constant<Bits<32>>,
+    /// The selection abort time is fixed (SPI), not a register.
+    r_tim_sel_abort: Constant<Bits<32>>,
     v_magic: Constant<Bits<32>>,
     v_version: Constant<Bits<32>>,
     v_caps: Constant<Bits<32>>,
@@ -630,6 +633,7 @@ impl HbaCore {
             r_tim_deskew: init(regs::timing::DESKEW),
             r_tim_sel_timeout: init(regs::timing::SEL_TIMEOUT),
             r_tim_reset_hold: init(regs::timing::RESET_HOLD),
+            r_tim_sel_abort: init(regs::timing::SEL_ABORT),
             v_magic: word(MAGIC),
             v_version: word(version_word()),
             v_caps: word(regs::caps::PRESENT),
@@ -1340,6 +1344,10 @@ impl Logic for HbaCore {
             .ev_set
             .val()
             .replace_bit(11, self.engine.ev_phase_mismatch.val());
+        self.ev_set.next = self
+            .ev_set
+            .val()
+            .replace_bit(14, self.engine.ev_offset_err.val());
         self.events.next = self.sticky.q.val() | (bit_cast::<32, 3>(self.engine.phase.val()) << 16);
         self.events.next = self
             .events
@@ -1373,7 +1381,11 @@ impl Logic for HbaCore {
             self.io_val.next = self.pcmd_last.q.val();
             self.io_rd_ok.next = true;
             self.io_wr_ok.next = true;
-            if self.seq.io_wr.val() & self.engine.busy.val() {
+            // BUS_RESET never stalls: it is how the firmware ends a wedged command.
+            if self.seq.io_wr.val()
+                & self.engine.busy.val()
+                & (self.seq.io_wdata.val().get_bits::<4>(0) != 9)
+            {
                 self.io_ready.next = false;
             }
         }
@@ -1551,6 +1563,7 @@ impl Logic for HbaCore {
         self.engine.tim_deskew.next = self.tim_deskew.q.val();
         self.engine.tim_sel_timeout.next = self.tim_sel_timeout.q.val();
         self.engine.tim_reset_hold.next = self.tim_reset_hold.q.val();
+        self.engine.tim_sel_abort.next = self.r_tim_sel_abort.val();
         self.engine.cmd.next = self.seq.io_wdata.val();
         self.engine.target.next = self.target.q.val();
         self.engine.tx_byte.next = self.tx_byte.q.val();

@@ -19,9 +19,10 @@
 //!   not answered yet), also before the firmware issues `DMA`, and in DATA IN latches the
 //!   data of every REQ edge into a 16-entry receive FIFO. ACK pulses come from one
 //!   pulse generator: a pulse may start `P` cycles after the previous one (P =
-//!   XFER_MODE[15:8]), the data (DATA OUT) is put on the bus one cycle before the ACK
-//!   edge and held until at least two cycles after it, ACK stays asserted `max(P/2,1)`
-//!   cycles. DATA IN: a received entry is acknowledged only once the DMA has taken it
+//!   XFER_MODE[15:8]), ACK stays asserted `max(P/2,1)` cycles; DATA OUT data is put on
+//!   the bus `lead + 1` cycles before the ACK edge (`lead = min(P - 2 - P/2, P/2 - 1)`,
+//!   at least 0) and held until the next transfer, `P - lead - 1` cycles after it
+//!   (docs/timing.md has the margins). DATA IN: a received entry is acknowledged only once the DMA has taken it
 //!   from the FIFO, so the FIFO never holds more than the offset. DATA OUT: one ACK
 //!   (with data) per outstanding REQ, while the DMA count lasts.
 //! * **DMA**: the count is clamped at the start to the window
@@ -42,7 +43,12 @@
 //! * SELECT while connected (e.g. a reselection won the race) finishes at once.
 //!   A reselection seen while SELECT waits for bus free abandons the SELECT:
 //!   `ev_reselected` and `ev_cmd_done` pulse together when the reselection completes.
-//! * Selection timeout: SEL, the data lines and ATN are released together.
+//! * Selection timeout: the data lines and ATN are released first, SEL a selection
+//!   abort time (`tim_sel_abort`) later; a BSY in between completes the selection.
+//! * A synchronous REQ beyond the agreed offset is a protocol error
+//!   (`ev_offset_err`): it is not counted, a running DMA ends, the firmware resets the
+//!   bus. `BUS_RESET` is accepted even while another command runs.
+//! * A received data byte with bad parity raises ATN at once.
 //! * `RECV_BYTE` samples DB a `tim_deskew` after it sees REQ. The DMA samples async
 //!   DATA IN data when it sees REQ (data and REQ pass the same synchroniser, and the
 //!   target sets the data up a deskew before REQ).
@@ -99,6 +105,8 @@ pub enum PState {
     SelIds,
     /// BSY released, waiting for the target's BSY (selection timeout).
     SelWait,
+    /// Selection timed out: IDs and ATN released, SEL held for the selection abort time.
+    SelAbort,
     /// Target answered; releasing SEL two deskew delays later.
     SelResp,
     /// Reselection seen, waiting a bus settle delay.
@@ -188,6 +196,9 @@ pub struct PhaseEngine {
     pub tim_sel_timeout: Signal<In, Bits<32>>,
     /// RST hold, cycles.
     pub tim_reset_hold: Signal<In, Bits<32>>,
+    /// Selection abort time, cycles: SEL stays asserted this long after a selection
+    /// timeout released the IDs (a late BSY still completes the selection).
+    pub tim_sel_abort: Signal<In, Bits<32>>,
 
     /// One cycle: assert RST (host register path, works whatever the sequencer does).
     pub host_bus_reset: Signal<In, Bit>,
@@ -248,6 +259,10 @@ pub struct PhaseEngine {
     pub ev_parity_err: Signal<Out, Bit>,
     /// Pulse: DMA stopped by a phase change before its count ran out.
     pub ev_phase_mismatch: Signal<Out, Bit>,
+    /// Pulse: a synchronous REQ arrived with `offset` REQs already unanswered (the
+    /// target overran the agreed offset). The REQ is not counted, a running DMA ends;
+    /// only a bus reset recovers the bus.
+    pub ev_offset_err: Signal<Out, Bit>,
 
     /// Card-memory request (held until `mem_gnt`).
     pub mem_req: Signal<Out, Bit>,
@@ -311,6 +326,9 @@ pub struct PhaseEngine {
     e_rst: DFF<Bit>,
     e_perr: DFF<Bit>,
     e_mism: DFF<Bit>,
+    e_ofs: DFF<Bit>,
+    /// The target overran the offset in this data phase (cleared by a phase change).
+    ofs_err: DFF<Bit>,
 
     // ---- DMA ----
     xoff: DFF<Bits<32>>,
@@ -455,6 +473,11 @@ pub struct PhaseEngine {
     in_done: Signal<Local, Bit>,
     perr_push: Signal<Local, Bit>,
     rel_all: Signal<Local, Bit>,
+    offset8: Signal<Local, Bits<8>>,
+    fw_rst: Signal<Local, Bit>,
+    /// DATA OUT: cycles from the ACK pulse start to ACK (data set up `lead + 1` cycles).
+    lead: Signal<Local, Bits<8>>,
+    ack_end: Signal<Local, Bits<8>>,
 }
 
 // hdl_gen accepts neither match guards nor `&&`-chained conditions in the way clippy
@@ -505,6 +528,8 @@ impl Logic for PhaseEngine {
             e_rst,
             e_perr,
             e_mism,
+            e_ofs,
+            ofs_err,
             xoff,
             xcnt,
             dma_left,
@@ -636,6 +661,7 @@ impl Logic for PhaseEngine {
         self.e_rst.d.next = false;
         self.e_perr.d.next = false;
         self.e_mism.d.next = false;
+        self.e_ofs.d.next = false;
         self.tmr.d.next = self.tmr.q.val() + 1;
         self.tmr2.d.next = self.tmr2.q.val() + 1;
         if self.sp_cnt.q.val() != 255 {
@@ -649,9 +675,15 @@ impl Logic for PhaseEngine {
             self.pend_cmd.d.next = self.cmd.val().get_bits::<12>(0);
         }
         self.op.next = self.pend_cmd.q.val().get_bits::<4>(0);
+        // BUS_RESET written while a command runs (a target that stopped answering in the
+        // middle of a handshake): it preempts the command, as the host's reset does.
+        self.fw_rst.next = self.cmd_valid.val()
+            & (self.cmd.val().get_bits::<4>(0) == 9)
+            & (self.busy_r.q.val() | self.pend_valid.q.val());
 
         // ---- transfer agreement ----
         self.sync_mode.next = self.xfer_mode.val().get_bits::<8>(0).any();
+        self.offset8.next = self.xfer_mode.val().get_bits::<8>(0);
         self.wide.next = self.xfer_mode.val().get_bit(16);
         self.period.next = self.xfer_mode.val().get_bits::<8>(8);
         self.pm1.next = 0.into();
@@ -662,6 +694,19 @@ impl Logic for PhaseEngine {
         if !self.hi_w.val().any() {
             self.hi_w.next = 1.into();
         }
+        // DATA OUT set-up and hold at the connector (docs/timing.md): the data goes on
+        // the bus `lead + 1` cycles before ACK and stays `P - lead - 1` cycles after it,
+        // lead = min(P - 2 - hi_w, hi_w - 1): Fast-20 (P = 5) 20 / 30 ns, Fast-10 (P =
+        // 10) 40 / 60 ns, against SPI's 11.5 / 16.5 and 23 / 33 ns. DATA IN ACKs carry no
+        // data: no lead.
+        self.lead.next = 0.into();
+        if !self.dma_in.q.val() & (self.period.val() >= self.hi_w.val() + 3) {
+            self.lead.next = self.period.val() - self.hi_w.val() - 2;
+            if self.lead.val() >= self.hi_w.val() {
+                self.lead.next = self.hi_w.val() - 1;
+            }
+        }
+        self.ack_end.next = self.lead.val() + self.hi_w.val();
         self.sp_ready.next = !self.sp_armed.q.val() & (self.sp_cnt.q.val() >= self.pm1.val());
         self.data_phase.next = !self.i_phase.val().get_bit(2) & !self.i_phase.val().get_bit(1);
         self.phase_reset.next =
@@ -875,8 +920,12 @@ impl Logic for PhaseEngine {
                         }
                     }
                     if self.op.val() == 9 {
+                        // The reset ends any connection now (not at the bus free after
+                        // RST, which would read as an unexpected one).
                         self.done_now.next = false;
                         self.rel_all.next = true;
+                        self.connected_r.d.next = false;
+                        self.expect_free.d.next = false;
                         self.rst_r.d.next = true;
                         self.state.d.next = PState::RstHold;
                     }
@@ -942,6 +991,21 @@ impl Logic for PhaseEngine {
                     self.tmr.d.next = 0.into();
                     self.state.d.next = PState::SelResp;
                 } else if self.tmr.q.val() >= self.tim_sel_timeout.val() {
+                    // SPI selection timeout procedure: release the IDs (and ATN), keep
+                    // SEL a selection abort time, then give up.
+                    self.db_r.d.next = 0.into();
+                    self.dbp_r.d.next = 0.into();
+                    self.atn_r.d.next = false;
+                    self.tmr.d.next = 0.into();
+                    self.state.d.next = PState::SelAbort;
+                }
+            }
+            PState::SelAbort => {
+                if self.i_bsy.val() {
+                    // The target answered late: the selection completes.
+                    self.tmr.d.next = 0.into();
+                    self.state.d.next = PState::SelResp;
+                } else if self.tmr.q.val() >= self.tim_sel_abort.val() {
                     self.rel_all.next = true;
                     self.e_selto.d.next = true;
                     self.done_now.next = true;
@@ -1106,6 +1170,7 @@ impl Logic for PhaseEngine {
                     if self.sync_mode.val() & self.sp_ready.val() & self.ack_owed.q.val().any() {
                         self.sp_fire.next = true;
                         self.a_dec.next = 1.into();
+                        self.o_dec.next = 1.into();
                     }
                     if self.in_done.val() {
                         self.state.d.next = PState::DmaFlush;
@@ -1156,7 +1221,10 @@ impl Logic for PhaseEngine {
                         self.state.d.next = PState::DmaFlush;
                     }
                 }
-                if self.stop.val() & !self.ack_r.q.val() & !self.sp_armed.q.val() {
+                if (self.stop.val() | self.ofs_err.q.val())
+                    & !self.ack_r.q.val()
+                    & !self.sp_armed.q.val()
+                {
                     self.dma_mism.d.next = self.dma_left.q.val().any();
                     self.state.d.next = PState::DmaFlush;
                 }
@@ -1185,10 +1253,18 @@ impl Logic for PhaseEngine {
 
         // ---- DMA data path ----
         // FIFO write (sync: every REQ edge of a DATA IN phase; async: from the DMA).
+        // `outst` counts REQs not yet answered by an ACK, in both directions; one more
+        // than the agreed offset is the target's protocol error (never counted, so the
+        // counter cannot wrap and the FIFO cannot overflow).
         if self.sync_track.val() & self.req_rise.val() {
-            self.o_inc.next = 1.into();
-            if self.i_io.val() {
-                self.push.next = true;
+            if self.outst.q.val() >= self.offset8.val() {
+                self.ofs_err.d.next = true;
+                self.e_ofs.d.next = true;
+            } else {
+                self.o_inc.next = 1.into();
+                if self.i_io.val() {
+                    self.push.next = true;
+                }
             }
         }
         if self.push.val() & self.fifo_n.q.val().get_bit(4) {
@@ -1198,6 +1274,11 @@ impl Logic for PhaseEngine {
             self.f_inc.next = 1.into();
             self.fifo_wp.d.next = self.fifo_wp.q.val() + 1;
             self.e_perr.d.next = self.perr_push.val();
+            // Bad parity in a data phase: ATN at once, so the target stops and takes
+            // INITIATOR DETECTED ERROR at the next MESSAGE OUT (not after STATUS).
+            if self.perr_push.val() {
+                self.atn_r.d.next = true;
+            }
         }
         if self.push.val() & (self.fifo_wp.q.val() == 0) {
             self.f0.d.next = self.fifo_din.val();
@@ -1313,10 +1394,10 @@ impl Logic for PhaseEngine {
             self.sp_armed.d.next = true;
             self.sp_cnt.d.next = 0.into();
         }
-        if self.sp_armed.q.val() & !self.sp_cnt.q.val().any() {
+        if self.sp_armed.q.val() & (self.sp_cnt.q.val() == self.lead.val()) {
             self.ack_r.d.next = true;
         }
-        if self.sp_armed.q.val() & (self.sp_cnt.q.val() >= self.hi_w.val()) {
+        if self.sp_armed.q.val() & (self.sp_cnt.q.val() >= self.ack_end.val()) {
             self.ack_r.d.next = false;
             self.sp_armed.d.next = false;
         }
@@ -1327,6 +1408,7 @@ impl Logic for PhaseEngine {
             self.outst.d.next = 0.into();
         }
         if self.phase_reset.val() {
+            self.ofs_err.d.next = false;
             self.ack_owed.d.next = 0.into();
             self.fifo_n.d.next = 0.into();
             self.fifo_wp.d.next = 0.into();
@@ -1405,7 +1487,8 @@ impl Logic for PhaseEngine {
             self.e_done.d.next = self.busy_r.q.val() | self.pend_valid.q.val();
             self.state.d.next = PState::Idle;
         }
-        if self.host_bus_reset.val() & (self.state.q.val() != PState::RstHold) {
+        if (self.host_bus_reset.val() | self.fw_rst.val()) & (self.state.q.val() != PState::RstHold)
+        {
             self.rel_all.next = true;
             self.connected_r.d.next = false;
             self.expect_free.d.next = false;
@@ -1460,6 +1543,8 @@ impl Logic for PhaseEngine {
             self.e_rst.d.next = false;
             self.e_perr.d.next = false;
             self.e_mism.d.next = false;
+            self.e_ofs.d.next = false;
+            self.ofs_err.d.next = false;
             self.xoff.d.next = 0.into();
             self.xcnt.d.next = 0.into();
             self.dma_left.d.next = 0.into();
@@ -1512,6 +1597,7 @@ impl Logic for PhaseEngine {
         self.ev_bus_reset.next = self.e_rst.q.val();
         self.ev_parity_err.next = self.e_perr.q.val();
         self.ev_phase_mismatch.next = self.e_mism.q.val();
+        self.ev_offset_err.next = self.e_ofs.q.val();
         self.mem_req.next = (self.wr_pend.q.val() | self.rd_req.q.val()) & !self.discard.q.val();
         self.mem_we.next = self.wr_pend.q.val();
         self.mem_addr.next = self.rd_addr.q.val();

@@ -28,6 +28,7 @@ struct Ev {
     bus_reset: u64,
     parity: u64,
     mismatch: u64,
+    offset_err: u64,
 }
 
 struct Sim {
@@ -60,6 +61,11 @@ struct Sim {
     own: u8,
     /// Cycles in which we arbitrated with another ID bit on the bus.
     arb_contest: u64,
+    /// Longest run of cycles with SEL asserted alone (no BSY, no data lines).
+    sel_alone_max: u64,
+    sel_alone: u64,
+    /// SEL and the data lines were released in the same cycle.
+    sel_with_ids_released: bool,
 }
 
 impl Sim {
@@ -93,6 +99,9 @@ impl Sim {
             rst_run: 0,
             own: OWN,
             arb_contest: 0,
+            sel_alone_max: 0,
+            sel_alone: 0,
+            sel_with_ids_released: false,
         };
         s.uut.reset.next = true;
         s.step();
@@ -138,6 +147,7 @@ impl Sim {
         u.tim_deskew.next = (timing::DESKEW as u64).to_bits();
         u.tim_sel_timeout.next = (self.sel_timeout as u64).to_bits();
         u.tim_reset_hold.next = (timing::RESET_HOLD as u64).to_bits();
+        u.tim_sel_abort.next = (timing::SEL_ABORT as u64).to_bits();
         u.host_bus_reset.next = std::mem::take(&mut self.host_reset);
         u.host_release.next = std::mem::take(&mut self.host_release);
         let c = self.cmd.take();
@@ -205,6 +215,7 @@ impl Sim {
         e.bus_reset += u.ev_bus_reset.val() as u64;
         e.parity += u.ev_parity_err.val() as u64;
         e.mismatch += u.ev_phase_mismatch.val() as u64;
+        e.offset_err += u.ev_offset_err.val() as u64;
         let mut d = BusDrive::NONE;
         let bit = |b: bool, m: u16| if b { m } else { 0 };
         d.ctl = bit(u.bsy_oe.val(), ctl::BSY)
@@ -220,9 +231,20 @@ impl Sim {
         } else {
             self.rst_run = 0;
         }
+        let prev = self.val;
         self.val = self.bus.step(d);
         if d.ctl == ctl::BSY && self.val.data & !d.data != 0 {
             self.arb_contest += 1;
+        }
+        let v = self.val;
+        if v.has(ctl::SEL) && !v.has(ctl::BSY) && v.data == 0 {
+            self.sel_alone += 1;
+            self.sel_alone_max = self.sel_alone_max.max(self.sel_alone);
+        } else {
+            self.sel_alone = 0;
+        }
+        if prev.has(ctl::SEL) && prev.data != 0 && !v.has(ctl::SEL) && v.data == 0 {
+            self.sel_with_ids_released = true;
         }
     }
 
@@ -689,11 +711,27 @@ fn selection_timeout() {
     s.sel_timeout = 20_000;
     s.target = 5;
     let t0 = s.cycle;
+    // SPI selection timeout procedure: the IDs and ATN go first, SEL stays a
+    // selection abort time (200 us) longer.
     s.command(pcmd::SELECT | pcmd::F_ATN);
     let dt = s.cycle - t0;
     assert_eq!(s.ev.sel_timeout, 1);
     assert!(!s.connected());
-    assert!((20_000..21_000).contains(&dt), "timeout after {dt} cycles");
+    let abort = timing::SEL_ABORT as u64;
+    assert_eq!(abort, spi_timing::SELECTION_ABORT_TIME_NS / 10);
+    assert!(
+        (20_000 + abort..21_000 + abort).contains(&dt),
+        "timeout after {dt} cycles"
+    );
+    assert!(
+        s.sel_alone_max >= abort,
+        "SEL alone {} cycles",
+        s.sel_alone_max
+    );
+    assert!(
+        !s.sel_with_ids_released,
+        "SEL released together with the IDs"
+    );
     assert!(s.bus.monitor.log_text().contains("SELECTION TIMEOUT"));
     // Everything released: the next selection works.
     s.run_until(200, "bus quiet", |s| s.val == BusSignals::NONE);
@@ -1027,6 +1065,13 @@ fn parity_error_detected() {
     );
     assert_eq!(o.status, Some(0));
     assert_eq!(s.ev.parity, 1, "one bad byte, one ev_parity_err");
+    // ATN went up at the bad byte: the target stopped DATA IN for a MESSAGE OUT (this
+    // test's firmware has nothing queued and sends NO OPERATION), then carried on.
+    assert!(
+        s.bus.monitor.log_text().contains("MSG OUT 08"),
+        "{}",
+        s.log_tail()
+    );
     assert_eq!(s.read_mem(0x2000, 1024), data, "data stored anyway");
     assert_eq!(
         s.bus.monitor.rules_violated(),
@@ -1542,4 +1587,75 @@ fn sync_overrun_is_drained_by_a_bit_bucket_dma() {
         "nothing beyond the window"
     );
     s.assert_clean();
+}
+
+/// A target that ignores the agreed offset: the REQ beyond it is a protocol error
+/// (`ev_offset_err`), not counted (no wrap of the outstanding count), and the DMA ends;
+/// a BUS_RESET written while the DMA still runs ends it (and the connection).
+#[test]
+fn sync_offset_overrun_is_detected_and_reset_recovers() {
+    let mut s = Sim::new(Width::Narrow, 21);
+    let mut cfg = disk_cfg(2);
+    cfg.quirks.ignore_offset = true;
+    let h = s.add_disk(cfg, 512);
+    negotiate(&mut s, 2, false, Some((0x0C, 4)));
+    let _ = h;
+    s.target = 2;
+    s.window_base = 0x1000;
+    s.window_len = 8192;
+    s.load_off = Some(0);
+    s.step();
+    s.load_cnt = Some(8192);
+    s.step();
+    s.command(pcmd::SELECT | pcmd::F_ATN);
+    let cdb = rw10(opcode::READ_10, 0, 16);
+    let mut i = 0;
+    let mut out = vec![msg::IDENTIFY];
+    loop {
+        match s.wait_req() {
+            Some(ph::MSG_OUT) => {
+                let b = out.pop().unwrap_or(msg::NOP);
+                s.send(b, pcmd::F_LAST);
+            }
+            Some(ph::COMMAND) => {
+                s.send(cdb[i], 0);
+                i += 1;
+            }
+            Some(ph::DATA_IN) => break,
+            p => panic!("phase {p:?}\n{}", s.log_tail()),
+        }
+    }
+    // Late DMA: the target's REQs pile up beyond the offset (with the DMA running at
+    // once, our ACKs keep pace with its REQs and it never gets ahead). The DMA ends by
+    // itself once the target overran the offset.
+    s.run(300);
+    s.command(pcmd::DMA);
+    assert!(s.ev.offset_err >= 1, "no ev_offset_err\n{}", s.log_tail());
+    assert!(s.uut.xfer_count.val().index() > 0, "the DMA stopped early");
+    assert!(s.connected());
+    // Only a bus reset recovers the bus.
+    let r = s.ev.bus_reset;
+    s.command(pcmd::BUS_RESET);
+    assert!(s.ev.bus_reset > r);
+    assert!(!s.connected());
+    // BUS_RESET is accepted at once even while a command runs (here a SELECT of an
+    // absent ID): that command ends (one cmd_done) and RST goes out.
+    s.run(200_000);
+    s.target = 5;
+    let done = s.ev.done;
+    s.cmd = Some(pcmd::SELECT);
+    s.step();
+    s.run(5_000);
+    assert!(s.uut.busy.val() && s.ev.done == done);
+    let r = s.ev.bus_reset;
+    s.cmd = Some(pcmd::BUS_RESET);
+    s.step();
+    s.run_until(10_000, "RST", |s| s.ev.bus_reset > r);
+    assert_eq!(s.ev.done, done + 1, "the SELECT ended");
+    s.run_until(10_000, "RST released", |s| !s.uut.busy.val());
+    assert_eq!(s.ev.sel_timeout, 0);
+    assert!(s.bus.monitor.rules_violated().iter().all(|r| matches!(
+        r,
+        scsi_bus::Rule::SyncOffset | scsi_bus::Rule::HandshakeOrder
+    )));
 }

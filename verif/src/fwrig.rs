@@ -19,9 +19,12 @@ pub const OWN_ID: u32 = 7;
 /// Path of the firmware source.
 pub const FW_MAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../firmware/fw/main.s");
 
-/// Assembles the firmware (panics with the diagnostics on errors).
+/// Assembles the firmware (panics with the diagnostics on errors). `HBA_FW_MAIN` names
+/// another source to run the same tests against (e.g. an older firmware, to see a fault
+/// test fail).
 pub fn firmware() -> Assembly {
-    match assemble_file(FW_MAIN) {
+    let path = std::env::var("HBA_FW_MAIN").unwrap_or_else(|_| FW_MAIN.to_string());
+    match assemble_file(&path) {
         Ok(a) => a,
         Err(e) => panic!("firmware does not assemble:\n{e}"),
     }
@@ -96,6 +99,14 @@ impl FwRig {
         self.m.bram_write(
             layout::TARGETS + id * layout::TARGET_BYTES + target::GOAL,
             &[g],
+        );
+    }
+
+    /// Sets the connection time limit (`target::TIMEOUT`, cycles) of target `id`.
+    pub fn set_time_limit(&mut self, id: u32, cycles: u32) {
+        self.m.bram_write(
+            layout::TARGETS + id * layout::TARGET_BYTES + target::TIMEOUT,
+            &[cycles],
         );
     }
 

@@ -239,8 +239,15 @@ fn on_first_read(action: FaultAction) -> FaultConfig {
     })
 }
 
+/// A bad byte: wrong parity *and* inverted data, so that taking it shows wrong data
+/// (a parity-only fault leaves the data right and proves nothing about the retry).
 fn parity_rule(phase: Phase, byte: usize) -> FaultConfig {
-    on_first_read(FaultAction::Parity { phase, byte })
+    on_first_read(FaultAction::BadByte {
+        phase,
+        byte,
+        no_retry: false,
+        reselected: false,
+    })
 }
 
 fn only_parity_violations(rig: &mut FwRig) {

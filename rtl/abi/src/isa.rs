@@ -249,6 +249,10 @@ pub mod ev {
     pub const BUSY: u32 = 1 << 12;
     /// Level: connected to a target (selected or reselected, bus not free).
     pub const CONNECTED: u32 = 1 << 13;
+    /// Sticky: the target sent more synchronous REQs than the agreed offset (a protocol
+    /// error; the extra REQ is not counted, a running DMA ends). Only a bus reset
+    /// recovers the bus.
+    pub const OFFSET_ERR: u32 = 1 << 14;
     /// Sticky bits (cleared by `io::EV_CLEAR`).
     pub const STICKY: u32 = CMD_DONE
         | SEL_TIMEOUT
@@ -259,7 +263,8 @@ pub mod ev {
         | PARITY_ERR
         | TIMER
         | HOST
-        | PHASE_MISMATCH;
+        | PHASE_MISMATCH
+        | OFFSET_ERR;
     /// Bit position of the 3-bit phase (MSG, C/D, I/O) in the event word.
     pub const PHASE_SHIFT: u32 = 16;
 }
@@ -300,7 +305,8 @@ pub mod pcmd {
     pub const CLR_ATN: u32 = 7;
     /// The target is about to release the bus: the next bus free is expected.
     pub const EXPECT_FREE: u32 = 8;
-    /// Assert RST for `TIM_RESET_HOLD` cycles.
+    /// Assert RST for `TIM_RESET_HOLD` cycles. Accepted even while another command runs
+    /// (it ends that command, with `ev::CMD_DONE`): the way out of a wedged handshake.
     pub const BUS_RESET: u32 = 9;
     /// Flag (SELECT): assert ATN during selection.
     pub const F_ATN: u32 = 1 << 8;

@@ -140,6 +140,11 @@ pub mod target {
     pub const WIDE: u32 = 1 << 16;
     /// Goal: tagged queuing allowed.
     pub const TAGGED: u32 = 1 << 17;
+    /// Host-written: the connection time limit for this target in core cycles (0 = the
+    /// firmware's default, 1 s). While connected, a target that neither asserts REQ,
+    /// finishes a handshake nor frees the bus within this time is given up: the bus is
+    /// reset, its slot completes with `hba_status::TIMEOUT`.
+    pub const TIMEOUT: u32 = 0x8;
 }
 
 /// Completion/event entry: four little-endian words. Word 0 is written last, so a host
@@ -224,7 +229,9 @@ pub mod hba_status {
     pub const UNEXP_BUS_FREE: u32 = 0x02;
     /// The HCB failed its hardware check; word 3 holds the [`super::check`] code.
     pub const BAD_HCB: u32 = 0x03;
-    /// Unrecoverable parity error.
+    /// Unrecoverable parity error: bad parity on a data or status byte that the target
+    /// did not send again after INITIATOR DETECTED ERROR (a DATA IN resend needs RESTORE
+    /// POINTERS), so the buffer or status may be wrong.
     pub const PARITY: u32 = 0x04;
     /// The target sent or asked for more data than the buffer holds.
     pub const DATA_OVERRUN: u32 = 0x05;
@@ -234,8 +241,18 @@ pub mod hba_status {
     pub const BUS_RESET: u32 = 0x07;
     /// Ended by a BUS DEVICE RESET sent to its target.
     pub const BDR_SENT: u32 = 0x08;
-    /// The target broke the protocol (illegal phase sequence or message).
+    /// The target broke the protocol (illegal phase sequence or message): a reserved
+    /// phase, or more synchronous REQs than the agreed offset. The firmware then resets
+    /// the bus (the other slots end with `BUS_RESET`, a `BUS_RESET` event follows).
     pub const PROTOCOL: u32 = 0x09;
+    /// The target started a data phase against the HCB's direction (DATA IN for a
+    /// DIR_OUT buffer or DATA OUT for a DIR_IN one): refused with ABORT TASK, nothing
+    /// of the phase reached the buffer (DATA IN dropped, DATA OUT sent zeros until the
+    /// target took the abort). Residual = the whole remaining count.
+    pub const WRONG_DIRECTION: u32 = 0x0A;
+    /// The connected target stopped answering for longer than its time limit
+    /// (`target::TIMEOUT`); the firmware reset the bus (a `BUS_RESET` event follows).
+    pub const TIMEOUT: u32 = 0x0B;
 }
 
 /// Slot check results (`io::SLOT_CHECK`), computed by hardware when a slot is selected.

@@ -119,7 +119,7 @@ fn layout_section(s: &mut String) {
         (
             layout::TARGETS,
             layout::NUM_TARGETS * layout::TARGET_BYTES,
-            "per-target table: host goal (word 0), current agreement (word 1)",
+            "per-target table: host goal (word 0), current agreement (word 1), connection time limit in cycles (word 2, 0 = 1 s)",
         ),
         (
             layout::SQ,
@@ -229,7 +229,7 @@ fn layout_section(s: &mut String) {
             ),
             (
                 format!("`{:#04x}`", hba_status::PARITY),
-                "unrecoverable parity error",
+                "unrecoverable parity error (bad data or status the target did not send again)",
             ),
             (
                 format!("`{:#04x}`", hba_status::DATA_OVERRUN),
@@ -249,7 +249,15 @@ fn layout_section(s: &mut String) {
             ),
             (
                 format!("`{:#04x}`", hba_status::PROTOCOL),
-                "target protocol error",
+                "target protocol error (reserved phase, synchronous offset overrun); the bus was reset",
+            ),
+            (
+                format!("`{:#04x}`", hba_status::WRONG_DIRECTION),
+                "data phase against the HCB's direction: refused with ABORT TASK, buffer untouched",
+            ),
+            (
+                format!("`{:#04x}`", hba_status::TIMEOUT),
+                "the target stopped answering for its time limit; the bus was reset",
             ),
         ],
     );
@@ -365,7 +373,7 @@ fn isa_section(s: &mut String) {
         let _ = writeln!(s, "| `{p:#04x}` | {n} |");
     }
     let _ = writeln!(s, "\n### Events\n");
-    let evs: [(&str, u32); 14] = [
+    let evs: [(&str, u32); 15] = [
         ("REQ (level)", isa::ev::REQ),
         ("DOORBELL (level)", isa::ev::DOORBELL),
         ("CMD_DONE", isa::ev::CMD_DONE),
@@ -380,6 +388,7 @@ fn isa_section(s: &mut String) {
         ("PHASE_MISMATCH", isa::ev::PHASE_MISMATCH),
         ("BUSY (level)", isa::ev::BUSY),
         ("CONNECTED (level)", isa::ev::CONNECTED),
+        ("OFFSET_ERR", isa::ev::OFFSET_ERR),
     ];
     let _ = writeln!(s, "| bit | event |\n|---|---|");
     for (n, b) in evs {

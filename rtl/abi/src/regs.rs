@@ -229,6 +229,9 @@ pub mod timing {
     pub const SEL_TIMEOUT: u32 = 25_000_000;
     /// Reset hold, 25 us.
     pub const RESET_HOLD: u32 = 2_500;
+    /// Selection abort time, 200 us: how long SEL stays asserted after a selection
+    /// timeout released the IDs. Fixed in the phase engine (not a register).
+    pub const SEL_ABORT: u32 = 20_000;
     /// Default own ID.
     pub const OWN_ID: u32 = 7;
     /// Default watchdog: 100 ms without a `WAIT`.

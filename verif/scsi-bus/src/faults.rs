@@ -71,6 +71,42 @@ pub enum FaultAction {
         #[serde(default)]
         byte: usize,
     },
+    /// Send byte `byte` (0-based) of this phase with its data bits inverted **and** wrong
+    /// parity, so that an initiator that takes it anyway has visibly wrong data (a
+    /// [`FaultAction::Parity`] fault leaves the data right). Once; the resend is clean.
+    BadByte {
+        /// DATA IN, STATUS or MSG IN.
+        phase: Phase,
+        /// Index of the byte within the phase (counted per connection).
+        #[serde(default)]
+        byte: usize,
+        /// The target then ignores INITIATOR DETECTED ERROR (carries on as after a NO
+        /// OPERATION: no RESTORE POINTERS, no resent status): the initiator must report
+        /// the error, never GOOD.
+        #[serde(default)]
+        no_retry: bool,
+        /// Only in a reconnection (the reselection's IDENTIFY and tag message are its
+        /// first MESSAGE IN bytes).
+        #[serde(default)]
+        reselected: bool,
+    },
+    /// Reselect for the task, then never assert REQ (a target that wedges while
+    /// reconnecting; only a bus reset ends it).
+    HangOnReselect,
+    /// After the CDB, enter a reserved phase (MSG alone) and assert REQ there until a bus
+    /// reset.
+    ReservedPhase,
+    /// After the CDB, send these bytes as one message (they need not be a well-formed
+    /// message: a cut-short extended message is how a target leaves MESSAGE IN early),
+    /// optionally with byte `bad_byte` of it sent with inverted data and wrong parity
+    /// (once; the resend after MESSAGE PARITY ERROR is clean).
+    SendBytes {
+        /// The message bytes.
+        bytes: Vec<u8>,
+        /// Index of a byte to corrupt.
+        #[serde(default)]
+        bad_byte: Option<usize>,
+    },
     /// Answer a queue tag message with MESSAGE REJECT (the task runs untagged).
     RejectTag,
     /// Answer SDTR/WDTR with MESSAGE REJECT.

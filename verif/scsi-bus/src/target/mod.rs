@@ -35,6 +35,15 @@ pub struct TargetQuirks {
     pub short_period: bool,
     /// Assert REQ without waiting a bus settle delay after changing phase.
     pub no_phase_settle: bool,
+    /// Synchronous DATA IN at the minimum set-up and hold the monitor allows: the data
+    /// goes on one cycle before the REQ edge and is replaced by its inverse (parity still
+    /// good) two cycles after it, so an initiator that captures late reads wrong data
+    /// without a parity error.
+    pub min_setup_hold: bool,
+    /// SCSI-1 style: after selection take only the first MESSAGE OUT byte (IDENTIFY),
+    /// then go to COMMAND with ATN still asserted, a microsecond later (an old drive
+    /// that decides slowly); MESSAGE OUT again only once a task runs.
+    pub ignore_atn_after_identify: bool,
 }
 
 /// Target configuration.
@@ -116,6 +125,8 @@ pub struct TargetStats {
     pub parity_errors: u64,
     /// Messages received, first byte each.
     pub messages_in: Vec<u8>,
+    /// MESSAGE IN bytes sent (acknowledged).
+    pub msg_in_bytes: u64,
     /// Tasks aborted by messages or resets.
     pub aborted: u64,
     /// Bus resets seen.
@@ -150,6 +161,8 @@ struct Task {
     fault: Option<FaultAction>,
     retries: u32,
     residue_pad: bool,
+    /// A `BadByte { no_retry }` fault fired: INITIATOR DETECTED ERROR is ignored.
+    ignore_ide: bool,
 }
 
 impl Task {
@@ -173,6 +186,7 @@ impl Task {
             fault: None,
             retries: 0,
             residue_pad: false,
+            ignore_ide: false,
         }
     }
 }
@@ -216,6 +230,8 @@ struct Run {
     t: u64,
     prev_ack: bool,
     stop: bool,
+    /// Cycle at which `min_setup_hold` inverts the data of the last REQ.
+    junk_at: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -240,6 +256,10 @@ struct Conn {
     parity_err: bool,
     our_neg: Option<Neg>,
     abort_after: bool,
+    /// This connection is a reselection.
+    reselected: bool,
+    /// Cycle the last MESSAGE OUT byte ended.
+    msg_out_end: u64,
 }
 
 /// An SPI target device with up to 8 logical units.
@@ -429,10 +449,11 @@ impl Target {
             t: c,
             prev_ack: false,
             stop: false,
+            junk_at: 0,
         });
         if phase.is_in() && !is_sync {
             let w = self.src_word(0, wide);
-            self.put_word(w, wide, phase);
+            self.put_word(w, wide, phase, 0);
         }
     }
 
@@ -538,6 +559,7 @@ impl Target {
                 }
             }
             Phase::MsgIn => {
+                self.stats.msg_in_bytes += 1;
                 self.conn.cur_left = self.conn.cur_left.saturating_sub(1);
             }
             Phase::Status | Phase::Reserved => {}
@@ -595,7 +617,7 @@ impl Target {
                             r.stop = true;
                         } else if r.phase.is_in() {
                             let w = self.src_word(0, r.wide);
-                            self.put_word(w, r.wide, r.phase);
+                            self.put_word(w, r.wide, r.phase, 0);
                         }
                     }
                 }
@@ -631,7 +653,16 @@ impl Target {
                         // src_word for DATA IN is relative to ptr, which advances per ACK.
                         let rel = i - r.acks;
                         let w = self.src_word(rel, r.wide);
-                        self.put_word(w, r.wide, r.phase);
+                        self.put_word(w, r.wide, r.phase, rel);
+                    }
+                }
+                if self.cfg.quirks.min_setup_hold && r.phase.is_in() {
+                    if line && !self.drive.has(ctl::REQ) {
+                        r.junk_at = c + 1 + cycles::SYNC_HOLD;
+                    }
+                    if c == r.junk_at {
+                        // Inverting all bits of a lane keeps its parity right.
+                        self.drive.data ^= if r.wide { 0xFFFF } else { 0xFF };
                     }
                 }
                 if line {
@@ -660,11 +691,38 @@ impl Target {
         }
     }
 
-    fn put_word(&mut self, w: u16, wide: bool, phase: Phase) {
+    /// Drives transfer `ahead` transfers past the last acknowledged one (synchronous
+    /// DATA IN runs ahead by up to the offset), applying byte faults by the byte's
+    /// index in the phase.
+    fn put_word(&mut self, w: u16, wide: bool, phase: Phase, ahead: usize) {
         if wide {
             self.drive.set_word(w);
         } else {
             self.drive.set_byte(w as u8);
+        }
+        // Injected bad byte: wrong data and wrong parity.
+        if let Some(FaultAction::BadByte {
+            phase: p,
+            byte,
+            no_retry,
+            reselected,
+        }) = self.cur_task().and_then(|t| t.fault.clone())
+        {
+            let idx = self.conn.phase_bytes + ahead * if wide { 2 } else { 1 };
+            let lane = if wide && byte == idx + 1 { 1 } else { 0 };
+            let hit = byte == idx || (wide && byte == idx + 1);
+            if p == phase && hit && (self.conn.reselected || !reselected) {
+                self.drive.data ^= 0xFF << (8 * lane);
+                self.drive.parity ^= if lane == 1 {
+                    crate::signals::par::P1
+                } else {
+                    crate::signals::par::P0
+                };
+                if let Some(t) = self.cur_task_mut() {
+                    t.fault = None;
+                    t.ignore_ide = no_retry;
+                }
+            }
         }
         // Injected parity error on a chosen byte of this phase.
         if let Some(FaultAction::Parity { phase: p, byte }) =
@@ -693,7 +751,7 @@ impl Target {
     fn run_finished(&mut self, c: u64, r: Run, bus: &BusSignals) {
         self.conn.last_phase = Some(r.phase);
         match r.phase {
-            Phase::MsgOut => {}
+            Phase::MsgOut => self.conn.msg_out_end = c,
             Phase::Command => {
                 let need = self
                     .conn
@@ -798,7 +856,17 @@ impl Target {
             return;
         }
         self.conn.reply = false;
-        if atn {
+        let scsi1 = self.cfg.quirks.ignore_atn_after_identify
+            && self.conn.identified
+            && matches!(
+                self.conn.stage,
+                None | Some(Stage::Selected) | Some(Stage::Command)
+            );
+        if atn && scsi1 {
+            if c < self.conn.msg_out_end + 100 {
+                return; // still deciding: the phase lines stay MESSAGE OUT
+            }
+        } else if atn {
             self.start_run(c, Phase::MsgOut, 1, false);
             return;
         }
@@ -903,6 +971,12 @@ impl Target {
             self.go_bus_free();
             return;
         };
+        if matches!(t.fault, Some(FaultAction::ReservedPhase)) {
+            // REQ follows a bus settle delay later (St::Hang), and stays.
+            self.set_phase(c, Phase::Reserved);
+            self.st = St::Hang;
+            return;
+        }
         let (phase, ptr, len, need, pad) = (t.phase, t.ptr, t.data.len(), t.need, t.residue_pad);
         let wide = self.agreements[usize::from(self.conn.init & 15)].wide;
         let chunk =
@@ -1237,6 +1311,10 @@ impl Target {
             msg::INITIATOR_DETECTED_ERROR => {
                 let last = self.conn.last_phase;
                 if let Some(t) = self.cur_task_mut() {
+                    if t.ignore_ide {
+                        // A careless target: carries on as after NO OPERATION.
+                        return;
+                    }
                     t.retries += 1;
                     if t.retries > 2 {
                         t.resp = Some(Response::check(Sense::new(
@@ -1471,6 +1549,17 @@ impl Target {
         if let Some(FaultAction::SendMessage { byte }) = fault {
             self.queue_msg(&[byte]);
         }
+        let mut fault = fault;
+        if let Some(FaultAction::SendBytes { bytes, bad_byte }) = &fault {
+            self.queue_msg(bytes);
+            // The message is the first MESSAGE IN phase after the CDB.
+            fault = bad_byte.map(|byte| FaultAction::BadByte {
+                phase: Phase::MsgIn,
+                byte,
+                no_retry: false,
+                reselected: false,
+            });
+        }
         let id = self.next_task_id;
         self.next_task_id += 1;
         let mut task = Task {
@@ -1492,6 +1581,7 @@ impl Target {
             fault: fault.clone(),
             retries: 0,
             residue_pad: false,
+            ignore_ide: false,
         };
         let status_only = |s: u8| Response {
             status: s,
@@ -1618,9 +1708,16 @@ impl Target {
         if bad_tag {
             t.fault = None;
         }
+        if matches!(t.fault, Some(FaultAction::HangOnReselect)) {
+            // Hangs as the first MESSAGE IN (IDENTIFY) is due.
+            t.fault = Some(FaultAction::Hang {
+                phase: Phase::MsgIn,
+            });
+        }
         self.connect(c, init);
         self.drive.ctl |= ctl::IO;
         self.conn.lun = lun;
+        self.conn.reselected = true;
         self.conn.identified = true;
         self.conn.disc = true;
         self.conn.tag = tag;
@@ -1783,7 +1880,12 @@ impl BusDevice for Target {
                 }
                 self.drive
             }
-            St::Hang => self.drive,
+            St::Hang => {
+                if self.phase == Some(Phase::Reserved) && c - self.phase_at >= cycles::SETTLE {
+                    self.drive.ctl |= ctl::REQ;
+                }
+                self.drive
+            }
         }
     }
 }
