@@ -286,7 +286,11 @@ impl Scenario {
                         d,
                         lba,
                         abort,
-                        timeout_us: if short { 50 + pick(&mut p, 400) } else { 500_000 },
+                        timeout_us: if short {
+                            50 + pick(&mut p, 400)
+                        } else {
+                            500_000
+                        },
                     }
                 }
                 80..=87 if tape => Op::TapeWrite {
@@ -396,14 +400,16 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     for d in 0..nd {
         let a = r.addr(d as u32);
         let Some(da) = DaHandle::for_device(&r.stack.xpt, a) else {
-            rep.violations.push(format!("disk {d} not found by the scan"));
+            rep.violations
+                .push(format!("disk {d} not found by the scan"));
             return rep;
         };
         let io = da.read_capacity(&mut r.stack.xpt).expect("read capacity");
         match r.stack.wait(io, Duration::from_millis(100)) {
             Ok(res) if res.is_ok() => {}
             other => {
-                rep.violations.push(format!("disk {d} READ CAPACITY: {other:?}"));
+                rep.violations
+                    .push(format!("disk {d} READ CAPACITY: {other:?}"));
                 return rep;
             }
         }
@@ -438,11 +444,11 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         ($($t:tt)*) => { rep.violations.push(format!($($t)*)) };
     }
     let finish = |r: &mut SimRig,
-                      p: Pending,
-                      rep: &mut SeedReport,
-                      shadow: &mut Vec<Vec<Option<Vec<u8>>>>,
-                      busy: &mut Vec<Vec<u32>>,
-                      tape_written: &mut Vec<Vec<u8>>| {
+                  p: Pending,
+                  rep: &mut SeedReport,
+                  shadow: &mut Vec<Vec<Option<Vec<u8>>>>,
+                  busy: &mut Vec<Vec<u32>>,
+                  tape_written: &mut Vec<Vec<u8>>| {
         match p {
             Pending::Da {
                 io,
@@ -454,7 +460,8 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 let res = match r.stack.wait(io, wait) {
                     Ok(res) => res,
                     Err(e) => {
-                        rep.violations.push(format!("request on disk {d} never completed: {e}"));
+                        rep.violations
+                            .push(format!("request on disk {d} never completed: {e}"));
                         return;
                     }
                 };
@@ -500,7 +507,9 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             Pending::Tape { io, data } => match r.stack.wait(io, wait) {
                 Ok(res) if res.is_ok() => tape_written.push(data),
                 Ok(_) => rep.failed += 1,
-                Err(e) => rep.violations.push(format!("tape write never completed: {e}")),
+                Err(e) => rep
+                    .violations
+                    .push(format!("tape write never completed: {e}")),
             },
             Pending::Raw { id, d, lba } => {
                 let c = r.wait_ccb(id, wait);
@@ -517,8 +526,9 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 {
                     if let DataXfer::In(b) = &io.data {
                         if &b.to_vec() != want {
-                            rep.violations
-                                .push(format!("disk {d} block {lba}: raw read GOOD with wrong data"));
+                            rep.violations.push(format!(
+                                "disk {d} block {lba}: raw read GOOD with wrong data"
+                            ));
                         }
                     }
                 }
@@ -537,21 +547,35 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         // Keep a few requests in flight; wait for the oldest beyond that.
         while pending.len() >= 6 {
             let p = pending.remove(0);
-            finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+            finish(
+                &mut r,
+                p,
+                &mut rep,
+                &mut shadow,
+                &mut busy,
+                &mut tape_written,
+            );
         }
         match op {
             Op::Write { d, lba, blocks } | Op::Read { d, lba, blocks } => {
                 let (d, lba, blocks) = (*d, *lba, *blocks);
-                while (lba..lba + blocks).any(|b| busy[d][b as usize] > 0) && !pending.is_empty()
-                {
+                while (lba..lba + blocks).any(|b| busy[d][b as usize] > 0) && !pending.is_empty() {
                     let p = pending.remove(0);
-                    finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+                    finish(
+                        &mut r,
+                        p,
+                        &mut rep,
+                        &mut shadow,
+                        &mut busy,
+                        &mut tape_written,
+                    );
                 }
                 for b in lba..lba + blocks {
                     busy[d][b as usize] += 1;
                 }
                 rep.commands += 1;
-                let write = matches!(op, Op::Write { .. }).then(|| tagged(sc.seed, i, (blocks * 512) as usize));
+                let write = matches!(op, Op::Write { .. })
+                    .then(|| tagged(sc.seed, i, (blocks * 512) as usize));
                 let io = match &write {
                     Some(data) => das[d].write(&mut r.stack.xpt, lba, data.clone()),
                     None => das[d].read(&mut r.stack.xpt, lba, blocks),
@@ -583,7 +607,14 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 let (d, lba) = (*d, *lba);
                 while busy[d][lba as usize] > 0 && !pending.is_empty() {
                     let p = pending.remove(0);
-                    finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+                    finish(
+                        &mut r,
+                        p,
+                        &mut rep,
+                        &mut shadow,
+                        &mut busy,
+                        &mut tape_written,
+                    );
                 }
                 busy[d][lba as usize] += 1;
                 rep.commands += 1;
@@ -639,13 +670,27 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             }
             Op::Drain => {
                 for p in std::mem::take(&mut pending) {
-                    finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+                    finish(
+                        &mut r,
+                        p,
+                        &mut rep,
+                        &mut shadow,
+                        &mut busy,
+                        &mut tape_written,
+                    );
                 }
             }
         }
     }
     for p in std::mem::take(&mut pending) {
-        finish(&mut r, p, &mut rep, &mut shadow, &mut busy, &mut tape_written);
+        finish(
+            &mut r,
+            p,
+            &mut rep,
+            &mut shadow,
+            &mut busy,
+            &mut tape_written,
+        );
     }
     if let Err(e) = r.stack.drain(Duration::from_millis(300)) {
         violation!("not quiescent: {e}");
@@ -654,7 +699,10 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     let x = &r.stack.xpt;
     let s = x.stats();
     if x.outstanding() != 0 || s.submitted != s.completed {
-        violation!("CCBs not completed exactly once: {s:?}, {} outstanding", x.outstanding());
+        violation!(
+            "CCBs not completed exactly once: {s:?}, {} outstanding",
+            x.outstanding()
+        );
     }
     if s.duplicate_io_results != 0 {
         violation!("{} requests completed twice", s.duplicate_io_results);
@@ -675,11 +723,14 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     }
     for d in x.devices() {
         if x.devq_frozen(d.addr) != 0 {
-            violation!("device queue of {} left frozen ({})", d.addr, x.devq_frozen(d.addr));
+            violation!(
+                "device queue of {} left frozen ({})",
+                d.addr,
+                x.devq_frozen(d.addr)
+            );
         }
     }
-    if x
-        .log()
+    if x.log()
         .iter()
         .any(|l| matches!(l, XptLog::ReleaseUnderflow { .. }))
     {
@@ -691,7 +742,12 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             violation!("the SIM still holds {} commands", rp.outstanding);
         }
         let c = &rp.counters;
-        rep.rungs = [c.timeouts, c.bdrs, c.bus_resets.saturating_sub(1), c.reinits];
+        rep.rungs = [
+            c.timeouts,
+            c.bdrs,
+            c.bus_resets.saturating_sub(1),
+            c.reinits,
+        ];
     }
     // The media: what the shadow knows is there, block for block.
     for (d, sh) in shadow.iter().enumerate() {
@@ -743,9 +799,14 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     }
     // The monitor: protocol violations by anyone count when no bus fault was injected
     // (faults such as parity or a hang are the target's own violations).
-    let bus_faults = sc.disks.iter().any(|(_, f)| !f.rules.is_empty()) || !sc.resets_at_ns.is_empty();
+    let bus_faults =
+        sc.disks.iter().any(|(_, f)| !f.rules.is_empty()) || !sc.resets_at_ns.is_empty();
     if !bus_faults {
-        let v = r.model(|m| m.bus().map(|b| b.monitor.violations().to_vec()).unwrap_or_default());
+        let v = r.model(|m| {
+            m.bus()
+                .map(|b| b.monitor.violations().to_vec())
+                .unwrap_or_default()
+        });
         if !v.is_empty() {
             violation!("bus monitor: {:?}", &v[..v.len().min(3)]);
         }
@@ -807,7 +868,10 @@ pub fn table(reps: &[SeedReport]) -> String {
             *classes.entry(k).or_default() += v;
         }
     }
-    let _ = writeln!(out, "| seeds | commands | failed (allowed) | violations | wall s | M cycles/s |");
+    let _ = writeln!(
+        out,
+        "| seeds | commands | failed (allowed) | violations | wall s | M cycles/s |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let _ = writeln!(
         out,

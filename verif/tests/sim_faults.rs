@@ -824,3 +824,139 @@ fn unknown_reselection_is_logged_and_nothing_is_misplaced() {
     release_if_frozen(&mut r, &victim);
     r.check(false);
 }
+
+// ---------------------------------------------------------------- data-safety statuses
+
+/// A DATA IN byte arrives corrupted (data and parity) and the target ignores INITIATOR
+/// DETECTED ERROR: the command must end CAM_UNCOR_PARITY, never GOOD with wrong data.
+/// When the target does resend, `da` gets GOOD with the right data.
+#[test]
+fn bad_data_byte_is_uncorrectable_parity_or_resent() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let good = r.disk_blocks(0, 20, 4);
+    let bad = |no_retry| {
+        faults(vec![FaultRule {
+            first_n: Some(1),
+            ..rule(
+                Some(0x28),
+                FaultAction::BadByte {
+                    phase: Phase::DataIn,
+                    byte: 700,
+                    no_retry,
+                    reselected: false,
+                },
+            )
+        }])
+    };
+    r.target(0, |t| t.set_faults(&bad(true)));
+    let res = pass_read(&mut r, 0, 20, 4, 2048);
+    assert_eq!(st(&res), CamStatus::UncorParity, "{:?}", res.status);
+    r.target(0, |t| t.set_faults(&bad(false)));
+    let res = pass_read(&mut r, 0, 20, 4, 2048);
+    assert_eq!(st(&res), CamStatus::ReqCmp, "{:?}", res.status);
+    assert_eq!(res.data, good, "resent data is right");
+    r.check(false);
+}
+
+/// A target entering a reserved phase: CAM_SEQUENCE_FAIL (the firmware's PROTOCOL), the
+/// bus reset that follows is survived.
+#[test]
+fn reserved_phase_is_a_sequence_failure() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![FaultRule {
+            first_n: Some(1),
+            ..rule(Some(0x28), FaultAction::ReservedPhase)
+        }]))
+    });
+    let res = pass_read(&mut r, 0, 1, 1, 512);
+    assert_eq!(st(&res), CamStatus::SequenceFail, "{:?}", res.status);
+    // After the bus reset the disk reports UNIT ATTENTION once: `da` retries it.
+    let da = r.da(0);
+    let io = da.read(&mut r.stack.xpt, 1, 1).unwrap();
+    let res = r.wait(io);
+    assert!(res.is_ok(), "{:?}", res.status);
+    r.check(false);
+}
+
+/// A READ sent with a data-out buffer: the card refuses the data phase (CAM_DATA_RUN_ERR)
+/// and neither the buffer's bytes nor the medium change.
+#[test]
+fn data_phase_against_the_ccb_direction_is_refused() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let before = r.disk_blocks(0, 0, 4);
+    let p = PassHandle::for_device(&r.stack.xpt, r.addr(0)).expect("pass");
+    let io = p
+        .command(
+            &mut r.stack.xpt,
+            &rw10(0x28, 0, 4),
+            PassData::Out(pattern(9, 2048)),
+            Duration::from_millis(50),
+            false,
+        )
+        .unwrap();
+    let res = r.wait(io);
+    assert_eq!(st(&res), CamStatus::DataRunErr, "{:?}", res.status);
+    // And a WRITE with an in-buffer writes nothing.
+    let io = p
+        .command(
+            &mut r.stack.xpt,
+            &rw10(0x2A, 0, 4),
+            PassData::In(2048),
+            Duration::from_millis(50),
+            false,
+        )
+        .unwrap();
+    let res = r.wait(io);
+    assert_eq!(st(&res), CamStatus::DataRunErr, "{:?}", res.status);
+    assert_eq!(r.disk_blocks(0, 0, 4), before, "medium untouched");
+    r.check(true);
+}
+
+/// With a connection time limit, the firmware itself gives up on a target that hangs
+/// while connected: the bus is reset and the command ends CAM_CMD_TIMEOUT at once,
+/// before the SIM's own timeout ladder would start.
+#[test]
+fn firmware_connection_limit_ends_a_hung_command() {
+    let cfg = hba_host_driver::sim::SimConfig {
+        connect_timeout: Some(Duration::from_micros(500)),
+        ..SimRig::cfg()
+    };
+    let mut r = SimRig::new(Width::Narrow, vec![disk(TargetConfig::new(0), 2048)], cfg).unwrap();
+    r.scan();
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![FaultRule {
+            first_n: Some(1),
+            ..rule(
+                Some(0x28),
+                FaultAction::Hang {
+                    phase: Phase::DataIn,
+                },
+            )
+        }]))
+    });
+    let v = raw_read(&mut r, 0, 0, 1, Duration::from_secs(1));
+    let t0 = r.stack.now();
+    let c = r.wait_ccb(v, Duration::from_millis(20));
+    assert_eq!(
+        c.h.status.status(),
+        CamStatus::CmdTimeout,
+        "{:?}",
+        c.h.status
+    );
+    assert!(
+        r.stack.now().0 - t0.0 < 5_000_000,
+        "ended by the firmware's limit"
+    );
+    assert_eq!(
+        r.stack.report().counters.timeouts,
+        0,
+        "not by the SIM's ladder"
+    );
+    release_if_frozen(&mut r, &c);
+    let da = r.da(0);
+    let io = da.read(&mut r.stack.xpt, 0, 1).unwrap();
+    let res = r.wait(io);
+    assert!(res.is_ok(), "{:?}", res.status);
+    r.check(false);
+}

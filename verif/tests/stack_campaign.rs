@@ -15,7 +15,10 @@ fn seeds() -> Vec<u64> {
     let (i, k) = match std::env::var("CAMPAIGN_SHARD") {
         Ok(s) => {
             let (a, b) = s.split_once('/').expect("CAMPAIGN_SHARD is i/N");
-            (a.parse::<u64>().expect("shard index"), b.parse::<u64>().expect("shard count"))
+            (
+                a.parse::<u64>().expect("shard index"),
+                b.parse::<u64>().expect("shard count"),
+            )
         }
         Err(_) => (0, 1),
     };

@@ -76,6 +76,10 @@ pub struct SimConfig {
     /// Controller re-initialisations in a row (without a good completion between them)
     /// before the SIM gives up on the card.
     pub max_reinits: u32,
+    /// How long a connected target may stay silent before the firmware gives up on it
+    /// (resets the bus, the command ends `CAM_CMD_TIMEOUT`); `None`: the firmware's
+    /// default (1 s).
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -102,6 +106,7 @@ impl Default for SimConfig {
             parity_threshold: 3,
             parity_window: Duration::from_secs(10),
             max_reinits: 3,
+            connect_timeout: None,
         }
     }
 }
@@ -565,10 +570,11 @@ impl<T: Transport> HbaSim<T> {
             t.current = Xfer::ASYNC;
             t.written = None;
             let w = t.goal_word_if_changed().unwrap_or(0);
-            self.card.borrow_mut().mem_write_words(
-                layout::TARGETS + i as u32 * layout::TARGET_BYTES + layout::target::GOAL,
-                &[w],
-            )?;
+            let limit = self.cfg.connect_timeout.map_or(0, dur_cycles);
+            let base = layout::TARGETS + i as u32 * layout::TARGET_BYTES;
+            let mut c = self.card.borrow_mut();
+            c.mem_write_words(base + layout::target::GOAL, &[w])?;
+            c.mem_write_words(base + layout::target::TIMEOUT, &[limit])?;
         }
         let en = if self.cfg.interrupts {
             regs::irq::CQ | regs::irq::FATAL | regs::irq::BUS_RESET
@@ -998,6 +1004,7 @@ impl<T: Transport> HbaSim<T> {
                 | hba_status::UNEXP_BUS_FREE
                 | hba_status::PARITY
                 | hba_status::PROTOCOL
+                | hba_status::TIMEOUT
         ) {
             self.abort_siblings(a.target, a.lun, AbortWhy::Requeue);
         }

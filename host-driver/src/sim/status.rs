@@ -4,6 +4,9 @@
 use hba_abi::layout::{self, cqe, hba_status};
 use hba_cam::CamStatus;
 
+/// The highest HBA status the contract defines.
+pub const HBA_STATUS_MAX: u32 = hba_status::TIMEOUT;
+
 /// A completion/event entry as read from the ring.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -118,7 +121,7 @@ impl Entry {
                     return Err(BadEntry::Slot { index, slot });
                 }
                 let hba = (w0 >> cqe::HBA_STATUS_SHIFT) & 0xFF;
-                if hba > hba_status::PROTOCOL {
+                if hba > HBA_STATUS_MAX {
                     return Err(BadEntry::Status { index, hba });
                 }
                 let slen = self.w[2] & cqe::SENSE_LEN_MASK;
@@ -198,6 +201,11 @@ pub fn cam_status(hba: u32, scsi: u8) -> CamStatus {
         hba_status::BUS_RESET => CamStatus::ScsiBusReset,
         hba_status::BDR_SENT => CamStatus::BdrSent,
         hba_status::PROTOCOL => CamStatus::SequenceFail,
+        // A data phase against the CCB's direction (cam.h: CAM_DATA_RUN_ERR covers "going
+        // in other direction than specified in CAM_DIR_MASK").
+        hba_status::WRONG_DIRECTION => CamStatus::DataRunErr,
+        // The firmware gave up on a target that went silent while connected.
+        hba_status::TIMEOUT => CamStatus::CmdTimeout,
         _ => CamStatus::UnrecHbaError,
     }
 }
@@ -280,5 +288,20 @@ mod tests {
         assert_eq!(cam_status(hba_status::BDR_SENT, 0), CamStatus::BdrSent);
         assert_eq!(cam_status(hba_status::PROTOCOL, 0), CamStatus::SequenceFail);
         assert_eq!(cam_status(hba_status::ABORTED, 0), CamStatus::ReqAborted);
+        assert_eq!(
+            cam_status(hba_status::WRONG_DIRECTION, 0),
+            CamStatus::DataRunErr
+        );
+        assert_eq!(cam_status(hba_status::TIMEOUT, 0), CamStatus::CmdTimeout);
+        assert!(matches!(
+            entry([
+                cqe::word0(cqe::kind::COMPLETION, HBA_STATUS_MAX + 1, 0, 1),
+                0,
+                0,
+                0
+            ])
+            .decode(),
+            Err(BadEntry::Status { .. })
+        ));
     }
 }
