@@ -10,7 +10,7 @@ use hba_cam::ccb::{Abort, CcbBody, Cdb, DataBuf, DataXfer, TagAction};
 use hba_cam::periph::da::DaHandle;
 use hba_cam::periph::sa::SaHandle;
 use hba_cam::status::CAM_DEV_QFRZN;
-use hba_cam::xpt::{Completion, XptLog};
+use hba_cam::xpt::XptLog;
 use hba_cam::{Ccb, CcbId, IoId};
 use hba_host_driver::sim::SimConfig;
 use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule, Prng, ResetInjector};
@@ -18,8 +18,10 @@ use scsi_bus::target::disk::Disk;
 use scsi_bus::target::tape::{Record, Tape};
 use scsi_bus::target::{SyncCaps, TargetConfig};
 use scsi_bus::{Phase, Width};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Blocks per campaign disk.
@@ -175,14 +177,15 @@ impl Scenario {
                     },
                     400,
                 );
+                // BUSY costs the periph's 1 s retry delay of simulated idle time: rare.
                 add(
                     &mut p,
                     "busy",
                     FaultRule {
-                        probability: Some(0.05),
+                        first_n: Some(1),
                         ..rule(FaultAction::Busy)
                     },
-                    300,
+                    60,
                 );
                 add(
                     &mut p,
@@ -363,6 +366,39 @@ enum Pending {
     },
 }
 
+type RawDone = Rc<RefCell<Vec<Ccb>>>;
+
+/// Submits a raw CCB whose owner is the campaign: like a periph, it releases a device
+/// queue freeze the moment the CCB comes back, then keeps the CCB for [`wait_raw`].
+fn submit_raw(r: &mut SimRig, c: Ccb, done: &RawDone) -> CcbId {
+    let done = done.clone();
+    r.stack.xpt.submit_cb(c, move |x, c| {
+        if c.h.status.has(CAM_DEV_QFRZN) {
+            if let Some(a) = c.h.path.addr() {
+                let _ = x.release_devq(a, 1);
+            }
+        }
+        done.borrow_mut().push(c);
+    })
+}
+
+/// Runs the loop until raw CCB `id` is back.
+fn wait_raw(r: &mut SimRig, id: CcbId, done: &RawDone, limit: Duration) -> Option<Ccb> {
+    let d = done.clone();
+    let ok = r
+        .stack
+        .run_until("raw CCB", limit, move |_| {
+            d.borrow().iter().any(|c| c.h.id == id)
+        })
+        .is_ok();
+    let mut v = done.borrow_mut();
+    let i = v.iter().position(|c| c.h.id == id);
+    match (ok, i) {
+        (_, Some(i)) => Some(v.remove(i)),
+        _ => None,
+    }
+}
+
 /// Runs a scenario, with its workload cut to `ops` steps when given.
 pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     let w0 = Instant::now();
@@ -413,6 +449,8 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 return rep;
             }
         }
+        // Short command timeouts so that a lost command is recovered in milliseconds.
+        let _ = da.set_timeout(&mut r.stack.xpt, Duration::from_millis(20));
         das.push(da);
     }
     let sa = if sc.tape {
@@ -439,10 +477,12 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     let mut tape_written: Vec<Vec<u8>> = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
     let limit = ops.unwrap_or(sc.ops.len()).min(sc.ops.len());
-    let wait = Duration::from_millis(300);
+    // Long enough for a BUSY retry delay (1 s) and a recovery ladder.
+    let wait = Duration::from_millis(1500);
     macro_rules! violation {
         ($($t:tt)*) => { rep.violations.push(format!($($t)*)) };
     }
+    let raw_done: RawDone = Rc::new(RefCell::new(Vec::new()));
     let finish = |r: &mut SimRig,
                   p: Pending,
                   rep: &mut SeedReport,
@@ -460,8 +500,16 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 let res = match r.stack.wait(io, wait) {
                     Ok(res) => res,
                     Err(e) => {
-                        rep.violations
-                            .push(format!("request on disk {d} never completed: {e}"));
+                        let x = &r.stack.xpt;
+                        let rp = r.stack.report();
+                        rep.violations.push(format!(
+                            "request {io:?} on disk {d} never completed: {e} (SIM queue frozen {}, device queue frozen {}, XPT outstanding {}, SIM outstanding {}, SIM dead {})",
+                            x.simq_frozen(r.stack.bus),
+                            x.devq_frozen(r.addr(d as u32)),
+                            x.outstanding(),
+                            rp.outstanding,
+                            rp.dead
+                        ));
                         return;
                     }
                 };
@@ -512,13 +560,12 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                     .push(format!("tape write never completed: {e}")),
             },
             Pending::Raw { id, d, lba } => {
-                let c = r.wait_ccb(id, wait);
+                let Some(c) = wait_raw(r, id, &raw_done, wait) else {
+                    rep.violations
+                        .push(format!("raw CCB {id:?} never completed"));
+                    return;
+                };
                 busy[d][lba as usize] -= 1;
-                if c.h.status.has(CAM_DEV_QFRZN) {
-                    if let Some(a) = c.h.path.addr() {
-                        let _ = r.stack.xpt.release_devq(a, 1);
-                    }
-                }
                 if !c.h.status.is_ok() {
                     rep.failed += 1;
                 } else if let (CcbBody::ScsiIo(io), Some(want)) =
@@ -534,11 +581,9 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 }
             }
             Pending::Mgmt { id } => {
-                let c = r.wait_ccb(id, wait);
-                if c.h.status.has(CAM_DEV_QFRZN) {
-                    if let Some(a) = c.h.path.addr() {
-                        let _ = r.stack.xpt.release_devq(a, 1);
-                    }
+                if wait_raw(r, id, &raw_done, wait).is_none() {
+                    rep.violations
+                        .push(format!("management CCB {id:?} never completed"));
                 }
             }
         }
@@ -625,7 +670,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                     Duration::from_micros(*timeout_us),
                 );
                 c.h.tag_action = TagAction::Simple;
-                let id = r.stack.xpt.submit(c, Completion::Queue);
+                let id = submit_raw(&mut r, c, &raw_done);
                 pending.push(Pending::Raw { id, d, lba });
                 if *abort {
                     r.stack.xpt.step();
@@ -633,7 +678,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                         r.addr(d as u32).path(),
                         CcbBody::Abort(Abort { abort_ccb: id }),
                     );
-                    let aid = r.stack.xpt.submit(ab, Completion::Queue);
+                    let aid = submit_raw(&mut r, ab, &raw_done);
                     pending.push(Pending::Mgmt { id: aid });
                 }
             }
@@ -649,13 +694,13 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             Op::ResetDev { d } => {
                 rep.commands += 1;
                 let c = Ccb::new(r.addr(*d as u32).path(), CcbBody::ResetDev);
-                let id = r.stack.xpt.submit(c, Completion::Queue);
+                let id = submit_raw(&mut r, c, &raw_done);
                 pending.push(Pending::Mgmt { id });
             }
             Op::ResetBus => {
                 rep.commands += 1;
                 let c = Ccb::new(hba_cam::Path::bus(r.stack.bus), CcbBody::ResetBus);
-                let id = r.stack.xpt.submit(c, Completion::Queue);
+                let id = submit_raw(&mut r, c, &raw_done);
                 pending.push(Pending::Mgmt { id });
             }
             Op::Trap => {
