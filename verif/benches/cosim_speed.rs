@@ -6,7 +6,9 @@
 //! (default 5) with their minimum and maximum; the two modes alternate run by run so
 //! that load from other processes falls on both.
 //!
-//! `CYCLES` sets the idle length (default 4 M; the AXI loop runs a quarter of it).
+//! `CYCLES` sets the idle length (default 4 M; the AXI loop runs a quarter of it);
+//! `MODES=reference` or `MODES=lazy` runs one mode only and `WORKLOADS=idle,axi,fw,stack`
+//! a subset (for callgrind: `REPS=1 CYCLES=100000 MODES=lazy WORKLOADS=idle`).
 
 use hba_abi::layout;
 use hba_verif::fwrig::{disk_target, FwRig};
@@ -122,8 +124,16 @@ fn spread(v: &mut [f64]) -> (f64, f64, f64) {
 fn main() {
     let cycles = env("CYCLES", 4_000_000);
     let reps = env("REPS", 5).max(1) as usize;
+    let only = std::env::var("MODES").unwrap_or_default();
     let modes = [Eval::Reference, Eval::LazyEdge];
-    // [mode][workload][rep]
+    let run_mode = |e: Eval| match only.as_str() {
+        "reference" => e == Eval::Reference,
+        "lazy" => e == Eval::LazyEdge,
+        _ => true,
+    };
+    let workloads = std::env::var("WORKLOADS").unwrap_or_else(|_| "idle,axi,fw,stack".into());
+    let on = |w: &str| workloads.split(',').any(|x| x == w);
+    // [mode][workload][rep]; NaN where not run.
     let mut res = vec![vec![Vec::new(); 5]; modes.len()];
     for _ in 0..reps {
         for (i, &eval) in modes.iter().enumerate() {
@@ -131,13 +141,32 @@ fn main() {
                 eval,
                 ..ModelOptions::default()
             };
+            let skip = !run_mode(eval);
             Model::with_options(opts, || {
-                res[i][0].push(idle(cycles));
-                res[i][1].push(axi_reads(cycles / 4));
-                res[i][2].push(firmware_reads(4));
-                let (r, ms) = stack_reads(2);
-                res[i][3].push(r);
-                res[i][4].push(ms);
+                let nan = f64::NAN;
+                let r = &mut res[i];
+                r[0].push(if skip || !on("idle") {
+                    nan
+                } else {
+                    idle(cycles)
+                });
+                r[1].push(if skip || !on("axi") {
+                    nan
+                } else {
+                    axi_reads(cycles / 4)
+                });
+                r[2].push(if skip || !on("fw") {
+                    nan
+                } else {
+                    firmware_reads(4)
+                });
+                let (s, ms) = if skip || !on("stack") {
+                    (nan, nan)
+                } else {
+                    stack_reads(2)
+                };
+                r[3].push(s);
+                r[4].push(ms);
             });
         }
     }
