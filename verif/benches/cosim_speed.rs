@@ -7,7 +7,7 @@
 //! that load from other processes falls on both.
 //!
 //! `CYCLES` sets the idle length (default 4 M; the AXI loop runs a quarter of it);
-//! `MODES=reference` or `MODES=lazy` runs one mode only and `WORKLOADS=idle,axi,fw,stack`
+//! `MODES=reference` or `MODES=lazy` runs one mode only and `WORKLOADS=idle,axi,fw,stack,quiet`
 //! a subset (for callgrind: `REPS=1 CYCLES=100000 MODES=lazy WORKLOADS=idle`).
 
 use hba_abi::layout;
@@ -87,6 +87,7 @@ fn firmware_reads(n: u32) -> f64 {
     });
     assert_eq!(rig.read_buf(layout::DATA, LEN as usize), data);
     rig.assert_monitor_clean();
+    LAST_RECORD.with(|l| *l.borrow_mut() = rig.m.take_record());
     r
 }
 
@@ -112,7 +113,24 @@ fn stack_reads(n: usize) -> (f64, f64) {
     let wall = t.elapsed().as_secs_f64();
     let cycles = (r.cycles() - c0) as f64;
     r.check(true);
+    LAST_RECORD.with(|l| *l.borrow_mut() = r.model(|m| m.take_record()));
     (cycles / wall, wall * 1e3 / n as f64)
+}
+
+/// The pin record of [`firmware_reads`] (one read).
+fn quiet_firmware() -> Vec<u64> {
+    let _ = firmware_reads(1);
+    LAST_RECORD.with(|r| r.take())
+}
+
+/// The pin record of [`stack_reads`] (one read).
+fn quiet_stack() -> Vec<u64> {
+    let _ = stack_reads(1);
+    LAST_RECORD.with(|r| r.take())
+}
+
+thread_local! {
+    static LAST_RECORD: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Median, minimum and maximum.
@@ -131,7 +149,7 @@ fn main() {
         "lazy" => e == Eval::LazyEdge,
         _ => true,
     };
-    let workloads = std::env::var("WORKLOADS").unwrap_or_else(|_| "idle,axi,fw,stack".into());
+    let workloads = std::env::var("WORKLOADS").unwrap_or_else(|_| "idle,axi,fw,stack,quiet".into());
     let on = |w: &str| workloads.split(',').any(|x| x == w);
     // [mode][workload][rep]; NaN where not run.
     let mut res = vec![vec![Vec::new(); 5]; modes.len()];
@@ -200,6 +218,36 @@ fn main() {
             b0 * scale,
             b1 * scale
         );
+    }
+    if on("quiet") {
+        // How much an idle fast-forward could skip at most: ticks whose pins (every input
+        // and output of the core) equal the previous tick's.
+        let opts = ModelOptions {
+            eval: Eval::LazyEdge,
+            record: true,
+        };
+        for (name, pins) in [
+            (
+                "idle",
+                Model::with_options(opts, || {
+                    let mut m = Model::new();
+                    m.idle(100_000);
+                    m.take_record()
+                }),
+            ),
+            (
+                "busy: firmware reads",
+                Model::with_options(opts, quiet_firmware),
+            ),
+            ("whole stack", Model::with_options(opts, quiet_stack)),
+        ] {
+            let same = pins.windows(2).filter(|w| w[0] == w[1]).count();
+            println!(
+                "pins unchanged from the previous tick, {name:22}: {:5.1} % of {} ticks",
+                100.0 * same as f64 / pins.len().max(1) as f64,
+                pins.len()
+            );
+        }
     }
     let (verilate, total) = hba_verif::BUILD_TIMES_MS;
     println!("model build (build script): verilate+C++ {verilate} ms, with runtime {total} ms");
