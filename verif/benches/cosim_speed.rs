@@ -1,36 +1,254 @@
-//! Co-simulation speed of the core: idle cycles per second, and the same with an
-//! AXI4-Lite read loop, measured side by side in one run.
+//! Co-simulation speed of the core, measured side by side in one run for each way of
+//! evaluating a tick ([`Eval::Reference`], the scheduling Verilator gives, and
+//! [`Eval::LazyEdge`]): idle cycles, an AXI4-Lite read loop, the firmware on a busy bus
+//! (64 KiB Fast-20 READ(10)s) and the whole stack (CAM + SIM + transport + core + bus +
+//! disk + monitor, 64 KiB reads at QD1). Each figure is the median of `REPS` runs
+//! (default 5) with their minimum and maximum; the two modes alternate run by run so
+//! that load from other processes falls on both.
+//!
+//! `CYCLES` sets the idle length (default 4 M; the AXI loop runs a quarter of it);
+//! `MODES=reference` or `MODES=lazy` runs one mode only and `WORKLOADS=idle,axi,fw,stack,quiet`
+//! a subset (for callgrind: `REPS=1 CYCLES=100000 MODES=lazy WORKLOADS=idle`).
 
+use hba_abi::layout;
+use hba_verif::fwrig::{disk_target, FwRig};
+use hba_verif::host::Hcb;
+use hba_verif::model::{Eval, ModelOptions};
+use hba_verif::rig::{pattern, rw10};
+use hba_verif::simrig::{disk, SimRig};
 use hba_verif::Model;
+use scsi_bus::target::TargetConfig;
+use scsi_bus::Width;
 use std::time::Instant;
 
-fn main() {
-    let cycles: u64 = std::env::var("CYCLES")
+const LEN: u32 = 64 * 1024;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000_000);
-    let mut m = Model::new();
-    let t = Instant::now();
-    m.idle(cycles);
-    let idle = cycles as f64 / t.elapsed().as_secs_f64();
+        .unwrap_or(default)
+}
 
-    let start = m.cycle();
+/// Core cycles per wall second of `f` (which returns the cycles it ran).
+fn rate(f: impl FnOnce() -> u64) -> f64 {
     let t = Instant::now();
-    let mut reads = 0u64;
-    while m.cycle() - start < cycles / 4 {
-        let _ = m.axil_read(hba_abi::regs::SCRATCH);
-        reads += 1;
+    let cycles = f();
+    cycles as f64 / t.elapsed().as_secs_f64()
+}
+
+fn idle(cycles: u64) -> f64 {
+    let mut m = Model::new();
+    rate(|| {
+        m.idle(cycles);
+        cycles
+    })
+}
+
+fn axi_reads(cycles: u64) -> f64 {
+    let mut m = Model::new();
+    rate(|| {
+        let start = m.cycle();
+        while m.cycle() - start < cycles {
+            let _ = m.axil_read(hba_abi::regs::SCRATCH);
+        }
+        m.cycle() - start
+    })
+}
+
+/// The firmware on a narrow Fast-20 bus: 64 KiB READ(10)s from a disk that does not
+/// disconnect, polled every 20 cycles (the data phase keeps REQ/ACK toggling).
+fn firmware_reads(n: u32) -> f64 {
+    let id = 3u32;
+    let mut c = TargetConfig::new(id as u8);
+    c.disconnect = false;
+    let mut rig = FwRig::new(Width::Narrow, vec![disk_target(c, 1024)]);
+    rig.set_goal(id, 0x0C, 15, false);
+    rig.submit(&[(1, Hcb::new(id, 0, &[0, 0, 0, 0, 0, 0], 0, 0, false))]);
+    rig.entries(2, 10_000_000);
+    let data = pattern(9, LEN as usize);
+    rig.write_buf(layout::DATA, &data);
+    let w = Hcb::new(id, 0, &rw10(0x2A, 0, 128), layout::DATA, LEN, false);
+    assert_eq!(rig.run(2, &w).hba_status(), 0);
+    let r = rate(|| {
+        let c0 = rig.m.cycle();
+        for k in 0..n {
+            let h = Hcb::new(id, 0, &rw10(0x28, 0, 128), layout::DATA, LEN, true);
+            rig.submit(&[(3 + k % 8, h)]);
+            let e = loop {
+                if let Some(e) = rig.host.poll(&mut rig.m).unwrap() {
+                    break e;
+                }
+                rig.m.idle(20);
+            };
+            assert_eq!((e.hba_status(), e.scsi_status()), (0, 0), "{e:x?}");
+        }
+        rig.m.cycle() - c0
+    });
+    assert_eq!(rig.read_buf(layout::DATA, LEN as usize), data);
+    rig.assert_monitor_clean();
+    LAST_RECORD.with(|l| *l.borrow_mut() = rig.m.take_record());
+    r
+}
+
+/// The whole stack: `da` reads of 64 KiB at QD1 from a Fast-20 disk through the SIM and
+/// the XDMA cost model. Returns (cycles/s, wall ms per read).
+fn stack_reads(n: usize) -> (f64, f64) {
+    let mut c = TargetConfig::new(0);
+    c.access_cycles = 0;
+    let mut r = SimRig::new(Width::Narrow, vec![disk(c, 1024)], SimRig::cfg()).unwrap();
+    r.scan();
+    let da = r.da(0);
+    let data = pattern(3, LEN as usize);
+    let io = da.write(&mut r.stack.xpt, 0, data.clone()).unwrap();
+    assert!(r.wait(io).is_ok());
+    let c0 = r.cycles();
+    let t = Instant::now();
+    for _ in 0..n {
+        let io = da.read(&mut r.stack.xpt, 0, 128).unwrap();
+        let res = r.wait(io);
+        assert!(res.is_ok(), "{:?}", res.status);
+        assert_eq!(res.data, data);
     }
-    let busy = (m.cycle() - start) as f64 / t.elapsed().as_secs_f64();
+    let wall = t.elapsed().as_secs_f64();
+    let cycles = (r.cycles() - c0) as f64;
+    r.check(true);
+    LAST_RECORD.with(|l| *l.borrow_mut() = r.model(|m| m.take_record()));
+    (cycles / wall, wall * 1e3 / n as f64)
+}
+
+/// The pin record of [`firmware_reads`] (one read).
+fn quiet_firmware() -> Vec<u64> {
+    let _ = firmware_reads(1);
+    LAST_RECORD.with(|r| r.take())
+}
+
+/// The pin record of [`stack_reads`] (one read).
+fn quiet_stack() -> Vec<u64> {
+    let _ = stack_reads(1);
+    LAST_RECORD.with(|r| r.take())
+}
+
+thread_local! {
+    static LAST_RECORD: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Median, minimum and maximum.
+fn spread(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn main() {
+    let cycles = env("CYCLES", 4_000_000);
+    let reps = env("REPS", 5).max(1) as usize;
+    let only = std::env::var("MODES").unwrap_or_default();
+    let modes = [Eval::Reference, Eval::LazyEdge];
+    let run_mode = |e: Eval| match only.as_str() {
+        "reference" => e == Eval::Reference,
+        "lazy" => e == Eval::LazyEdge,
+        _ => true,
+    };
+    let workloads = std::env::var("WORKLOADS").unwrap_or_else(|_| "idle,axi,fw,stack,quiet".into());
+    let on = |w: &str| workloads.split(',').any(|x| x == w);
+    // [mode][workload][rep]; NaN where not run.
+    let mut res = vec![vec![Vec::new(); 5]; modes.len()];
+    for _ in 0..reps {
+        for (i, &eval) in modes.iter().enumerate() {
+            let opts = ModelOptions {
+                eval,
+                ..ModelOptions::default()
+            };
+            let skip = !run_mode(eval);
+            Model::with_options(opts, || {
+                let nan = f64::NAN;
+                let r = &mut res[i];
+                r[0].push(if skip || !on("idle") {
+                    nan
+                } else {
+                    idle(cycles)
+                });
+                r[1].push(if skip || !on("axi") {
+                    nan
+                } else {
+                    axi_reads(cycles / 4)
+                });
+                r[2].push(if skip || !on("fw") {
+                    nan
+                } else {
+                    firmware_reads(4)
+                });
+                let (s, ms) = if skip || !on("stack") {
+                    (nan, nan)
+                } else {
+                    stack_reads(2)
+                };
+                r[3].push(s);
+                r[4].push(ms);
+            });
+        }
+    }
+    println!(
+        "co-simulation speed, M cycles/s of core time per wall second: median [min-max] of \
+         {reps} runs (lazy edge built: {})",
+        Model::lazy_edge_available()
+    );
+    let names = [
+        "idle",
+        "AXI reads",
+        "busy: firmware 64 KiB Fast-20 reads",
+        "whole stack: da 64 KiB reads QD1",
+        "whole stack: wall ms per 64 KiB read",
+    ];
+    println!(
+        "{:40} {:>22} {:>22} {:>7}",
+        "", "reference", "lazy edge", "ratio"
+    );
+    for (w, name) in names.iter().enumerate() {
+        let scale = if w == 4 { 1.0 } else { 1e-6 };
+        let (a, a0, a1) = spread(&mut res[0][w]);
+        let (b, b0, b1) = spread(&mut res[1][w]);
+        let ratio = if w == 4 { a / b } else { b / a };
+        println!(
+            "{name:40} {:>7.2} [{:>5.2}-{:>5.2}] {:>7.2} [{:>5.2}-{:>5.2}] {ratio:>6.2}x",
+            a * scale,
+            a0 * scale,
+            a1 * scale,
+            b * scale,
+            b0 * scale,
+            b1 * scale
+        );
+    }
+    if on("quiet") {
+        // How much an idle fast-forward could skip at most: ticks whose pins (every input
+        // and output of the core) equal the previous tick's.
+        let opts = ModelOptions {
+            eval: Eval::LazyEdge,
+            record: true,
+        };
+        for (name, pins) in [
+            (
+                "idle",
+                Model::with_options(opts, || {
+                    let mut m = Model::new();
+                    m.idle(100_000);
+                    m.take_record()
+                }),
+            ),
+            (
+                "busy: firmware reads",
+                Model::with_options(opts, quiet_firmware),
+            ),
+            ("whole stack", Model::with_options(opts, quiet_stack)),
+        ] {
+            let same = pins.windows(2).filter(|w| w[0] == w[1]).count();
+            println!(
+                "pins unchanged from the previous tick, {name:22}: {:5.1} % of {} ticks",
+                100.0 * same as f64 / pins.len().max(1) as f64,
+                pins.len()
+            );
+        }
+    }
     let (verilate, total) = hba_verif::BUILD_TIMES_MS;
-    println!(
-        "cosim idle:        {:>8.2} M cycles/s ({cycles} cycles)",
-        idle / 1e6
-    );
-    println!(
-        "cosim AXI reads:   {:>8.2} M cycles/s ({reads} reads)",
-        busy / 1e6
-    );
-    println!("ratio busy/idle:   {:>8.2}", busy / idle);
     println!("model build (build script): verilate+C++ {verilate} ms, with runtime {total} ms");
 }

@@ -1,6 +1,7 @@
 #include "hba-verif/cpp/model.h"
 #include "hba-verif/src/model/ffi.rs.h"
 #include "Vhba.h"
+#include "Vhba___024root.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 
@@ -69,11 +70,25 @@ PinsOut HbaModel::tick(const PinsIn& in) {
   if (trace_) trace_->dump(ctx_->time());
   ctx_->timeInc(HALF_PERIOD_NS);
   t.clock = 1;
+#if HBA_LAZY_EDGE
+  // The lazy edge (build.rs `patch_lazy_edge`): the flip-flops take the `$d` values just
+  // settled; the combinational logic is settled again by the next tick's clock-low eval,
+  // with the next inputs. A trace wants every signal settled at both dumps: reference.
+  const bool lazy = lazy_ && !trace_;
+  t.rootp->hba_lazy_edge = lazy;
   t.eval();
+  t.rootp->hba_lazy_edge = 0;
+#else
+  t.eval();
+#endif
   if (trace_) trace_->dump(ctx_->time());
   ctx_->timeInc(HALF_PERIOD_NS);
   return o;
 }
+
+void HbaModel::set_lazy_edge(bool on) { lazy_ = on; }
+
+bool lazy_edge_available() { return HBA_LAZY_EDGE != 0; }
 
 bool HbaModel::open_trace(rust::Str path) {
   close_trace();

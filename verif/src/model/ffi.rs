@@ -51,6 +51,11 @@ pub mod bridge {
         fn new_hba_model() -> UniquePtr<HbaModel>;
         /// One clock cycle: apply inputs, sample outputs, rising edge.
         fn tick(self: Pin<&mut HbaModel>, pins: &PinsIn) -> PinsOut;
+        /// Lazy edge on or off: one evaluation of the combinational logic per tick
+        /// instead of three (`build.rs` `patch_lazy_edge`); ignored while tracing.
+        fn set_lazy_edge(self: Pin<&mut HbaModel>, on: bool);
+        /// Whether the build patched Verilator's scheduler for the lazy edge.
+        fn lazy_edge_available() -> bool;
         /// Starts an FST trace; false when the file cannot be opened.
         fn open_trace(self: Pin<&mut HbaModel>, path: &str) -> bool;
         /// Flushes and closes the trace.

@@ -12,6 +12,7 @@ pub use ffi::bridge::{PinsIn, PinsOut};
 use cxx::UniquePtr;
 use hba_abi::{axi, CORE_CLOCK_NS};
 use scsi_bus::Bus;
+use std::cell::Cell;
 use std::path::Path;
 
 /// Cycles the XDMA IP takes from a rising `usr_irq_req` to `usr_irq_ack` (MSI sent).
@@ -46,6 +47,85 @@ pub enum ModelError {
     Trace(String),
 }
 
+/// How [`Model::tick`] applies one clock cycle to the Verilated core. Both give the same
+/// outputs at every tick (`tests/cosim_equivalence.rs` checks it cycle for cycle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Eval {
+    /// Two `eval`s as Verilator schedules them: the combinational logic is evaluated three
+    /// times per cycle (clock low with the new inputs, clock high before the edge, after
+    /// the flip-flops).
+    Reference,
+    /// Once per cycle: settled with the new inputs at clock low, then the rising edge
+    /// updates only the flip-flops (`build.rs` `patch_lazy_edge`). Falls back to
+    /// [`Eval::Reference`] while an FST trace is open, or when the build could not patch
+    /// this Verilator version ([`Model::lazy_edge_available`]).
+    LazyEdge,
+}
+
+/// What a new [`Model`] starts with (see [`Model::with_options`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Tick evaluation. Default [`Eval::LazyEdge`]; the environment variable
+    /// `HBA_COSIM_EVAL=reference` selects [`Eval::Reference`].
+    pub eval: Eval,
+    /// Record a digest of every cycle's input and output pins ([`Model::take_record`]).
+    pub record: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        let reference = std::env::var("HBA_COSIM_EVAL").is_ok_and(|v| v == "reference");
+        ModelOptions {
+            eval: if reference {
+                Eval::Reference
+            } else {
+                Eval::LazyEdge
+            },
+            record: false,
+        }
+    }
+}
+
+thread_local! {
+    static OPTIONS: Cell<Option<ModelOptions>> = const { Cell::new(None) };
+}
+
+/// One cycle's pins folded into 64 bits (FNV-1a over every field).
+fn digest(i: &PinsIn, o: &PinsOut) -> u64 {
+    let words: [u64; 27] = [
+        i.reset as u64,
+        i.awaddr.into(),
+        i.awvalid as u64,
+        i.wdata.into(),
+        i.wstrb.into(),
+        i.wvalid as u64,
+        i.bready as u64,
+        i.araddr.into(),
+        i.arvalid as u64,
+        i.rready as u64,
+        i.bram_en as u64,
+        i.bram_we.into(),
+        i.bram_addr.into(),
+        i.bram_wrdata.into(),
+        i.usr_irq_ack as u64,
+        i.scsi_in.into(),
+        o.awready as u64,
+        o.wready as u64,
+        o.bresp.into(),
+        o.bvalid as u64,
+        o.arready as u64,
+        o.rdata.into(),
+        o.rresp.into(),
+        o.rvalid as u64,
+        o.bram_rddata.into(),
+        o.usr_irq_req as u64,
+        o.scsi_oe.into(),
+    ];
+    words.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
+        (h ^ w).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// The co-simulated core.
 pub struct Model {
     inner: UniquePtr<ffi::bridge::HbaModel>,
@@ -57,6 +137,8 @@ pub struct Model {
     msi_flag: bool,
     msi_sent: u64,
     bus: Option<Bus>,
+    eval: Eval,
+    record: Option<Vec<u64>>,
 }
 
 impl Default for Model {
@@ -66,8 +148,10 @@ impl Default for Model {
 }
 
 impl Model {
-    /// A new model, held in reset for a few cycles and released.
+    /// A new model, held in reset for a few cycles and released, with this thread's
+    /// [`ModelOptions`].
     pub fn new() -> Self {
+        let opts = OPTIONS.with(|o| o.get()).unwrap_or_default();
         let mut m = Model {
             inner: ffi::bridge::new_hba_model(),
             pins: PinsIn::default(),
@@ -78,9 +162,47 @@ impl Model {
             msi_flag: false,
             msi_sent: 0,
             bus: None,
+            eval: Eval::Reference,
+            record: opts.record.then(Vec::new),
         };
+        m.set_eval(opts.eval);
         m.reset(4);
         m
+    }
+
+    /// Runs `f` with `opts` as the options of every [`Model`] created on this thread
+    /// meanwhile (also those that rigs and transports create inside).
+    pub fn with_options<R>(opts: ModelOptions, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<ModelOptions>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                OPTIONS.with(|o| o.set(self.0));
+            }
+        }
+        let _restore = Restore(OPTIONS.with(|o| o.replace(Some(opts))));
+        f()
+    }
+
+    /// Whether this build could patch Verilator's scheduler for [`Eval::LazyEdge`].
+    pub fn lazy_edge_available() -> bool {
+        ffi::bridge::lazy_edge_available()
+    }
+
+    /// Selects how the following ticks are evaluated.
+    pub fn set_eval(&mut self, eval: Eval) {
+        self.eval = eval;
+        self.inner.pin_mut().set_lazy_edge(eval == Eval::LazyEdge);
+    }
+
+    /// How ticks are evaluated.
+    pub fn eval(&self) -> Eval {
+        self.eval
+    }
+
+    /// The digests of every cycle's input and output pins since the model was created
+    /// with [`ModelOptions::record`] (or since the last call); empty without it.
+    pub fn take_record(&mut self) -> Vec<u64> {
+        self.record.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Holds the reset input for `cycles` cycles, then releases it.
@@ -132,6 +254,9 @@ impl Model {
     /// drives during this cycle, and the core sees that value at the next edge.
     pub fn tick(&mut self) -> PinsOut {
         let out = self.inner.pin_mut().tick(&self.pins);
+        if let Some(r) = self.record.as_mut() {
+            r.push(digest(&self.pins, &out));
+        }
         self.cycle += 1;
         self.last = out;
         self.xdma_irq(out.usr_irq_req);

@@ -1,0 +1,358 @@
+//! The lazy edge ([`Eval::LazyEdge`], one evaluation of the combinational logic per
+//! tick) against Verilator's own scheduling ([`Eval::Reference`]): each scenario runs
+//! twice, once per mode, from the same seeds, and must give
+//! - the same pins, cycle for cycle: a digest of every input and output pin of the core
+//!   at every tick (AXI4-Lite, BRAM port, interrupt request/acknowledge, every SCSI
+//!   signal), from power-up to the end;
+//! - the same host-visible event trace: completion entries, MSIs, register reads, data
+//!   read back, CAM results and the SIM's log;
+//! - the same bus monitor log (every line carries its time), and the same violations.
+
+use hba_abi::layout::{self, hcb, mailbox};
+use hba_abi::regs;
+use hba_verif::fwrig::{disk_target, FwRig};
+use hba_verif::host::Hcb;
+use hba_verif::model::{Eval, ModelOptions};
+use hba_verif::rig::{pattern, rw10};
+use hba_verif::simrig::{disk, SimRig};
+use hba_verif::Model;
+use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule};
+use scsi_bus::target::TargetConfig;
+use scsi_bus::{Phase, Width};
+
+/// What one run of a scenario shows.
+#[derive(Debug, PartialEq)]
+struct Run {
+    /// Per-cycle digest of all the core's pins.
+    pins: Vec<u64>,
+    /// Host-visible events, in order.
+    events: Vec<String>,
+    /// The bus monitor's decoded log.
+    bus_log: String,
+    /// The monitor's violations.
+    violations: String,
+}
+
+fn in_mode(eval: Eval, scenario: fn() -> Run) -> Run {
+    let opts = ModelOptions { eval, record: true };
+    Model::with_options(opts, scenario)
+}
+
+fn fingerprint(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn check(name: &str, scenario: fn() -> Run) {
+    if !Model::lazy_edge_available() {
+        eprintln!("{name}: this build has no lazy edge; both runs use the reference tick");
+    }
+    let a = in_mode(Eval::Reference, scenario);
+    let b = in_mode(Eval::LazyEdge, scenario);
+    assert!(
+        a.pins.len() > 10_000,
+        "{name}: only {} cycles",
+        a.pins.len()
+    );
+    assert!(!a.bus_log.is_empty() || name == "core_registers_and_interrupts");
+    if let Some(i) = a.pins.iter().zip(&b.pins).position(|(x, y)| x != y) {
+        panic!(
+            "{name}: the pins differ first at tick {i} of {}",
+            a.pins.len()
+        );
+    }
+    assert_eq!(a.pins.len(), b.pins.len(), "{name}: run lengths differ");
+    assert_eq!(a.events, b.events, "{name}: host-visible events differ");
+    assert_eq!(a.bus_log, b.bus_log, "{name}: bus logs differ");
+    assert_eq!(
+        a.violations, b.violations,
+        "{name}: monitor violations differ"
+    );
+    eprintln!(
+        "{name}: {} ticks, {} events, {} bus log lines: identical",
+        a.pins.len(),
+        a.events.len(),
+        a.bus_log.lines().count()
+    );
+}
+
+fn fw_run(rig: &mut FwRig, mut events: Vec<String>) -> Run {
+    for r in [
+        regs::SEQ_STATUS,
+        regs::SEQ_PC,
+        regs::CNT_CYCLES,
+        regs::CNT_IRQ_RAISED,
+        regs::CNT_SUBMITTED,
+        regs::CNT_COMPLETED,
+        regs::CNT_PARITY_ERRORS,
+        regs::CNT_SEL_TIMEOUTS,
+        regs::IRQ_CAUSE,
+    ] {
+        events.push(format!("reg {r:#x} = {:#x}", rig.m.axil_read(r).unwrap()));
+    }
+    events.push(format!("msi {}", rig.m.msi_sent()));
+    let bus = rig.bus();
+    let bus_log = bus.monitor.log_text();
+    let violations = format!("{:?}", bus.monitor.violations());
+    Run {
+        pins: rig.m.take_record(),
+        events,
+        bus_log,
+        violations,
+    }
+}
+
+/// Firmware, async narrow bus, a disk that disconnects every 1536 bytes (SAVE DATA
+/// POINTER, reselection): WRITE(10) then READ(10) of 16 blocks, interrupts enabled.
+fn fw_disconnects() -> Run {
+    let mut c = TargetConfig::new(2);
+    c.chunk = Some(1536);
+    let mut rig = FwRig::new(Width::Narrow, vec![disk_target(c, 4096)]);
+    rig.m.axil_write(regs::IRQ_ENABLE, 0xFFFF_FFFF).unwrap();
+    let mut ev = Vec::new();
+    let data = pattern(11, 16 * 512);
+    rig.write_buf(layout::DATA, &data);
+    let w = Hcb::new(2, 0, &rw10(0x2A, 40, 16), layout::DATA, 8192, false);
+    ev.push(format!("{:x?}", rig.run(3, &w)));
+    let r = Hcb::new(
+        2,
+        0,
+        &rw10(0x28, 40, 16),
+        layout::DATA + 0x10000,
+        8192,
+        true,
+    );
+    ev.push(format!("{:x?}", rig.run(4, &r)));
+    let back = rig.read_buf(layout::DATA + 0x10000, 8192);
+    ev.push(format!(
+        "read back {:x} equal {}",
+        fingerprint(&back),
+        back == data
+    ));
+    ev.push(format!("irq {}", rig.m.take_msi()));
+    fw_run(&mut rig, ev)
+}
+
+/// Firmware, wide bus, two disks at Fast-20 wide: negotiation (WDTR + SDTR), then eight
+/// tagged reads queued across both in one doorbell.
+fn fw_wide_fast20_tagged() -> Run {
+    let mut targets = Vec::new();
+    for id in [1u8, 4] {
+        let mut c = TargetConfig::new(id);
+        c.wide = true;
+        targets.push(disk_target(c, 2048));
+    }
+    let mut rig = FwRig::new(Width::Wide, targets);
+    for id in [1, 4] {
+        rig.set_goal(id, 0x0C, 15, true);
+    }
+    let mut ev = Vec::new();
+    let reqs: Vec<(u32, Hcb)> = (0..8u32)
+        .map(|k| {
+            let id = if k % 2 == 0 { 1 } else { 4 };
+            let mut h = Hcb::new(
+                id,
+                0,
+                &rw10(0x28, 8 * k, 8),
+                layout::DATA + k * 0x1000,
+                4096,
+                true,
+            );
+            h.ctrl |= layout::hcb::tag::SIMPLE << hcb::ctrl::TAG_SHIFT;
+            (10 + k, h)
+        })
+        .collect();
+    rig.submit(&reqs);
+    for e in rig.entries(10, 100_000_000) {
+        ev.push(format!("{e:x?}"));
+    }
+    for id in [1, 4] {
+        ev.push(format!("current {id}: {:#x}", rig.current(id)));
+    }
+    let back = rig.read_buf(layout::DATA, 8 * 4096);
+    ev.push(format!("data {:x}", fingerprint(&back)));
+    fw_run(&mut rig, ev)
+}
+
+/// Firmware error paths: a parity error injected in DATA IN (retried), a selection
+/// timeout, and an abort through the mailbox of a queued command.
+fn fw_errors() -> Run {
+    let f = FaultConfig {
+        seed: 7,
+        rules: vec![FaultRule {
+            opcode: Some(0x28),
+            lba: None,
+            lun: None,
+            every_nth: None,
+            first_n: Some(1),
+            probability: None,
+            action: FaultAction::Parity {
+                phase: Phase::DataIn,
+                byte: 700,
+            },
+        }],
+        bus_reset_at_ns: vec![],
+    };
+    let mut c = TargetConfig::new(2);
+    c.disconnect = false;
+    let t = disk_target(c, 4096).with_faults(&f);
+    let mut rig = FwRig::new(Width::Narrow, vec![t]);
+    let mut ev = Vec::new();
+    let data = pattern(5, 2048);
+    rig.write_buf(layout::DATA, &data);
+    let w = Hcb::new(2, 0, &rw10(0x2A, 0, 4), layout::DATA, 2048, false);
+    ev.push(format!("{:x?}", rig.run(1, &w)));
+    let r = Hcb::new(2, 0, &rw10(0x28, 0, 4), layout::DATA + 0x1000, 2048, true);
+    ev.push(format!("{:x?}", rig.run(2, &r)));
+    let nobody = Hcb::new(5, 0, &rw10(0x28, 0, 1), layout::DATA, 512, true);
+    ev.push(format!("{:x?}", rig.run(3, &nobody)));
+    let long = Hcb::new(2, 0, &rw10(0x28, 0, 32), layout::DATA, 16384, true);
+    let b = Hcb::new(2, 0, &rw10(0x28, 100, 1), layout::DATA + 0x8000, 512, true);
+    rig.submit(&[(4, long), (5, b)]);
+    rig.mailbox(mailbox::word(mailbox::ABORT, 5));
+    for e in rig.entries(2, 50_000_000) {
+        ev.push(format!("{e:x?}"));
+    }
+    fw_run(&mut rig, ev)
+}
+
+/// The whole stack (CAM da → XPT → SIM → SimTransport → core → bus → two disks): scan,
+/// capacity, writes and reads at QD4, a third-party bus reset in the middle.
+fn stack_scan_io_reset() -> Run {
+    let mut cfgs = Vec::new();
+    for id in [0u8, 1] {
+        let mut c = TargetConfig::new(id);
+        c.access_cycles = 2_000;
+        cfgs.push(disk(c, 4096));
+    }
+    let mut r = SimRig::new(Width::Narrow, cfgs, SimRig::cfg()).unwrap();
+    let mut ev = Vec::new();
+    for d in r.scan() {
+        ev.push(format!("found {d:?}"));
+    }
+    let das = [r.da(0), r.da(1)];
+    let data = pattern(21, 16 * 512);
+    for (k, da) in das.iter().enumerate() {
+        let io = da
+            .write(&mut r.stack.xpt, k as u64 * 16, data.clone())
+            .unwrap();
+        ev.push(format!("write {:?}", r.wait(io).status));
+    }
+    let at = r.cycles() + 5_000;
+    r.model(|m| {
+        m.bus()
+            .unwrap()
+            .add(scsi_bus::faults::ResetInjector::new(vec![at]))
+    });
+    let ios: Vec<_> = (0..4)
+        .map(|k| {
+            das[k % 2]
+                .read(&mut r.stack.xpt, (k % 2) as u64 * 16, 16)
+                .unwrap()
+        })
+        .collect();
+    for io in ios {
+        let res = r.wait(io);
+        ev.push(format!(
+            "read {:?} {:?} data {:x}",
+            res.status,
+            res.sense,
+            fingerprint(&res.data)
+        ));
+    }
+    r.check(false);
+    let rep = r.stack.report();
+    ev.push(format!("sim log {:?}", rep.log));
+    ev.push(format!("sim counters {:?}", rep.counters));
+    drop(rep);
+    ev.push(format!("now {:?}", r.stack.now()));
+    let (pins, bus_log, violations, msi) = r.model(|m| {
+        let msi = m.msi_sent();
+        let pins = m.take_record();
+        let bus = m.bus().unwrap();
+        (
+            pins,
+            bus.monitor.log_text(),
+            format!("{:?}", bus.monitor.violations()),
+            msi,
+        )
+    });
+    ev.push(format!("msi {msi}"));
+    Run {
+        pins,
+        events: ev,
+        bus_log,
+        violations,
+    }
+}
+
+/// The core without a bus: registers, the interrupt path (raise, acknowledge, clear,
+/// raise again while pending), card memory by BAR window and BRAM port.
+fn core_registers_and_interrupts() -> Run {
+    let mut m = Model::new();
+    let mut ev = Vec::new();
+    for r in [regs::ID, regs::VERSION, regs::CAPS, regs::MEM_SIZE] {
+        ev.push(format!("{r:#x} {:#x?}", m.axil_read(r)));
+    }
+    for k in 0..32 {
+        m.axil_write(regs::SCRATCH, 1 << k).unwrap();
+        ev.push(format!("scratch {:#x?}", m.axil_read(regs::SCRATCH)));
+    }
+    ev.push(format!("bad write {:?}", m.axil_write(0x3FC, 1)));
+    m.axil_write(regs::IRQ_ENABLE, regs::irq::TEST).unwrap();
+    for _ in 0..3 {
+        m.axil_write(regs::IRQ_SET, regs::irq::TEST).unwrap();
+        m.idle(40);
+        ev.push(format!("req {} msi {}", m.irq_req(), m.take_msi()));
+        m.axil_write(regs::IRQ_SET, regs::irq::TEST).unwrap();
+        m.axil_write(regs::IRQ_CAUSE, regs::irq::TEST).unwrap();
+        m.idle(40);
+        ev.push(format!(
+            "cause {:#x?} msi {}",
+            m.axil_read(regs::IRQ_CAUSE),
+            m.msi_sent()
+        ));
+    }
+    let words: Vec<u32> = (0..256).map(|i| i * 0x0101_0101).collect();
+    m.bram_write(0x4000, &words);
+    let mut back = vec![0u32; 256];
+    m.bram_read(0x4000, &mut back);
+    ev.push(format!("bram {}", back == words));
+    m.idle(20_000);
+    ev.push(format!("cycles {:#x?}", m.axil_read(regs::CNT_CYCLES)));
+    Run {
+        pins: m.take_record(),
+        events: ev,
+        bus_log: String::new(),
+        violations: String::new(),
+    }
+}
+
+#[test]
+fn lazy_edge_equals_reference_firmware_disconnects() {
+    check("fw_disconnects", fw_disconnects);
+}
+
+#[test]
+fn lazy_edge_equals_reference_wide_fast20_tagged() {
+    check("fw_wide_fast20_tagged", fw_wide_fast20_tagged);
+}
+
+#[test]
+fn lazy_edge_equals_reference_firmware_errors() {
+    check("fw_errors", fw_errors);
+}
+
+#[test]
+fn lazy_edge_equals_reference_whole_stack() {
+    check("stack_scan_io_reset", stack_scan_io_reset);
+}
+
+#[test]
+fn lazy_edge_equals_reference_core_registers_and_interrupts() {
+    check(
+        "core_registers_and_interrupts",
+        core_registers_and_interrupts,
+    );
+}
