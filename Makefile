@@ -46,7 +46,7 @@ synth: setup $(VERILOG)
 VIVADO ?= vivado
 bitstream:
 	@command -v $(VIVADO) >/dev/null 2>&1 || { \
-	  echo "bitstream: '$(VIVADO)' is not on PATH. Needs AMD Vivado 2019.1 or newer with" >&2; \
+	  echo "bitstream: '$(VIVADO)' is not on PATH. Needs AMD Vivado 2020.1 or newer with" >&2; \
 	  echo "  Artix-7 device support and the XDMA IP (no extra licence): source" >&2; \
 	  echo "  <Vivado>/settings64.sh, or run make bitstream VIVADO=/path/to/vivado." >&2; \
 	  exit 1; }

@@ -6,6 +6,16 @@
 #
 # Sourced by build.tcl after xdma_settings.tcl; defines one proc.
 
+# The installed version of a Xilinx IP (full VLNV): the script then runs on any Vivado
+# that has the IP, instead of naming one version and failing on every other release.
+proc hba_ip {name} {
+    set defs [lsort -dictionary [get_ipdefs -quiet xilinx.com:ip:${name}:*]]
+    if {[llength $defs] == 0} {
+        error "IP xilinx.com:ip:$name not found in this Vivado installation"
+    }
+    return [lindex $defs end]
+}
+
 proc hba_create_bd {bd_dir} {
     create_bd_design -dir $bd_dir hba_bd
 
@@ -49,12 +59,12 @@ proc hba_create_bd {bd_dir} {
     set_property CONFIG.POLARITY ACTIVE_HIGH [get_bd_ports core_reset]
 
     # ---- PCIe reference clock buffer (GTP dedicated input) ----
-    set refbuf [create_bd_cell -type ip -vlnv xilinx.com:ip:util_ds_buf util_ds_buf_0]
+    set refbuf [create_bd_cell -type ip -vlnv [hba_ip util_ds_buf] util_ds_buf_0]
     set_property CONFIG.C_BUF_TYPE IBUFDSGTE $refbuf
     connect_bd_intf_net $refclk [get_bd_intf_pins util_ds_buf_0/CLK_IN_D]
 
     # ---- XDMA ----
-    set xdma [create_bd_cell -type ip -vlnv xilinx.com:ip:xdma xdma_0]
+    set xdma [create_bd_cell -type ip -vlnv [hba_ip xdma] xdma_0]
     set xdma_dict {}
     foreach {key value} $::hba::xdma_config { lappend xdma_dict CONFIG.$key $value }
     set_property -dict $xdma_dict $xdma
@@ -77,7 +87,7 @@ proc hba_create_bd {bd_dir} {
     # ---- Core clock and reset ----
     # From the board oscillator, not from axi_aclk: the core (bus timers, sequencer)
     # keeps running through a PCIe link retrain, and 100 MHz is exact.
-    set clk [create_bd_cell -type ip -vlnv xilinx.com:ip:clk_wiz clk_wiz_0]
+    set clk [create_bd_cell -type ip -vlnv [hba_ip clk_wiz] clk_wiz_0]
     set_property -dict [list \
         CONFIG.PRIM_SOURCE Differential_clock_capable_pin \
         CONFIG.PRIM_IN_FREQ 200.000 \
@@ -88,7 +98,9 @@ proc hba_create_bd {bd_dir} {
     connect_bd_intf_net $sysclk [get_bd_intf_pins clk_wiz_0/CLK_IN1_D]
     # Core-domain reset: held while the MMCM is unlocked or XDMA's axi_aresetn (PERST#,
     # link down) is low; proc_sys_reset synchronises both into the core clock domain.
-    set rst [create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset proc_sys_reset_0]
+    set rst [create_bd_cell -type ip -vlnv [hba_ip proc_sys_reset] proc_sys_reset_0]
+    # axi_aresetn is active low: say so rather than rely on polarity propagation.
+    set_property CONFIG.C_EXT_RESET_HIGH 0 $rst
     connect_bd_net [get_bd_pins clk_wiz_0/clk_out1] [get_bd_pins proc_sys_reset_0/slowest_sync_clk]
     connect_bd_net [get_bd_pins clk_wiz_0/locked] [get_bd_pins proc_sys_reset_0/dcm_locked]
     connect_bd_net [get_bd_pins xdma_0/axi_aresetn] [get_bd_pins proc_sys_reset_0/ext_reset_in]
@@ -97,9 +109,9 @@ proc hba_create_bd {bd_dir} {
 
     # ---- DMA path: XDMA M_AXI (128-bit, axi_aclk) -> 32-bit BRAM controller (core clock)
     # The interconnect converts width and clock domain.
-    set ic_mm [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_interconnect axi_ic_mm]
+    set ic_mm [create_bd_cell -type ip -vlnv [hba_ip axi_interconnect] axi_ic_mm]
     set_property -dict [list CONFIG.NUM_SI 1 CONFIG.NUM_MI 1] $ic_mm
-    set bramc [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_bram_ctrl axi_bram_ctrl_0]
+    set bramc [create_bd_cell -type ip -vlnv [hba_ip axi_bram_ctrl] axi_bram_ctrl_0]
     set_property -dict [list \
         CONFIG.PROTOCOL AXI4 \
         CONFIG.DATA_WIDTH 32 \
@@ -112,7 +124,7 @@ proc hba_create_bd {bd_dir} {
     connect_bd_intf_net [get_bd_intf_pins axi_bram_ctrl_0/BRAM_PORTA] [get_bd_intf_ports BRAM_PORTA]
 
     # ---- Register path: XDMA M_AXI_LITE (axi_aclk) -> core AXI-Lite (core clock) ----
-    set ic_lite [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_interconnect axi_ic_lite]
+    set ic_lite [create_bd_cell -type ip -vlnv [hba_ip axi_interconnect] axi_ic_lite]
     set_property -dict [list CONFIG.NUM_SI 1 CONFIG.NUM_MI 1] $ic_lite
     connect_bd_intf_net [get_bd_intf_pins xdma_0/M_AXI_LITE] [get_bd_intf_pins axi_ic_lite/S00_AXI]
     connect_bd_intf_net [get_bd_intf_pins axi_ic_lite/M00_AXI] [get_bd_intf_ports M_AXI_LITE_0]

@@ -31,6 +31,8 @@ set_property target_language Verilog [current_project]
 # ---- Sources ----
 read_verilog $core_v
 read_verilog [file join $script_dir hba_board_top.v]
+# hba_board_top.v uses XPM CDC macros; non-project mode must be told to load them.
+auto_detect_xpm
 read_xdc [file join $script_dir ac701.xdc]
 read_xdc [file join $script_dir scsi_fmc.xdc]
 

@@ -3,7 +3,7 @@
 # rtl/tests/bitstream.rs to compare with hba-abi). Change a value here only together
 # with hba-abi and host-driver: every entry below is a contract, not a preference.
 #
-# PG195 (XDMA) property names, Vivado 2019.1+ (xdma 4.1). The build fails if Vivado
+# PG195 (XDMA) property names, Vivado 2020.1+ (xdma 4.1). The build fails if Vivado
 # rejects a name or adjusts a value.
 
 namespace eval hba {

@@ -136,6 +136,13 @@ proc save_bd_design {args} {}
 proc generate_target {args} {}
 proc make_wrapper {args} {}
 proc get_files {args} { return [lindex $args end] }
+proc get_ipdefs {args} {
+    lassign [parse_opts {-all 0 -quiet 0 -filter 1} $args] o p
+    set pat [lindex $p 0]
+    if {![string match xilinx.com:ip:*:\\* $pat]} { error "get_ipdefs: expected xilinx.com:ip:<name>:*, got $pat" }
+    return [list [string map {:* :1.0} $pat]]
+}
+proc auto_detect_xpm {args} {}
 
 # ---- Properties ----
 proc set_property {args} {
