@@ -4,7 +4,7 @@ CARGO ?= cargo
 BUILD := build
 VERILOG := $(BUILD)/hba_core.v
 
-.PHONY: all setup run test verilog lint synth bench campaign campaign-bus fmt clippy clean
+.PHONY: all setup run test verilog lint synth bitstream bench campaign campaign-bus fmt clippy clean
 
 all: test
 
@@ -15,7 +15,9 @@ setup:
 run: setup
 	$(CARGO) run -q -p hbactl -- selftest
 
-test: setup lint
+# synth is part of the gate (about 10 s on top of lint): a latch, an undriven net or a
+# second driver fails CI before anyone takes the Verilog to Vivado.
+test: setup lint synth
 	$(CARGO) test --workspace
 
 # Emits the core's Verilog.
@@ -33,10 +35,26 @@ lint: setup $(VERILOG)
 	@echo "lint: verilator and yosys clean"
 
 # Open-tool synthesis for 7-series (resource estimate of the same Verilog Vivado gets).
+# Fails on latches, undriven nets and multiple drivers; writes bitstreams/RESOURCES.md.
 synth: setup $(VERILOG)
-	yosys -q -w "Resizing cell port" -l $(BUILD)/synth.log -p "read_verilog $(VERILOG); synth_xilinx -family xc7 -top top -flatten; tee -o $(BUILD)/synth_stat.txt stat"
-	@grep -E "Number of cells|LUT[1-6]|FD[A-Z]*|RAM|CARRY|MUXF" $(BUILD)/synth_stat.txt
-	@awk '/ LUT[1-6] /{l+=$$2} / FD[A-Z]+ /{f+=$$2} / RAMB36E1 /{b+=$$2} / RAMB18E1 /{b+=$$2/2} / RAM32M /{m+=$$2} END {printf "summary: %d LUTs, %d flip-flops, %g RAMB36 (block RAM), %d RAM32M (LUT RAM)\n", l, f, b, m}' $(BUILD)/synth_stat.txt
+	yosys -q -w "Resizing cell port" -l $(BUILD)/synth.log -p "read_verilog $(VERILOG); synth_xilinx -family xc7 -top top -flatten; tee -q -o $(BUILD)/synth_check.txt check; tee -q -o $(BUILD)/synth_stat.txt stat"
+	bitstreams/synth_check.sh $(BUILD)/synth.log $(BUILD)/synth_check.txt $(BUILD)/synth_stat.txt bitstreams/RESOURCES.md
+	@git diff --quiet -- bitstreams/RESOURCES.md 2>/dev/null || echo "synth: bitstreams/RESOURCES.md changed; commit it with the RTL change"
+
+# AC701 bitstream through Vivado (bitstreams/build.tcl). Vivado cannot be installed in CI;
+# without it this says what is missing and fails.
+VIVADO ?= vivado
+bitstream:
+	@command -v $(VIVADO) >/dev/null 2>&1 || { \
+	  echo "bitstream: '$(VIVADO)' is not on PATH. Needs AMD Vivado 2020.1 or newer with" >&2; \
+	  echo "  Artix-7 device support and the XDMA IP (no extra licence): source" >&2; \
+	  echo "  <Vivado>/settings64.sh, or run make bitstream VIVADO=/path/to/vivado." >&2; \
+	  exit 1; }
+	@$(MAKE) --no-print-directory $(VERILOG)
+	@mkdir -p $(BUILD)/vivado
+	$(VIVADO) -mode batch -nojournal -log $(BUILD)/vivado/vivado.log \
+	  -source bitstreams/build.tcl -tclargs $(VERILOG) $(BUILD)/vivado
+	@echo "bitstream: $(BUILD)/vivado/hba_ac701.bit, flash image $(BUILD)/vivado/hba_ac701.mcs"
 
 # Benchmarks report ratios measured side by side in one run; never part of `make test`.
 bench: setup

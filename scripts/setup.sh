@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the build needs and is missing: Verilator, yosys, a C++ compiler, zlib
-# headers (FST traces) and make, from the OS packages. Idempotent: does nothing when all
+# headers (FST traces), make and tclsh, from the OS packages. Idempotent: does nothing when all
 # are present. Rust itself (cargo) must come from rustup; it cannot be installed here.
 set -euo pipefail
 
@@ -9,6 +9,8 @@ command -v verilator >/dev/null 2>&1 || need+=(verilator)
 command -v yosys >/dev/null 2>&1 || need+=(yosys)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
+# tclsh: the structural check of the Vivado scripts (bitstreams/check/check.tcl).
+command -v tclsh >/dev/null 2>&1 || need+=(tcl)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 
 if [ ${#need[@]} -gt 0 ]; then

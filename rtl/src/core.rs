@@ -190,6 +190,8 @@ pub struct HbaCore {
     irq_enable: DFF<Bits<32>>,
     irq_req: DFF<Bit>,
     irq_rearm: DFF<Bit>,
+    /// A rising edge of `usr_irq_req` has not been acknowledged yet (PG195 hold).
+    irq_wait: DFF<Bit>,
     cnt_cycles: DFF<Bits<32>>,
     cnt_irq_raised: DFF<Bits<32>>,
     cnt_irq_acked: DFF<Bits<32>>,
@@ -257,6 +259,7 @@ pub struct HbaCore {
     err_w: Signal<Local, Bits<32>>,
     err_r: Signal<Local, Bits<32>>,
     irq_next: Signal<Local, Bit>,
+    irq_hold: Signal<Local, Bit>,
     raise_inc: Signal<Local, Bits<32>>,
     ack_inc: Signal<Local, Bits<32>>,
     irq_hw: Signal<Local, Bits<32>>,
@@ -482,6 +485,7 @@ impl HbaCore {
             irq_enable: Default::default(),
             irq_req: Default::default(),
             irq_rearm: Default::default(),
+            irq_wait: Default::default(),
             cnt_cycles: Default::default(),
             cnt_irq_raised: Default::default(),
             cnt_irq_acked: Default::default(),
@@ -546,6 +550,7 @@ impl HbaCore {
             err_w: Default::default(),
             err_r: Default::default(),
             irq_next: Default::default(),
+            irq_hold: Default::default(),
             raise_inc: Default::default(),
             ack_inc: Default::default(),
             irq_hw: Default::default(),
@@ -697,6 +702,7 @@ impl Logic for HbaCore {
             irq_enable,
             irq_req,
             irq_rearm,
+            irq_wait,
             cnt_cycles,
             cnt_irq_raised,
             cnt_irq_acked,
@@ -1641,14 +1647,20 @@ impl Logic for HbaCore {
         self.irq_cause.d.next =
             (self.irq_cause.q.val() & !self.irq_clr.val()) | self.irq_hw.val() | self.irq_sw.val();
         // A W1C write drops the request for one cycle, so a cause still pending after the
-        // clear makes a fresh rising edge: XDMA sends one MSI per edge.
+        // clear makes a fresh rising edge: XDMA sends one MSI per edge. PG195: once raised,
+        // the request stays up until usr_irq_ack, so neither that drop nor a cleared cause
+        // may lower it while an ack is due (irq_hold); the MSI still in flight then tells
+        // the host to read IRQ_CAUSE again.
+        self.irq_hold.next = self.irq_wait.q.val() & !self.usr_irq_ack.val();
         self.irq_rearm.d.next = false;
         if self.wr_reg.val() & (self.wr_off.val() == self.k_irq_cause.val()) {
             self.irq_rearm.d.next = true;
         }
-        self.irq_next.next =
-            (self.irq_cause.q.val() & self.irq_enable.q.val()).any() & !self.irq_rearm.q.val();
+        self.irq_next.next = ((self.irq_cause.q.val() & self.irq_enable.q.val()).any()
+            & !self.irq_rearm.q.val())
+            | self.irq_hold.val();
         self.irq_req.d.next = self.irq_next.val();
+        self.irq_wait.d.next = self.irq_hold.val() | (self.irq_next.val() & !self.irq_req.q.val());
         self.raise_inc.next = 0.into();
         if self.irq_next.val() & !self.irq_req.q.val() {
             self.raise_inc.next = 1.into();
@@ -1672,7 +1684,9 @@ impl Logic for HbaCore {
             self.scratch.d.next = 0.into();
             self.irq_cause.d.next = 0.into();
             self.irq_enable.d.next = 0.into();
-            self.irq_req.d.next = false;
+            // Soft reset keeps a request whose ack is due (PG195); hard reset below drops it.
+            self.irq_req.d.next = self.irq_hold.val();
+            self.irq_wait.d.next = self.irq_hold.val();
             self.irq_rearm.d.next = false;
             self.cnt_irq_raised.d.next = 0.into();
             self.cnt_irq_acked.d.next = 0.into();
@@ -1704,6 +1718,8 @@ impl Logic for HbaCore {
             self.mod_time.d.next = self.r_mod_time.val();
         }
         if self.reset.val() {
+            self.irq_req.d.next = false;
+            self.irq_wait.d.next = false;
             self.have_aw.d.next = false;
             self.have_w.d.next = false;
             self.bvalid.d.next = false;

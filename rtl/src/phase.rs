@@ -578,6 +578,10 @@ impl Logic for PhaseEngine {
             v1
         );
 
+        // A default on every path: assigned only inside a condition below, the emitted
+        // combinational block would otherwise infer a latch (docs/rust-hdl.md).
+        self.in_byte_cmd.next = false;
+
         // ---- input synchroniser (two stages) ----
         self.s1_ctl.d.next = bit_cast::<9, 1>(self.bsy_i.val().into())
             | (bit_cast::<9, 1>(self.sel_i.val().into()) << 1)
