@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build needs and is missing: Verilator, yosys, a C++ compiler, zlib
-# headers (FST traces) and make, from the OS packages. Idempotent: does nothing when all
+# headers (FST traces) and make, and for hbactl's tests qemu-utils (qemu-io, qemu-img:
+# the NBD export) and gddrescue (ddrescuelog: checks image mapfiles), from the OS packages. Idempotent: does nothing when all
 # are present. Rust itself (cargo) must come from rustup; it cannot be installed here.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ command -v yosys >/dev/null 2>&1 || need+=(yosys)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v qemu-io >/dev/null 2>&1 && command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+command -v ddrescuelog >/dev/null 2>&1 || need+=(gddrescue)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

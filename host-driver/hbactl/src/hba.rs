@@ -149,10 +149,17 @@ pub fn hex(b: &[u8]) -> String {
         .join(" ")
 }
 
+/// Whether a request fully succeeded: errno layer ok *and* CAM status REQ_CMP. A CHECK
+/// CONDITION with NO SENSE (a filemark met by SPACE) maps to errno ok but is still an
+/// exception the user must see, and the XPT treats it as a failure (tape flush).
+pub fn passed(r: &IoResult) -> bool {
+    r.is_ok() && r.status.cam.is_ok()
+}
+
 /// A failed request as "CAM status, SCSI status, sense" for messages.
 pub fn describe_failure(r: &IoResult) -> String {
     let mut s = format!(
-        "{}; CAM status {}",
+        "errno {}; CAM status {}",
         errno_name(r.status.errno),
         cam_name(r.status.cam)
     );
@@ -209,7 +216,7 @@ impl<T: HbaTransport> Hba<T> {
     /// Waits and turns a failure into [`Error::Device`].
     pub fn wait_ok(&mut self, io: IoId, what: &str) -> Result<IoResult> {
         let r = self.wait(io)?;
-        if r.is_ok() {
+        if passed(&r) {
             Ok(r)
         } else {
             Err(Error::Device {

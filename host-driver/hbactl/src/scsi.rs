@@ -2,7 +2,7 @@
 //! VPD 0x80/0x83), tur, readcap, read, write, cmd (raw CDB), sense (decode bytes).
 
 use crate::error::{Error, Result};
-use crate::hba::{describe_failure, hex, periph, type_name, Hba, HbaTransport};
+use crate::hba::{describe_failure, hex, passed, periph, type_name, Hba, HbaTransport};
 use crate::sense::{self, SenseJson};
 use hba_cam::periph::pass::PassData;
 use hba_cam::sense::Sense;
@@ -267,7 +267,7 @@ pub fn parse_devid_vpd(b: &[u8]) -> Vec<DevId> {
 }
 
 fn ok_or_device(r: &hba_cam::IoResult, what: &str) -> Result<()> {
-    if r.is_ok() {
+    if passed(r) {
         Ok(())
     } else {
         Err(Error::Device {
@@ -277,17 +277,17 @@ fn ok_or_device(r: &hba_cam::IoResult, what: &str) -> Result<()> {
     }
 }
 
-/// `tur`: TEST UNIT READY through the device's periph (with its recovery).
+/// `tur`: TEST UNIT READY through pass, without recovery (a UNIT ATTENTION shows).
 pub fn tur<T: HbaTransport>(h: &mut Hba<T>, dev: &str, json: bool) -> Result<()> {
     let d = h.device(dev)?;
     let r = h.raw(&d, &hba_cam::scsi_cmd::tur(), PassData::None)?;
     if json {
         print_json(&serde_json::json!({
             "addr": d.addr.to_string(),
-            "ready": r.is_ok(),
+            "ready": passed(&r),
             "sense": r.sense.as_ref().map(SenseJson::from),
         }));
-    } else if r.is_ok() {
+    } else if passed(&r) {
         println!("{}: unit is ready", d.addr);
     }
     ok_or_device(&r, "TEST UNIT READY")
@@ -460,7 +460,7 @@ pub fn cmd<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &CmdArgs<'_>, json: bo
         print_json(&serde_json::json!({
             "addr": d.addr.to_string(),
             "cdb": hex(&cdb),
-            "ok": r.is_ok(),
+            "ok": passed(&r),
             "errno": crate::hba::errno_name(r.status.errno),
             "cam_status": crate::hba::cam_name(r.status.cam),
             "scsi_status": r.status.scsi,
@@ -474,7 +474,11 @@ pub fn cmd<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &CmdArgs<'_>, json: bo
             "{}: CDB {} -> {}",
             d.addr,
             hex(&cdb),
-            if r.is_ok() { "ok".to_string() } else { describe_failure(&r) }
+            if passed(&r) {
+                "ok".to_string()
+            } else {
+                describe_failure(&r)
+            }
         );
         if a.data_in.is_some() {
             println!("  {} bytes in", r.data.len());

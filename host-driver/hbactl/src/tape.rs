@@ -5,7 +5,7 @@
 //! The sequence stops at the first failure.
 
 use crate::error::{Error, Result};
-use crate::hba::{describe_failure, periph, type_name, Hba, HbaTransport};
+use crate::hba::{describe_failure, passed, periph, type_name, Hba, HbaTransport};
 use crate::scsi::print_json;
 use hba_cam::periph::pass::PassData;
 use hba_cam::SaHandle;
@@ -103,6 +103,18 @@ fn space_cdb(code: u8, n: i32) -> [u8; 6] {
     ]
 }
 
+/// A TEST UNIT READY through `sa` before a pass-through command. After a command `sa`
+/// saw fail (a READ that met a filemark), the XPT flushes the tape's queue until `sa`'s
+/// next command, which carries the resume flag (seed 001); pass never sends one, so
+/// without this its SPACE would be flushed.
+fn settle<T: HbaTransport>(h: &mut Hba<T>, sa: SaHandle) -> Result<()> {
+    let io = sa
+        .tur(&mut h.stack.xpt)
+        .map_err(|e| periph("TEST UNIT READY", e))?;
+    h.wait(io)?;
+    Ok(())
+}
+
 /// Runs the operations on the tape at `dev`.
 pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: bool) -> Result<()> {
     let d = h.device(dev)?;
@@ -126,9 +138,10 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: boo
                 println!("wrote {n} filemark(s)");
             }
             TapeOp::SpaceFm(n) | TapeOp::SpaceRec(n) => {
+                settle(h, sa)?;
                 let code = u8::from(matches!(op, TapeOp::SpaceFm(_)));
                 let r = h.raw(&d, &space_cdb(code, *n), PassData::None)?;
-                if !r.is_ok() {
+                if !passed(&r) {
                     return Err(Error::Device {
                         what: format!("SPACE {n} {}", if code == 1 { "filemarks" } else { "records" }),
                         detail: describe_failure(&r),
@@ -137,8 +150,9 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: boo
                 println!("spaced {n} {}", if code == 1 { "filemark(s)" } else { "record(s)" });
             }
             TapeOp::Eod => {
+                settle(h, sa)?;
                 let r = h.raw(&d, &space_cdb(3, 0), PassData::None)?;
-                if !r.is_ok() {
+                if !passed(&r) {
                     return Err(Error::Device {
                         what: "SPACE to end of data".into(),
                         detail: describe_failure(&r),
@@ -147,10 +161,11 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: boo
                 println!("at end of data");
             }
             TapeOp::Status => {
-                let ready = {
+                let tur = {
                     let io = sa.tur(&mut h.stack.xpt).map_err(|e| periph("TEST UNIT READY", e))?;
-                    h.wait(io)?.is_ok()
+                    h.wait(io)?
                 };
+                let ready = passed(&tur);
                 let io = sa
                     .read_position(&mut h.stack.xpt)
                     .map_err(|e| periph("READ POSITION", e))?;
@@ -168,7 +183,11 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: boo
                     println!(
                         "{}: {}, position {}{}",
                         d.addr,
-                        if ready { "ready" } else { "not ready" },
+                        if ready {
+                            "ready".to_string()
+                        } else {
+                            format!("not ready ({})", describe_failure(&tur))
+                        },
                         pos.map_or("unknown".into(), |p| p.to_string()),
                         if bop { " (beginning of partition)" } else { "" }
                     );
