@@ -82,9 +82,10 @@ pub fn seq(t: &mut dyn Transport, op: &SeqOp, symbols: Option<&PathBuf>) -> Resu
         None => None,
         Some(p) => {
             let txt = std::fs::read_to_string(p).map_err(|e| Error::file(p, e))?;
-            Some(SymbolMap::parse(&txt).map_err(|e| {
-                Error::Input(format!("symbol map {}: {e}", p.display()))
-            })?)
+            Some(
+                SymbolMap::parse(&txt)
+                    .map_err(|e| Error::Input(format!("symbol map {}: {e}", p.display())))?,
+            )
         }
     };
     let syms = syms.as_ref();

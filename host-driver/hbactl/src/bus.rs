@@ -21,7 +21,7 @@ use scsi_bus::faults::FaultConfig;
 use scsi_bus::target::disk::Disk;
 use scsi_bus::target::tape::Tape;
 use scsi_bus::target::{SyncCaps, Target, TargetConfig};
-use scsi_bus::{Bus, DeviceHandle, Width};
+use scsi_bus::{Bus, Width};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -162,8 +162,6 @@ capacity = 1048576
 pub struct BuiltBus {
     /// The bus, ready for `Model::attach_bus`.
     pub bus: Bus,
-    /// Target handles by SCSI ID.
-    pub targets: Vec<(u8, DeviceHandle<Target>)>,
     /// 16-bit bus.
     pub wide: bool,
     /// The HBA's own ID.
@@ -308,7 +306,6 @@ impl BusDesc {
             BusWidth::Wide => Width::Wide,
         };
         let mut bus = Bus::new(width);
-        let mut targets = Vec::new();
         let mut images = Vec::new();
         for t in &self.targets {
             let id = *t.id.get_ref();
@@ -358,11 +355,10 @@ impl BusDesc {
             // As verif's SimRig: the power-on UNIT ATTENTION would only make the first
             // command of every invocation fail.
             tg.clear_unit_attention();
-            targets.push((id, bus.add(tg)));
+            bus.add(tg);
         }
         Ok(BuiltBus {
             bus,
-            targets,
             wide: width == Width::Wide,
             own_id: *self.own_id.get_ref(),
             images,
@@ -426,7 +422,13 @@ action = { kind = "check_condition", key = 3, asc = 0x11 }
 
     #[test]
     fn hostile_input_is_an_error_not_a_panic() {
-        for t in ["\u{0}", "[[target]]", "width = 3", "[[target]]\nid = -1", "own_id = 300"] {
+        for t in [
+            "\u{0}",
+            "[[target]]",
+            "width = 3",
+            "[[target]]\nid = -1",
+            "own_id = 300",
+        ] {
             assert!(BusDesc::parse(t, "x").is_err(), "{t:?}");
         }
     }

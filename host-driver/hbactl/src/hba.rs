@@ -14,9 +14,7 @@ use hba_host_driver::stack::Stack;
 use hba_host_driver::transport::xdma::XdmaTransport;
 use hba_host_driver::Transport;
 use hba_verif::SimTransport;
-use scsi_bus::target::Target;
-use scsi_bus::DeviceHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A transport the tool can open a stack on; co-simulation also gives its model.
 pub trait HbaTransport: Transport + 'static {
@@ -50,12 +48,6 @@ impl HbaTransport for XdmaTransport {
 pub struct Hba<T: HbaTransport> {
     /// XPT + SIM + transport.
     pub stack: Stack<T>,
-    /// Co-simulated targets by SCSI ID (empty on a board).
-    pub targets: Vec<(u8, DeviceHandle<Target>)>,
-    /// Disk image files by SCSI ID (co-simulation).
-    pub images: Vec<(u8, std::path::PathBuf)>,
-    /// Wall time when the stack was opened.
-    pub opened: Instant,
     limit: Duration,
 }
 
@@ -71,29 +63,18 @@ pub fn open_sim(b: BuiltBus, trace: Option<&std::path::Path>) -> Result<Hba<SimT
         own_id: b.own_id,
         ..SimConfig::cosim()
     };
-    let opened = Instant::now();
     let limit = t.io_limit();
     Ok(Hba {
         stack: Stack::open(t, cfg)?,
-        targets: b.targets,
-        images: b.images,
-        opened,
         limit,
     })
 }
 
 /// Opens a board through XDMA.
 pub fn open_xdma(device: &std::path::Path) -> Result<Hba<XdmaTransport>> {
-    let opened = Instant::now();
     let stack = hba_host_driver::stack::open_xdma(device, SimConfig::default())?;
     let limit = stack.with_transport(|t| t.io_limit());
-    Ok(Hba {
-        stack,
-        targets: Vec::new(),
-        images: Vec::new(),
-        opened,
-        limit,
-    })
+    Ok(Hba { stack, limit })
 }
 
 /// A device address as typed: `T`, `T:L` or `B:T:L` (camcontrol's order).
@@ -230,7 +211,10 @@ impl<T: HbaTransport> Hba<T> {
     pub fn device(&self, s: &str) -> Result<DeviceInfo> {
         let (b, t, l) = parse_addr(s)?;
         if b.is_some_and(|b| b != self.stack.bus.0) {
-            return Err(Error::NoDevice(format!("{s} (this HBA is bus {})", self.stack.bus.0)));
+            return Err(Error::NoDevice(format!(
+                "{s} (this HBA is bus {})",
+                self.stack.bus.0
+            )));
         }
         let a = DevAddr::new(self.stack.bus, t, l);
         self.stack
@@ -246,7 +230,7 @@ impl<T: HbaTransport> Hba<T> {
         let da = DaHandle::for_device(&self.stack.xpt, d.addr).ok_or_else(|| Error::WrongType {
             addr: d.addr.to_string(),
             want: "disk",
-            is: type_name(&d).into(),
+            is: type_name(&d),
         })?;
         let io = da
             .read_capacity(&mut self.stack.xpt)
@@ -272,7 +256,13 @@ impl<T: HbaTransport> Hba<T> {
     pub fn raw(&mut self, d: &DeviceInfo, cdb: &[u8], data: PassData) -> Result<IoResult> {
         let p = self.pass(d)?;
         let io = p
-            .command(&mut self.stack.xpt, cdb, data, Duration::from_secs(10), false)
+            .command(
+                &mut self.stack.xpt,
+                cdb,
+                data,
+                Duration::from_secs(10),
+                false,
+            )
             .map_err(|e| periph("pass-through", e))?;
         self.wait(io)
     }
@@ -343,13 +333,6 @@ impl<T: HbaTransport> Hba<T> {
         })
     }
 
-    /// Runs `f` on co-simulated target `id`.
-    pub fn target<R>(&self, id: u8, f: impl FnOnce(&mut Target) -> R) -> Option<R> {
-        let h = self.targets.iter().find(|(i, _)| *i == id).map(|(_, h)| *h)?;
-        self.stack
-            .with_transport(|t| t.cosim().and_then(|m| m.bus().map(|b| f(b.device(h)))))
-    }
-
     /// Detaches the SIM (flushes nothing: callers sync what they wrote first).
     pub fn close(mut self) -> Result<()> {
         let l = self.limit;
@@ -392,7 +375,10 @@ mod tests {
 
     #[test]
     fn hex_bytes() {
-        assert_eq!(parse_hex("12 00 0x24,ff").unwrap(), vec![0x12, 0, 0x24, 0xff]);
+        assert_eq!(
+            parse_hex("12 00 0x24,ff").unwrap(),
+            vec![0x12, 0, 0x24, 0xff]
+        );
         assert_eq!(parse_hex("120000").unwrap(), vec![0x12, 0, 0]);
         for bad in ["1", "zz", "12 3", "é1"] {
             assert!(parse_hex(bad).is_err(), "{bad:?}");

@@ -270,7 +270,7 @@ impl<T: HbaTransport> Ctx<'_, T> {
         let r = self.h.raw(&self.dev, &cdb, PassData::In(size as usize))?;
         self.reads += 1;
         self.read_bytes += size;
-        if self.reads % 64 == 0 {
+        if self.reads.is_multiple_of(64) {
             self.save()?;
         }
         if r.is_ok() && r.data.len() as u64 == size {
@@ -355,7 +355,8 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ImageArgs<'_>) -> Res
             let n = (a.cluster * bl).min(p + s - at);
             c.map.current_pos = at;
             let ok = c.read(at, n)?;
-            c.map.set(at, n, if ok { St::Finished } else { St::NonTrimmed });
+            c.map
+                .set(at, n, if ok { St::Finished } else { St::NonTrimmed });
             at += n;
             pb.inc(n);
             pb.set_message(format!("copying, {} errors", c.errors));
@@ -383,7 +384,8 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ImageArgs<'_>) -> Res
         while hi > lo {
             c.map.current_pos = hi;
             let ok = c.read(hi - bl, bl)?;
-            c.map.set(hi - bl, bl, if ok { St::Finished } else { St::Bad });
+            c.map
+                .set(hi - bl, bl, if ok { St::Finished } else { St::Bad });
             hi -= bl;
             pb.inc(bl);
             if !ok {
@@ -488,7 +490,12 @@ mod tests {
         m.current_pass = 2;
         m.current_pos = 0x400;
         let t = m.render("hbactl image 0");
-        assert!(t.contains("# current_pos  current_status  current_pass\n0x0000000400     -               2\n"), "{t}");
+        assert!(
+            t.contains(
+                "# current_pos  current_status  current_pass\n0x0000000400     -               2\n"
+            ),
+            "{t}"
+        );
         assert!(t.contains("0x0000000400  0x0000000600  -\n"), "{t}");
         assert_eq!(Map::parse(&t).unwrap(), m);
     }

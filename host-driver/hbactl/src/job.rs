@@ -152,7 +152,11 @@ pub fn run(a: &JobArgs) -> Result<()> {
             let d = if issued[d] < a.ops { d } else { 1 - d };
             let (_, da, blocks) = disks[d];
             // Sizes from 1 block to 64 KiB; a third of the requests are large.
-            let n = if rng.below(3) == 0 { 32 + rng.below(97) } else { 1 + rng.below(16) };
+            let n = if rng.below(3) == 0 {
+                32 + rng.below(97)
+            } else {
+                1 + rng.below(16)
+            };
             let n = n.min(128);
             // Reads of never-written blocks check the zeros of the fresh image.
             let write = rng.below(2) == 0;
@@ -162,7 +166,10 @@ pub fn run(a: &JobArgs) -> Result<()> {
                 .any(|f| f.disk == d && f.lba < lba + n && lba < f.lba + f.n);
             if !overlap {
                 let io = if write {
-                    let data = pattern(a.seed ^ (d as u64) << 32 ^ u64::from(issued[d]), (n * 512) as usize);
+                    let data = pattern(
+                        a.seed ^ (d as u64) << 32 ^ u64::from(issued[d]),
+                        (n * 512) as usize,
+                    );
                     let io = da
                         .write(&mut h.stack.xpt, lba, data.clone())
                         .map_err(|e| periph("WRITE", e))?;
@@ -193,9 +200,21 @@ pub fn run(a: &JobArgs) -> Result<()> {
         let len = (f.n * 512) as usize;
         if !r.is_ok() {
             tally.errors += 1;
-            failed(&r, format!("{} disk {} LBA {}+{}", if f.write { "WRITE" } else { "READ" }, disks[f.disk].0, f.lba, f.n));
+            failed(
+                &r,
+                format!(
+                    "{} disk {} LBA {}+{}",
+                    if f.write { "WRITE" } else { "READ" },
+                    disks[f.disk].0,
+                    f.lba,
+                    f.n
+                ),
+            );
         } else if f.write {
-            let i = pending_data.iter().position(|(io, _)| *io == f.io).expect("kept");
+            let i = pending_data
+                .iter()
+                .position(|(io, _)| *io == f.io)
+                .expect("kept");
             let (_, data) = pending_data.swap_remove(i);
             shadow[f.disk][off..off + len].copy_from_slice(&data);
             tally.bytes_written += len as u64;
@@ -287,7 +306,10 @@ pub fn run(a: &JobArgs) -> Result<()> {
         let on_file = std::fs::read(p).map_err(|e| Error::file(p, e))?;
         if on_file != shadow[i] {
             tally.mismatches += 1;
-            eprintln!("hbactl: image {} differs from the data written", p.display());
+            eprintln!(
+                "hbactl: image {} differs from the data written",
+                p.display()
+            );
         }
     }
 
@@ -299,8 +321,12 @@ pub fn run(a: &JobArgs) -> Result<()> {
     let secs = sim as f64 / 1e9;
     let bytes = tally.bytes_read + tally.bytes_written;
     println!();
-    println!("workload: {} requests ({} disk, {} tape) through da/sa, queue depth up to 4 per disk",
-        tally.requests, u64::from(a.ops) * disks.len() as u64 + 2, tally.requests - u64::from(a.ops) * disks.len() as u64 - 2);
+    println!(
+        "workload: {} requests ({} disk, {} tape) through da/sa, queue depth up to 4 per disk",
+        tally.requests,
+        u64::from(a.ops) * disks.len() as u64 + 2,
+        tally.requests - u64::from(a.ops) * disks.len() as u64 - 2
+    );
     println!(
         "  errors {}, data mismatches {}, bus protocol violations {}",
         tally.errors, tally.mismatches, violations
@@ -325,8 +351,19 @@ pub fn run(a: &JobArgs) -> Result<()> {
         secs * 1e3 / wall.as_secs_f64(),
         wall0.elapsed().as_secs_f64()
     );
-    println!("images: {}", images.iter().map(|(_, p)| p.display().to_string()).collect::<Vec<_>>().join(", "));
-    println!("decoded bus log: {} ({} lines)", log_path.display(), log.lines().count());
+    println!(
+        "images: {}",
+        images
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "decoded bus log: {} ({} lines)",
+        log_path.display(),
+        log.lines().count()
+    );
     match &a.trace {
         Some(p) => println!("waveform (FST): {}", p.display()),
         None => println!("waveform: not written (add --trace FILE.fst)"),

@@ -134,7 +134,8 @@ enum Cmd {
         input: PathBuf,
     },
     /// Send a raw CDB (hex) through the pass periph, without error recovery.
-    Cmd {
+    #[command(name = "cmd")]
+    Raw {
         /// Device.
         dev: String,
         /// CDB bytes in hex, e.g. "12 00 00 00 24 00".
@@ -267,7 +268,7 @@ fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<(
             out,
         } => scsi::read(h, dev, *lba, *count, out),
         Cmd::Write { dev, lba, input } => scsi::write(h, dev, *lba, input),
-        Cmd::Cmd {
+        Cmd::Raw {
             dev,
             cdb,
             data_in,
@@ -324,11 +325,9 @@ fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<(
                 cluster: *cluster,
             },
         ),
-        Cmd::Run { .. }
-        | Cmd::Sense { .. }
-        | Cmd::Regs
-        | Cmd::Selftest
-        | Cmd::Seq { .. } => unreachable!("handled without a stack"),
+        Cmd::Run { .. } | Cmd::Sense { .. } | Cmd::Regs | Cmd::Selftest | Cmd::Seq { .. } => {
+            unreachable!("handled without a stack")
+        }
     }
 }
 

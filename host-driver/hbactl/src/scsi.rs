@@ -103,11 +103,10 @@ pub fn inquiry<T: HbaTransport>(h: &mut Hba<T>, dev: &str, json: bool) -> Result
     let d = h.device(dev)?;
     let std_r = h.raw(&d, &hba_cam::scsi_cmd::inquiry(None, 96), PassData::In(96))?;
     ok_or_device(&std_r, "INQUIRY")?;
-    let std = hba_cam::scsi_cmd::InquiryData::parse(&std_r.data)
-        .map_err(|e| Error::Device {
-            what: "INQUIRY".into(),
-            detail: e.to_string(),
-        })?;
+    let std = hba_cam::scsi_cmd::InquiryData::parse(&std_r.data).map_err(|e| Error::Device {
+        what: "INQUIRY".into(),
+        detail: e.to_string(),
+    })?;
     let mut vpd = Vec::new();
     for page in [
         scsi_defs::inquiry::VPD_SUPPORTED_PAGES,
@@ -172,7 +171,10 @@ pub fn inquiry<T: HbaTransport>(h: &mut Hba<T>, dev: &str, json: bool) -> Result
         });
         return Ok(());
     }
-    println!("{}: <{} {} {}>", d.addr, std.vendor, std.product, std.revision);
+    println!(
+        "{}: <{} {} {}>",
+        d.addr, std.vendor, std.product, std.revision
+    );
     println!(
         "  type {:#04x} ({}), {}removable, SPC version {}, response format {}",
         std.device_type,
@@ -188,7 +190,10 @@ pub fn inquiry<T: HbaTransport>(h: &mut Hba<T>, dev: &str, json: bool) -> Result
         yn(std.cmdque)
     );
     println!("  VPD pages: {}", hex(&pages));
-    println!("  serial number (VPD 0x80): {}", serial.as_deref().unwrap_or("-"));
+    println!(
+        "  serial number (VPD 0x80): {}",
+        serial.as_deref().unwrap_or("-")
+    );
     for id in &ids {
         println!(
             "  identifier (VPD 0x83): {} {}: {}",

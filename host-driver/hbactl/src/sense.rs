@@ -13,8 +13,14 @@ const ASC_TEXT: &[((u8, u8), &str)] = &[
     ((0x00, 0x05), "End-of-data detected"),
     ((0x04, 0x00), "Logical unit not ready, cause not reportable"),
     ((0x04, 0x01), "Logical unit is in process of becoming ready"),
-    ((0x04, 0x02), "Logical unit not ready, initializing command required"),
-    ((0x04, 0x03), "Logical unit not ready, manual intervention required"),
+    (
+        (0x04, 0x02),
+        "Logical unit not ready, initializing command required",
+    ),
+    (
+        (0x04, 0x03),
+        "Logical unit not ready, manual intervention required",
+    ),
     ((0x0C, 0x00), "Write error"),
     ((0x11, 0x00), "Unrecovered read error"),
     ((0x14, 0x00), "Recorded entity not found"),
@@ -26,8 +32,14 @@ const ASC_TEXT: &[((u8, u8), &str)] = &[
     ((0x25, 0x00), "Logical unit not supported"),
     ((0x26, 0x00), "Invalid field in parameter list"),
     ((0x27, 0x00), "Write protected"),
-    ((0x28, 0x00), "Not ready to ready change, medium may have changed"),
-    ((0x29, 0x00), "Power on, reset, or bus device reset occurred"),
+    (
+        (0x28, 0x00),
+        "Not ready to ready change, medium may have changed",
+    ),
+    (
+        (0x29, 0x00),
+        "Power on, reset, or bus device reset occurred",
+    ),
     ((0x29, 0x01), "Power on occurred"),
     ((0x29, 0x02), "SCSI bus reset occurred"),
     ((0x29, 0x03), "Bus device reset function occurred"),

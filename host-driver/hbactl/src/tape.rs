@@ -126,7 +126,9 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: boo
     for op in ops {
         match op {
             TapeOp::Rewind => {
-                let io = sa.rewind(&mut h.stack.xpt).map_err(|e| periph("REWIND", e))?;
+                let io = sa
+                    .rewind(&mut h.stack.xpt)
+                    .map_err(|e| periph("REWIND", e))?;
                 h.wait_ok(io, "REWIND")?;
                 println!("rewound");
             }
@@ -143,11 +145,21 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: boo
                 let r = h.raw(&d, &space_cdb(code, *n), PassData::None)?;
                 if !passed(&r) {
                     return Err(Error::Device {
-                        what: format!("SPACE {n} {}", if code == 1 { "filemarks" } else { "records" }),
+                        what: format!(
+                            "SPACE {n} {}",
+                            if code == 1 { "filemarks" } else { "records" }
+                        ),
                         detail: describe_failure(&r),
                     });
                 }
-                println!("spaced {n} {}", if code == 1 { "filemark(s)" } else { "record(s)" });
+                println!(
+                    "spaced {n} {}",
+                    if code == 1 {
+                        "filemark(s)"
+                    } else {
+                        "record(s)"
+                    }
+                );
             }
             TapeOp::Eod => {
                 settle(h, sa)?;
@@ -162,7 +174,9 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: boo
             }
             TapeOp::Status => {
                 let tur = {
-                    let io = sa.tur(&mut h.stack.xpt).map_err(|e| periph("TEST UNIT READY", e))?;
+                    let io = sa
+                        .tur(&mut h.stack.xpt)
+                        .map_err(|e| periph("TEST UNIT READY", e))?;
                     h.wait(io)?
                 };
                 let ready = passed(&tur);

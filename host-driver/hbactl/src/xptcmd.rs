@@ -111,12 +111,19 @@ fn show(name: &str, x: &XferJson) {
 
 /// `negotiate`: show user/goal/current, after setting the user's limits when asked (a
 /// TEST UNIT READY follows a change so the new goal is negotiated and "current" shows it).
-pub fn negotiate<T: HbaTransport>(h: &mut Hba<T>, dev: &str, set: &NegArgs, json: bool) -> Result<()> {
+pub fn negotiate<T: HbaTransport>(
+    h: &mut Hba<T>,
+    dev: &str,
+    set: &NegArgs,
+    json: bool,
+) -> Result<()> {
     let d = h.device(dev)?;
     if set.any() {
         if let Some(p) = set.period {
             if p == 0 {
-                return Err(Error::Usage("period factor 0 is not a rate; use --offset 0 for async".into()));
+                return Err(Error::Usage(
+                    "period factor 0 is not a rate; use --offset 0 for async".into(),
+                ));
             }
         }
         let ts = TranSettings {
@@ -130,10 +137,18 @@ pub fn negotiate<T: HbaTransport>(h: &mut Hba<T>, dev: &str, set: &NegArgs, json
             },
             tq_enb: set.tags,
         };
-        h.ccb(d.addr.path(), CcbBody::SetTranSettings(ts), "XPT_SET_TRAN_SETTINGS")?;
+        h.ccb(
+            d.addr.path(),
+            CcbBody::SetTranSettings(ts),
+            "XPT_SET_TRAN_SETTINGS",
+        )?;
         // The goal changed only if the SIM clipped it below the old one; renegotiation
         // happens on the next selection.
-        let io = h.raw(&d, &hba_cam::scsi_cmd::tur(), hba_cam::periph::pass::PassData::None)?;
+        let io = h.raw(
+            &d,
+            &hba_cam::scsi_cmd::tur(),
+            hba_cam::periph::pass::PassData::None,
+        )?;
         let _ = io;
     }
     let user = h.tran(d.addr, TranType::User)?;
