@@ -9,6 +9,7 @@ mod error;
 mod hba;
 mod image;
 mod job;
+mod nbd;
 mod scsi;
 mod sense;
 mod tape;
@@ -207,6 +208,11 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         cluster: u64,
     },
+    /// Export a disk to other programs.
+    Serve {
+        #[command(subcommand)]
+        proto: ServeProto,
+    },
     /// Dump every register, decoded.
     Regs,
     /// Identification, scratch, card memory by BAR and DMA, interrupt path.
@@ -218,6 +224,30 @@ enum Cmd {
         symbols: Option<PathBuf>,
         #[command(subcommand)]
         op: bringupcmd::SeqOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServeProto {
+    /// NBD on 127.0.0.1 (qemu-img, qemu-io, nbdcopy): READ, WRITE, FLUSH, DISC.
+    Nbd {
+        /// Device.
+        dev: String,
+        /// TCP port (0: a free one, printed on the first line).
+        #[arg(long, default_value_t = 10809)]
+        port: u16,
+        /// Export name.
+        #[arg(long, default_value = "hba")]
+        name: String,
+        /// Refuse writes.
+        #[arg(long)]
+        read_only: bool,
+        /// Stop after this many connections (0: only on SIGINT/SIGTERM).
+        #[arg(long, default_value_t = 0)]
+        clients: u32,
+        /// Seconds without a client (or from a connected one) before stopping.
+        #[arg(long, default_value_t = 600)]
+        idle: u64,
     },
 }
 
@@ -323,6 +353,27 @@ fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<(
                 map,
                 retries: *retries,
                 cluster: *cluster,
+            },
+        ),
+        Cmd::Serve {
+            proto:
+                ServeProto::Nbd {
+                    dev,
+                    port,
+                    name,
+                    read_only,
+                    clients,
+                    idle,
+                },
+        } => nbd::serve(
+            h,
+            dev,
+            &nbd::ServeArgs {
+                port: *port,
+                name: name.clone(),
+                read_only: *read_only,
+                clients: *clients,
+                idle: std::time::Duration::from_secs(*idle),
             },
         ),
         Cmd::Run { .. } | Cmd::Sense { .. } | Cmd::Regs | Cmd::Selftest | Cmd::Seq { .. } => {
