@@ -189,7 +189,7 @@ impl<T: HbaTransport> Export<'_, T> {
         let first = off / self.bl;
         let last = (off + data.len() as u64).div_ceil(self.bl);
         let s = (off - first * self.bl) as usize;
-        if s == 0 && data.len() as u64 % self.bl == 0 {
+        if s == 0 && (data.len() as u64).is_multiple_of(self.bl) {
             return self.write_blocks(first, data);
         }
         let mut buf = vec![0u8; ((last - first) * self.bl) as usize];
