@@ -84,7 +84,7 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
         /// Requests per disk.
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 80)]
         ops: u32,
         /// Workload seed.
         #[arg(long, default_value_t = 1)]
@@ -426,7 +426,7 @@ fn xdma_cmd(cli: &Cli, cmd: &Cmd) -> Result<()> {
 fn dispatch(cli: &Cli) -> Result<()> {
     let default = Cmd::Run {
         workdir: None,
-        ops: 120,
+        ops: 80,
         seed: 1,
     };
     let cmd = cli.cmd.as_ref().unwrap_or(&default);
