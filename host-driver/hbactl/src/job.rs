@@ -164,7 +164,9 @@ pub fn run(a: &JobArgs) -> Result<()> {
             let overlap = q
                 .iter()
                 .any(|f| f.disk == d && f.lba < lba + n && lba < f.lba + f.n);
-            if !overlap {
+            // At most 4 in flight on one disk (its tagged queue depth here).
+            let busy = q.iter().filter(|f| f.disk == d).count() >= 4;
+            if !overlap && !busy {
                 let io = if write {
                     let data = pattern(
                         a.seed ^ (d as u64) << 32 ^ u64::from(issued[d]),
