@@ -152,6 +152,29 @@ enum Cmd {
         #[arg(long)]
         out_file: Option<PathBuf>,
     },
+    /// START STOP UNIT with START=1.
+    Start {
+        /// Device.
+        dev: String,
+    },
+    /// START STOP UNIT with START=0.
+    Stop {
+        /// Device.
+        dev: String,
+    },
+    /// START STOP UNIT with LOEJ=1 (unload the medium).
+    Eject {
+        /// Device.
+        dev: String,
+    },
+    /// Show (or set with --openings) a device's openings and tagged queuing.
+    Tags {
+        /// Device.
+        dev: String,
+        /// New openings.
+        #[arg(long)]
+        openings: Option<u32>,
+    },
     /// Reset a device (BUS DEVICE RESET) or, with `bus`, the whole bus.
     Reset {
         /// Device, or `bus`.
@@ -316,6 +339,10 @@ fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<(
             json,
         ),
         Cmd::Reset { what } => xptcmd::reset(h, what),
+        Cmd::Start { dev } => scsi::start_stop(h, dev, scsi::Power::Start),
+        Cmd::Stop { dev } => scsi::start_stop(h, dev, scsi::Power::Stop),
+        Cmd::Eject { dev } => scsi::start_stop(h, dev, scsi::Power::Eject),
+        Cmd::Tags { dev, openings } => xptcmd::tags(h, dev, *openings, json),
         Cmd::Negotiate {
             dev,
             period,

@@ -497,6 +497,40 @@ pub fn cmd<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &CmdArgs<'_>, json: bo
     ok_or_device(&r, &format!("CDB {}", hex(&cdb)))
 }
 
+/// What `start`, `stop` and `eject` send.
+#[derive(Copy, Clone, Debug)]
+pub enum Power {
+    /// START=1.
+    Start,
+    /// START=0.
+    Stop,
+    /// START=0, LOEJ=1.
+    Eject,
+}
+
+/// `start` / `stop` / `eject`: START STOP UNIT.
+pub fn start_stop<T: HbaTransport>(h: &mut Hba<T>, dev: &str, p: Power) -> Result<()> {
+    let d = h.device(dev)?;
+    let b4 = match p {
+        Power::Start => 0x01,
+        Power::Stop => 0x00,
+        Power::Eject => 0x02,
+    };
+    let cdb = [scsi_defs::opcode::START_STOP_UNIT, 0, 0, 0, b4, 0];
+    let r = h.raw(&d, &cdb, PassData::None)?;
+    ok_or_device(&r, "START STOP UNIT")?;
+    println!(
+        "{}: {}",
+        d.addr,
+        match p {
+            Power::Start => "started",
+            Power::Stop => "stopped",
+            Power::Eject => "ejected",
+        }
+    );
+    Ok(())
+}
+
 /// `sense`: decode sense bytes given as hex.
 pub fn sense(bytes: &str, json: bool) -> Result<()> {
     let b = crate::hba::parse_hex(bytes)?;

@@ -179,3 +179,42 @@ pub fn negotiate<T: HbaTransport>(
     }
     Ok(())
 }
+
+/// `tags`: the device's openings (commands the XPT lets it have at once) and whether it
+/// runs tagged; `--openings N` changes them (RELSIM_ADJUST_OPENINGS).
+pub fn tags<T: HbaTransport>(
+    h: &mut Hba<T>,
+    dev: &str,
+    set: Option<u32>,
+    json: bool,
+) -> Result<()> {
+    let d = h.device(dev)?;
+    if let Some(n) = set {
+        if n == 0 || n > 256 {
+            return Err(Error::Usage("--openings must be 1..256".into()));
+        }
+        h.stack
+            .xpt
+            .set_dev_openings(d.addr, n)
+            .map_err(|e| Error::Device {
+                what: "set openings".into(),
+                detail: e.to_string(),
+            })?;
+    }
+    let openings = h.stack.xpt.dev_openings(d.addr).unwrap_or(0);
+    let tagged = h.tran(d.addr, TranType::Current)?.tq_enb.unwrap_or(false);
+    if json {
+        print_json(&serde_json::json!({
+            "addr": d.addr.to_string(),
+            "openings": openings,
+            "tagged": tagged,
+        }));
+    } else {
+        println!(
+            "{}: {openings} openings, tagged queuing {}",
+            d.addr,
+            if tagged { "on" } else { "off" }
+        );
+    }
+    Ok(())
+}

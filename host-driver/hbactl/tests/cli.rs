@@ -432,3 +432,34 @@ fn any_sim_subcommand_writes_the_waveform_and_bus_log() {
     let log = String::from_utf8(s.read("t.log")).unwrap();
     assert!(log.contains("ID7->ID0"), "{log}");
 }
+
+#[test]
+fn start_stop_eject_and_tags() {
+    let s = Scratch::new();
+    for (cmd, b4, said) in [
+        ("stop", "00", "stopped"),
+        ("start", "01", "started"),
+        ("eject", "02", "ejected"),
+    ] {
+        let r = s.run(&["--bus-log", "ss.log", cmd, "3"]);
+        assert_eq!(r.code, 0, "{cmd}: {r:?}");
+        assert!(r.out.contains(said), "{r:?}");
+        let log = String::from_utf8(s.read("ss.log")).unwrap();
+        assert!(
+            log.contains(&format!(
+                "ID7->ID3 COMMAND 1b 00 00 00 {b4} 00 (START STOP UNIT)"
+            )),
+            "{cmd}: {log}"
+        );
+    }
+    let r = s.run(&["--json", "tags", "0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r);
+    assert_eq!(v["tagged"], true, "{r:?}");
+    assert!(v["openings"].as_u64().unwrap() > 1, "{r:?}");
+    let r = s.run(&["--json", "tags", "0", "--openings", "3"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r)["openings"], 3, "{r:?}");
+    let r = s.run(&["tags", "0", "--openings", "0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+}
