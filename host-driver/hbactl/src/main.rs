@@ -499,3 +499,64 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    //! Every parser of user- or device-supplied bytes returns an error, never panics,
+    //! on deterministic random and mutated inputs.
+
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    /// Random bytes biased towards the characters these formats use.
+    fn junk(r: &mut impl FnMut() -> u64) -> Vec<u8> {
+        const ALPHA: &[u8] = b"0123456789abcdefx+-*/?# \n\t:=[]\"'.,ikdtypeimagerulelba\xff\x00";
+        let n = (r() % 200) as usize;
+        (0..n)
+            .map(|_| {
+                let v = r();
+                if v % 4 == 0 {
+                    v as u8
+                } else {
+                    ALPHA[(v >> 8) as usize % ALPHA.len()]
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parsers_survive_junk() {
+        let mut r = rng(11);
+        let map = crate::image::Map::new(0x10000).render("x");
+        let bus = crate::bus::DEFAULT_BUS.as_bytes().to_vec();
+        for i in 0..3000 {
+            let mut b = junk(&mut r);
+            // Half the cases: a valid document with a few bytes changed.
+            if i % 2 == 0 {
+                let base = if i % 4 == 0 { map.as_bytes() } else { &bus[..] };
+                b = base.to_vec();
+                for _ in 0..3 {
+                    let p = (r() as usize) % b.len();
+                    b[p] = r() as u8;
+                }
+            }
+            let t = String::from_utf8_lossy(&b);
+            let _ = crate::image::Map::parse(&t);
+            let _ = crate::bus::BusDesc::parse(&t, "fuzz");
+            let _ = crate::hba::parse_hex(&t);
+            let _ = crate::hba::parse_addr(&t);
+            let _ = crate::scsi::parse_devid_vpd(&b);
+            let _ = hba_cam::sense::Sense::parse(&b);
+            let words: Vec<String> = t.split_whitespace().map(String::from).collect();
+            let _ = crate::tape::parse_ops(&words);
+        }
+    }
+}

@@ -176,3 +176,93 @@ fn sigterm_stops_the_server_cleanly_and_read_only_refuses_writes() {
     assert!(out.contains("served 2 connection(s)"), "{out}{err}");
     assert!(s.read("disk.img") == img, "nothing was written");
 }
+
+/// Hostile clients are dropped (never a panic, never a hang) and the server carries on:
+/// an oversized option, a bad request magic after EXPORT_NAME, then a well-behaved
+/// client that reads a block, asks for a block past the end (EINVAL) and disconnects.
+#[test]
+fn hostile_clients_are_dropped_and_the_server_carries_on() {
+    use std::io::{Read, Write};
+    let s = Scratch::with_bus(BUS);
+    let img = pattern(9, 512 * 512);
+    s.write("disk.img", &img);
+    let (child, port) = serve(&s, &["--clients", "3"]);
+    let hello = |c: &mut std::net::TcpStream| {
+        let mut g = [0u8; 18];
+        c.read_exact(&mut g).unwrap();
+        assert_eq!(&g[..8], b"NBDMAGIC");
+        assert_eq!(&g[8..16], b"IHAVEOPT");
+        c.write_all(&3u32.to_be_bytes()).unwrap(); // fixed newstyle, no zeroes
+    };
+    let opt = |c: &mut std::net::TcpStream, o: u32, data: &[u8], len: u32| {
+        let mut m = b"IHAVEOPT".to_vec();
+        m.extend_from_slice(&o.to_be_bytes());
+        m.extend_from_slice(&len.to_be_bytes());
+        m.extend_from_slice(data);
+        c.write_all(&m).unwrap();
+    };
+    let eof = |c: &mut std::net::TcpStream| {
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+    };
+    // 1. An option claiming 4 GiB of payload.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    hello(&mut c);
+    opt(&mut c, 7, &[], u32::MAX);
+    eof(&mut c);
+    // 2. EXPORT_NAME, then garbage instead of a request.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    hello(&mut c);
+    opt(&mut c, 1, b"hba", 3);
+    let mut r = [0u8; 10];
+    c.read_exact(&mut r).unwrap();
+    assert_eq!(
+        u64::from_be_bytes(r[..8].try_into().unwrap()),
+        512 * 512,
+        "export size"
+    );
+    c.write_all(&[0xde; 28]).unwrap();
+    eof(&mut c);
+    // 3. A proper client.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    hello(&mut c);
+    opt(&mut c, 1, b"", 0);
+    c.read_exact(&mut r).unwrap();
+    let req = |c: &mut std::net::TcpStream, ty: u16, handle: u64, off: u64, len: u32| {
+        let mut m = 0x2560_9513u32.to_be_bytes().to_vec();
+        m.extend_from_slice(&0u16.to_be_bytes());
+        m.extend_from_slice(&ty.to_be_bytes());
+        m.extend_from_slice(&handle.to_be_bytes());
+        m.extend_from_slice(&off.to_be_bytes());
+        m.extend_from_slice(&len.to_be_bytes());
+        c.write_all(&m).unwrap();
+    };
+    let simple = |c: &mut std::net::TcpStream| {
+        let mut h = [0u8; 16];
+        c.read_exact(&mut h).unwrap();
+        assert_eq!(u32::from_be_bytes(h[..4].try_into().unwrap()), 0x6744_6698);
+        (
+            u32::from_be_bytes(h[4..8].try_into().unwrap()),
+            u64::from_be_bytes(h[8..16].try_into().unwrap()),
+        )
+    };
+    req(&mut c, 0, 77, 1536, 700);
+    assert_eq!(simple(&mut c), (0, 77));
+    let mut d = vec![0u8; 700];
+    c.read_exact(&mut d).unwrap();
+    assert!(d == img[1536..2236], "READ data");
+    req(&mut c, 0, 78, 512 * 512 - 100, 200);
+    assert_eq!(simple(&mut c), (22, 78), "past the end: EINVAL");
+    req(&mut c, 9, 79, 0, 0);
+    assert_eq!(simple(&mut c), (95, 79), "unknown command: ENOTSUP");
+    req(&mut c, 2, 80, 0, 0);
+    eof(&mut c);
+    let (code, out, err) = finish(child);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("served 3 connection(s)"), "{out}{err}");
+    assert!(
+        err.contains("handshake") && err.contains("client dropped"),
+        "{err}"
+    );
+    assert!(s.read("disk.img") == img);
+}
