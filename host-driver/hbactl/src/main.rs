@@ -523,7 +523,7 @@ mod hostile {
         (0..n)
             .map(|_| {
                 let v = r();
-                if v % 4 == 0 {
+                if v.is_multiple_of(4) {
                     v as u8
                 } else {
                     ALPHA[(v >> 8) as usize % ALPHA.len()]
@@ -540,8 +540,8 @@ mod hostile {
         for i in 0..3000 {
             let mut b = junk(&mut r);
             // Half the cases: a valid document with a few bytes changed.
-            if i % 2 == 0 {
-                let base = if i % 4 == 0 { map.as_bytes() } else { &bus[..] };
+            if i.is_multiple_of(2) {
+                let base = if i.is_multiple_of(4) { map.as_bytes() } else { &bus[..] };
                 b = base.to_vec();
                 for _ in 0..3 {
                     let p = (r() as usize) % b.len();
