@@ -537,11 +537,15 @@ mod hostile {
         let mut r = rng(11);
         let map = crate::image::Map::new(0x10000).render("x");
         let bus = crate::bus::DEFAULT_BUS.as_bytes().to_vec();
-        for i in 0..3000 {
+        for i in 0..3000u32 {
             let mut b = junk(&mut r);
             // Half the cases: a valid document with a few bytes changed.
             if i.is_multiple_of(2) {
-                let base = if i.is_multiple_of(4) { map.as_bytes() } else { &bus[..] };
+                let base = if i.is_multiple_of(4) {
+                    map.as_bytes()
+                } else {
+                    &bus[..]
+                };
                 b = base.to_vec();
                 for _ in 0..3 {
                     let p = (r() as usize) % b.len();
