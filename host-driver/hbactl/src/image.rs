@@ -236,6 +236,8 @@ pub struct ImageArgs<'a> {
     pub retries: u32,
     /// Blocks per read while copying.
     pub cluster: u64,
+    /// Picture of the map.
+    pub png: Option<&'a Path>,
 }
 
 struct Ctx<'a, T: HbaTransport> {
@@ -437,6 +439,10 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ImageArgs<'_>) -> Res
     c.map.current_pass = 1;
     c.img.sync_all().map_err(|e| Error::file(a.out, e))?;
     c.save()?;
+    if let Some(p) = a.png {
+        std::fs::write(p, crate::png::map_png(&c.map, bl)).map_err(|e| Error::file(p, e))?;
+        println!("map picture {}", p.display());
+    }
     let bad = c.map.bytes(St::Bad);
     println!(
         "{}: {} bytes, {} reads of {} bytes, {} read errors; rescued {} bytes, bad {} bytes in {} area(s)",

@@ -10,6 +10,7 @@ mod hba;
 mod image;
 mod job;
 mod nbd;
+mod png;
 mod scsi;
 mod sense;
 mod tape;
@@ -230,6 +231,9 @@ enum Cmd {
         /// Blocks per read in the first pass.
         #[arg(long, default_value_t = 64)]
         cluster: u64,
+        /// Also draw the map as a PNG (green rescued, red bad).
+        #[arg(long)]
+        png: Option<PathBuf>,
     },
     /// Export a disk to other programs.
     Serve {
@@ -372,6 +376,7 @@ fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<(
             map,
             retries,
             cluster,
+            png,
         } => image::run(
             h,
             dev,
@@ -380,6 +385,7 @@ fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<(
                 map,
                 retries: *retries,
                 cluster: *cluster,
+                png: png.as_deref(),
             },
         ),
         Cmd::Serve {

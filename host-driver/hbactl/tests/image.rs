@@ -46,6 +46,39 @@ fn bad_areas(map: &str) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// With python3 (Debian's base), an independent decoder checks the PNG (chunk CRCs,
+/// zlib with its Adler-32) and finds the 5 red cells of the 5 bad blocks.
+fn check_png(p: &std::path::Path) {
+    let png = std::fs::read(p).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let script = r#"
+import sys, struct, zlib
+b = open(sys.argv[1], 'rb').read()
+i, idat, w, h = 8, b'', 0, 0
+while i < len(b):
+    n, = struct.unpack('>I', b[i:i+4]); t = b[i+4:i+8]; d = b[i+8:i+8+n]
+    assert zlib.crc32(t + d) == struct.unpack('>I', b[i+8+n:i+12+n])[0], t
+    if t == b'IHDR': w, h = struct.unpack('>II', d[:8])
+    if t == b'IDAT': idat += d
+    i += 12 + n
+raw = zlib.decompress(idat)
+red = sum(1 for y in range(h) for x in range(w)
+          if raw[y*(1+3*w)+1+3*x : y*(1+3*w)+4+3*x] == bytes([0xe0, 0x20, 0x20]))
+print(w, h, red)
+"#;
+    match std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(p)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "256 2 5");
+        }
+        Ok(o) => panic!("PNG check: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => eprintln!("python3 missing: PNG decoded only by the unit test"),
+    }
+}
+
 fn ddrescuelog() -> Option<std::path::PathBuf> {
     ["/usr/bin/ddrescuelog", "/usr/local/bin/ddrescuelog"]
         .iter()
@@ -68,6 +101,8 @@ fn imaging_a_disk_with_medium_errors_then_retrying_only_the_bad_areas() {
         "copy.map",
         "--cluster",
         "64",
+        "--png",
+        "copy.png",
     ]);
     // Bad sectors remain: a device error, with the summary printed.
     assert_eq!(r.code, 2, "{r:?}");
@@ -97,6 +132,7 @@ fn imaging_a_disk_with_medium_errors_then_retrying_only_the_bad_areas() {
         }
     }
     assert_eq!(s.read("src.img"), src, "the source is never written");
+    check_png(&s.path("copy.png"));
 
     if let Some(tool) = ddrescuelog() {
         // GNU ddrescuelog reads our mapfile and lists the same bad blocks.
