@@ -11,9 +11,12 @@ all: test
 setup:
 	@scripts/setup.sh
 
-# The main job: the co-simulated core's self-test (real RTL under Verilator).
+# The main job: boots the co-simulated HBA (real RTL under Verilator, pin-level SCSI bus
+# with two disks and a tape on fresh images in build/run), scans, runs a verified mixed
+# workload through the CAM periphs and prints a summary. `hbactl selftest` is the old one.
+# TRACE=file.fst also writes the waveform.
 run: setup
-	$(CARGO) run -q -p hbactl -- selftest
+	$(CARGO) run -q -p hbactl -- run --workdir $(BUILD)/run $(if $(TRACE),--trace $(TRACE))
 
 # synth is part of the gate (about 10 s on top of lint): a latch, an undriven net or a
 # second driver fails CI before anyone takes the Verilog to Vivado.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build needs and is missing: Verilator, yosys, a C++ compiler, zlib
-# headers (FST traces), make and tclsh, from the OS packages. Idempotent: does nothing when all
+# headers (FST traces), make, tclsh (the Vivado scripts' structural check), and for
+# hbactl's tests qemu-utils (qemu-io, qemu-img: the NBD export) and gddrescue
+# (ddrescuelog: checks image mapfiles), from the OS packages. Idempotent: does nothing when all
 # are present. Rust itself (cargo) must come from rustup; it cannot be installed here.
 set -euo pipefail
 
@@ -12,6 +14,8 @@ command -v make >/dev/null 2>&1 || need+=(make)
 # tclsh: the structural check of the Vivado scripts (bitstreams/check/check.tcl).
 command -v tclsh >/dev/null 2>&1 || need+=(tcl)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v qemu-io >/dev/null 2>&1 && command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+command -v ddrescuelog >/dev/null 2>&1 || need+=(gddrescue)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

@@ -1,18 +1,37 @@
 //! `hbactl`: the command people type to reach the HBA, co-simulated or on a board.
+//!
+//! Without a subcommand it runs the main job (`make run`). Exit codes are documented in
+//! [`error`]: 0 ok, 1 usage, 2 device/CAM error, 3 no such device, 4 bad input, 5 HBA.
+
+mod bringupcmd;
+mod bus;
+mod error;
+mod hba;
+mod image;
+mod job;
+mod nbd;
+mod png;
+mod scsi;
+mod sense;
+mod tape;
+mod xptcmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use hba_firmware::asm::SymbolMap;
+use error::{Error, Result, EXIT_OK, EXIT_USAGE};
+use hba::{Hba, HbaTransport};
 use hba_host_driver::transport::xdma::{XdmaConfig, XdmaTransport};
 use hba_host_driver::Transport;
-use hba_host_driver::{bringup, seqctl};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "hbactl",
     version,
-    about = "Control the FPGA parallel-SCSI host bus adapter"
+    about = "Control the FPGA parallel-SCSI host bus adapter",
+    after_help = "Exit codes: 0 ok, 1 usage, 2 device or CAM error, 3 no such device, \
+                  4 bad input file or TOML, 5 HBA could not be opened.\n\
+                  Without a subcommand, runs the main job (see `hbactl run --help`)."
 )]
 struct Cli {
     /// Which card to talk to: the co-simulated core or a board through XDMA.
@@ -21,14 +40,23 @@ struct Cli {
     /// XDMA device (with --backend xdma), e.g. /dev/xdma0.
     #[arg(long, default_value = "/dev/xdma0", global = true)]
     device: PathBuf,
+    /// Bus description (TOML) for --backend sim; default: two disks and a tape in build/run.
+    #[arg(long, global = true)]
+    bus: Option<PathBuf>,
     /// Write an FST waveform of the co-simulated core to this file (--backend sim).
     #[arg(long, global = true)]
     trace: Option<PathBuf>,
+    /// Write the decoded SCSI bus log to this file at the end (--backend sim).
+    #[arg(long, global = true)]
+    bus_log: Option<PathBuf>,
+    /// Listings and status as JSON.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Backend {
     /// Verilator model of the RTL.
     Sim,
@@ -36,8 +64,182 @@ enum Backend {
     Xdma,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OnOff {
+    On,
+    Off,
+}
+
+impl From<OnOff> for bool {
+    fn from(v: OnOff) -> bool {
+        v == OnOff::On
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
+    /// The main job: boot the co-simulated HBA on the built-in bus, scan, run a verified
+    /// mixed workload, print a summary (what `make run` runs).
+    Run {
+        /// Work folder for fresh images, the bus log and the trace.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+        /// Requests per disk.
+        #[arg(long, default_value_t = 80)]
+        ops: u32,
+        /// Workload seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// List the devices the bus scan found.
+    Devlist,
+    /// Scan the bus again and list the devices.
+    Rescan,
+    /// Standard INQUIRY data and VPD pages 0x00, 0x80 (serial), 0x83 (identifiers).
+    Inquiry {
+        /// Device: TARGET, TARGET:LUN or BUS:TARGET:LUN.
+        dev: String,
+    },
+    /// TEST UNIT READY.
+    Tur {
+        /// Device.
+        dev: String,
+    },
+    /// READ CAPACITY.
+    Readcap {
+        /// Device.
+        dev: String,
+    },
+    /// Read blocks into a file.
+    Read {
+        /// Device.
+        dev: String,
+        /// First block.
+        #[arg(long)]
+        lba: u64,
+        /// Number of blocks.
+        #[arg(long)]
+        count: u64,
+        /// Output file.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Write a file (whole blocks) at an LBA, then SYNCHRONIZE CACHE.
+    Write {
+        /// Device.
+        dev: String,
+        /// First block.
+        #[arg(long)]
+        lba: u64,
+        /// Input file.
+        #[arg(short, long)]
+        input: PathBuf,
+    },
+    /// Send a raw CDB (hex) through the pass periph, without error recovery.
+    #[command(name = "cmd")]
+    Raw {
+        /// Device.
+        dev: String,
+        /// CDB bytes in hex, e.g. "12 00 00 00 24 00".
+        #[arg(long)]
+        cdb: String,
+        /// Read this many bytes of data in.
+        #[arg(long = "in")]
+        data_in: Option<usize>,
+        /// Write data in to this file (else it is shown as hex).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Send this file as data out.
+        #[arg(long)]
+        out_file: Option<PathBuf>,
+    },
+    /// START STOP UNIT with START=1.
+    Start {
+        /// Device.
+        dev: String,
+    },
+    /// START STOP UNIT with START=0.
+    Stop {
+        /// Device.
+        dev: String,
+    },
+    /// START STOP UNIT with LOEJ=1 (unload the medium).
+    Eject {
+        /// Device.
+        dev: String,
+    },
+    /// Show (or set with --openings) a device's openings and tagged queuing.
+    Tags {
+        /// Device.
+        dev: String,
+        /// New openings.
+        #[arg(long)]
+        openings: Option<u32>,
+    },
+    /// Reset a device (BUS DEVICE RESET) or, with `bus`, the whole bus.
+    Reset {
+        /// Device, or `bus`.
+        what: String,
+    },
+    /// Show user / goal / current transfer settings; set the user's limits.
+    Negotiate {
+        /// Device.
+        dev: String,
+        /// Sync period factor (0x0C = Fast-20, 0x19 = Fast-10, 0x32 = Fast-5).
+        #[arg(long, value_parser = parse_u8)]
+        period: Option<u8>,
+        /// Sync offset (0 = asynchronous).
+        #[arg(long, value_parser = parse_u8)]
+        offset: Option<u8>,
+        /// 16-bit transfers.
+        #[arg(long, value_enum)]
+        wide: Option<OnOff>,
+        /// Tagged queuing.
+        #[arg(long, value_enum)]
+        tags: Option<OnOff>,
+        /// Disconnection.
+        #[arg(long, value_enum)]
+        disc: Option<OnOff>,
+    },
+    /// Tape operations in order: rewind, weof N, fsf N, bsf N, fsr N, bsr N, eod, status,
+    /// write FILE, read FILE.
+    Tape {
+        /// Device.
+        dev: String,
+        /// Operations.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ops: Vec<String>,
+    },
+    /// Decode sense bytes (hex); needs no HBA.
+    Sense {
+        /// Sense bytes, e.g. "70 00 03 00 00 00 00 0a 00 00 00 00 11 00".
+        bytes: Vec<String>,
+    },
+    /// Copy a disk to an image file like GNU ddrescue, with a ddrescue mapfile.
+    Image {
+        /// Device.
+        dev: String,
+        /// Image file (created, or continued with the mapfile).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// GNU ddrescue mapfile (resumes and retries what it lists as bad).
+        #[arg(short, long)]
+        map: PathBuf,
+        /// Retry passes over the bad areas.
+        #[arg(long, default_value_t = 1)]
+        retries: u32,
+        /// Blocks per read in the first pass.
+        #[arg(long, default_value_t = 64)]
+        cluster: u64,
+        /// Also draw the map as a PNG (green rescued, red bad).
+        #[arg(long)]
+        png: Option<PathBuf>,
+    },
+    /// Export a disk to other programs.
+    Serve {
+        #[command(subcommand)]
+        proto: ServeProto,
+    },
     /// Dump every register, decoded.
     Regs,
     /// Identification, scratch, card memory by BAR and DMA, interrupt path.
@@ -48,191 +250,323 @@ enum Cmd {
         #[arg(long)]
         symbols: Option<PathBuf>,
         #[command(subcommand)]
-        op: SeqOp,
+        op: bringupcmd::SeqOp,
     },
 }
 
 #[derive(Subcommand)]
-enum SeqOp {
-    /// Running/halted/trapped, PC, stack depth, breakpoint, last trap decoded.
-    Status,
-    /// Halt after the current instruction.
-    Halt,
-    /// Run from the current PC.
-    Run,
-    /// PC to 0, stack emptied, trap cleared, then run (or stay halted with --halted).
-    Restart {
-        /// Stay halted after the restart.
+enum ServeProto {
+    /// NBD on 127.0.0.1 (qemu-img, qemu-io, nbdcopy): READ, WRITE, FLUSH, DISC.
+    Nbd {
+        /// Device.
+        dev: String,
+        /// TCP port (0: a free one, printed on the first line).
+        #[arg(long, default_value_t = 10809)]
+        port: u16,
+        /// Export name.
+        #[arg(long, default_value = "hba")]
+        name: String,
+        /// Refuse writes.
         #[arg(long)]
-        halted: bool,
+        read_only: bool,
+        /// Stop after this many connections (0: only on SIGINT/SIGTERM).
+        #[arg(long, default_value_t = 0)]
+        clients: u32,
+        /// Seconds without a client (or from a connected one) before stopping.
+        #[arg(long, default_value_t = 600)]
+        idle: u64,
     },
-    /// Execute N instructions while halted and show the state after each.
-    Step {
-        /// Instructions to execute.
-        #[arg(default_value_t = 1)]
-        n: u32,
-    },
-    /// Set the breakpoint at ADDR (decimal or 0x hex), or clear it with `none`.
-    Break {
-        /// Instruction address or `none`.
-        addr: String,
-    },
-    /// Load an image (little-endian 32-bit words), verify the checksum, restart.
-    Load {
-        /// Image file.
-        file: PathBuf,
-        /// Stay halted after loading.
-        #[arg(long)]
-        halted: bool,
-    },
-    /// Hardware checksum of the instruction RAM.
-    Checksum,
 }
 
-fn parse_addr(s: &str) -> Result<Option<u32>, String> {
-    if s.eq_ignore_ascii_case("none") {
-        return Ok(None);
-    }
-    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u32::from_str_radix(h, 16),
+fn parse_u8(s: &str) -> std::result::Result<u8, String> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u8::from_str_radix(h, 16),
         None => s.parse(),
     }
-    .map_err(|_| format!("`{s}` is not an instruction address"))?;
-    if v >= hba_abi::isa::IRAM_WORDS {
-        return Err(format!(
-            "address {v:#x} is beyond the instruction RAM ({} words)",
-            hba_abi::isa::IRAM_WORDS
-        ));
-    }
-    Ok(Some(v))
+    .map_err(|_| format!("`{s}` is not a byte (0..255 or 0x00..0xff)"))
 }
 
-/// The state line, with PCs named from the symbol map when there is one.
-fn show(s: &seqctl::SeqState, syms: Option<&SymbolMap>) -> String {
-    let mut line = s.to_string();
-    if let Some(m) = syms {
-        line.push_str(&format!(" [pc at {}", m.describe(s.pc)));
-        if s.trapped {
-            line.push_str(&format!(", trap at {}", m.describe(s.trap_pc())));
-        }
-        line.push(']');
-    }
-    line
-}
-
-fn seq_cmd(t: &mut dyn Transport, op: &SeqOp, syms: Option<&SymbolMap>) -> Result<(), String> {
-    let e = |e: seqctl::SeqError| e.to_string();
-    match op {
-        SeqOp::Status => {}
-        SeqOp::Halt => seqctl::halt(t).map_err(e)?,
-        SeqOp::Run => seqctl::run(t).map_err(e)?,
-        SeqOp::Restart { halted } => seqctl::restart(t, !halted).map_err(e)?,
-        SeqOp::Step { n } => {
-            for _ in 0..*n {
-                let s = seqctl::step(t, 1).map_err(e)?;
-                println!("{}", show(&s, syms));
-                if s.trapped {
-                    break;
-                }
-            }
-            return Ok(());
-        }
-        SeqOp::Break { addr } => seqctl::set_break(t, parse_addr(addr)?).map_err(e)?,
-        SeqOp::Load { file, halted } => {
-            let bytes = std::fs::read(file)
-                .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
-            let image = seqctl::parse_image(&bytes).map_err(e)?;
-            let c = seqctl::load(t, &image, !halted).map_err(e)?;
-            println!("loaded {} words, checksum {c:#010x} verified", image.len());
-        }
-        SeqOp::Checksum => {
-            println!("{:#010x}", seqctl::checksum(t).map_err(e)?);
-            return Ok(());
-        }
-    }
-    println!("{}", show(&seqctl::state(t).map_err(e)?, syms));
-    Ok(())
-}
-
-fn open(cli: &Cli) -> Result<Box<dyn Transport>, String> {
+/// The raw transport for the bring-up subcommands.
+fn open_raw(cli: &Cli) -> Result<Box<dyn Transport>> {
     match cli.backend {
         Backend::Sim => {
             let mut t = hba_verif::SimTransport::new();
             if let Some(p) = &cli.trace {
-                t.model().trace_to(p).map_err(|e| e.to_string())?;
+                t.model().trace_to(p)?;
             }
             Ok(Box::new(t))
         }
         Backend::Xdma => {
             if cli.trace.is_some() {
-                return Err("--trace needs --backend sim".into());
+                return Err(Error::Usage("--trace needs --backend sim".into()));
             }
             // The defaults of XdmaConfig are the core's map from hba-abi.
-            let cfg = XdmaConfig::for_device(&cli.device).map_err(|e| e.to_string())?;
-            Ok(Box::new(
-                XdmaTransport::open(cfg).map_err(|e| e.to_string())?,
-            ))
+            let cfg = XdmaConfig::for_device(&cli.device)?;
+            Ok(Box::new(XdmaTransport::open(cfg)?))
         }
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let mut t = match open(&cli) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("hbactl: {e}");
-            return ExitCode::from(2);
+/// Runs a stack subcommand on an open HBA (either backend).
+fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<()> {
+    match cmd {
+        Cmd::Devlist => {
+            scsi::print_devlist(&h.stack.devices(), json);
+            Ok(())
         }
-    };
-    match &cli.cmd {
-        Cmd::Seq { op, symbols } => {
-            let syms = match symbols {
-                None => None,
-                Some(p) => match std::fs::read_to_string(p)
-                    .map_err(|e| e.to_string())
-                    .and_then(|txt| SymbolMap::parse(&txt).map_err(|e| e.to_string()))
-                {
-                    Ok(m) => Some(m),
-                    Err(err) => {
-                        eprintln!("hbactl: symbol map {}: {err}", p.display());
-                        return ExitCode::from(2);
-                    }
+        Cmd::Rescan => xptcmd::rescan(h, json),
+        Cmd::Inquiry { dev } => scsi::inquiry(h, dev, json),
+        Cmd::Tur { dev } => scsi::tur(h, dev, json),
+        Cmd::Readcap { dev } => scsi::readcap(h, dev, json),
+        Cmd::Read {
+            dev,
+            lba,
+            count,
+            out,
+        } => scsi::read(h, dev, *lba, *count, out),
+        Cmd::Write { dev, lba, input } => scsi::write(h, dev, *lba, input),
+        Cmd::Raw {
+            dev,
+            cdb,
+            data_in,
+            out,
+            out_file,
+        } => scsi::cmd(
+            h,
+            dev,
+            &scsi::CmdArgs {
+                cdb,
+                data_in: *data_in,
+                out: out.as_deref(),
+                data_out: out_file.as_deref(),
+            },
+            json,
+        ),
+        Cmd::Reset { what } => xptcmd::reset(h, what),
+        Cmd::Start { dev } => scsi::start_stop(h, dev, scsi::Power::Start),
+        Cmd::Stop { dev } => scsi::start_stop(h, dev, scsi::Power::Stop),
+        Cmd::Eject { dev } => scsi::start_stop(h, dev, scsi::Power::Eject),
+        Cmd::Tags { dev, openings } => xptcmd::tags(h, dev, *openings, json),
+        Cmd::Negotiate {
+            dev,
+            period,
+            offset,
+            wide,
+            tags,
+            disc,
+        } => xptcmd::negotiate(
+            h,
+            dev,
+            &xptcmd::NegArgs {
+                period: *period,
+                offset: *offset,
+                wide: wide.map(bool::from),
+                tags: tags.map(bool::from),
+                disc: disc.map(bool::from),
+            },
+            json,
+        ),
+        Cmd::Tape { dev, ops } => {
+            let ops = tape::parse_ops(ops)?;
+            tape::run(h, dev, &ops, json)
+        }
+        Cmd::Image {
+            dev,
+            out,
+            map,
+            retries,
+            cluster,
+            png,
+        } => image::run(
+            h,
+            dev,
+            &image::ImageArgs {
+                out,
+                map,
+                retries: *retries,
+                cluster: *cluster,
+                png: png.as_deref(),
+            },
+        ),
+        Cmd::Serve {
+            proto:
+                ServeProto::Nbd {
+                    dev,
+                    port,
+                    name,
+                    read_only,
+                    clients,
+                    idle,
                 },
-            };
-            if let Err(e) = seq_cmd(t.as_mut(), op, syms.as_ref()) {
-                eprintln!("hbactl: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        Cmd::Regs => {
-            println!("registers of {}:", t.name());
-            let dump = bringup::dump_registers(t.as_mut());
-            for d in &dump {
-                println!("{}", d.render());
-            }
-            if dump.iter().any(|d| d.failed()) {
-                return ExitCode::FAILURE;
-            }
-        }
-        Cmd::Selftest => {
-            println!("self-test of {}:", t.name());
-            let st = bringup::self_test(t.as_mut());
-            for s in &st.steps {
-                println!(
-                    "[{}] {}: {}",
-                    if s.pass { "PASS" } else { "FAIL" },
-                    s.name,
-                    s.detail
-                );
-            }
-            let n_pass = st.steps.iter().filter(|s| s.pass).count();
-            println!("{} passed, {} failed", n_pass, st.steps.len() - n_pass);
-            println!("simulated/elapsed time on the transport: {:?}", t.now());
-            if !st.passed() {
-                return ExitCode::FAILURE;
-            }
+        } => nbd::serve(
+            h,
+            dev,
+            &nbd::ServeArgs {
+                port: *port,
+                name: name.clone(),
+                read_only: *read_only,
+                clients: *clients,
+                idle: std::time::Duration::from_secs(*idle),
+            },
+        ),
+        Cmd::Run { .. } | Cmd::Sense { .. } | Cmd::Regs | Cmd::Selftest | Cmd::Seq { .. } => {
+            unreachable!("handled without a stack")
         }
     }
-    ExitCode::SUCCESS
+}
+
+/// Opens the co-simulated stack on the bus description, runs `cmd`, writes the bus log.
+fn sim_cmd(cli: &Cli, cmd: &Cmd) -> Result<()> {
+    let (desc, base) = match &cli.bus {
+        Some(p) => {
+            let base = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            (bus::BusDesc::load(p)?, base)
+        }
+        None => {
+            let base = job::default_workdir();
+            std::fs::create_dir_all(&base).map_err(|e| Error::file(&base, e))?;
+            (bus::BusDesc::parse(bus::DEFAULT_BUS, "built-in bus")?, base)
+        }
+    };
+    let built = desc.build(&base)?;
+    let mut h = hba::open_sim(built, cli.trace.as_deref())?;
+    h.scan()?;
+    let r = stack_cmd(&mut h, cmd, cli.json);
+    if let Some(p) = &cli.bus_log {
+        let log = h.bus_log().unwrap_or_default();
+        std::fs::write(p, log).map_err(|e| Error::file(p, e))?;
+    }
+    r?;
+    h.close()
+}
+
+fn xdma_cmd(cli: &Cli, cmd: &Cmd) -> Result<()> {
+    if cli.trace.is_some() || cli.bus.is_some() || cli.bus_log.is_some() {
+        return Err(Error::Usage(
+            "--trace, --bus and --bus-log need --backend sim".into(),
+        ));
+    }
+    let mut h = hba::open_xdma(&cli.device)?;
+    h.scan()?;
+    stack_cmd(&mut h, cmd, cli.json)?;
+    h.close()
+}
+
+fn dispatch(cli: &Cli) -> Result<()> {
+    let default = Cmd::Run {
+        workdir: None,
+        ops: 80,
+        seed: 1,
+    };
+    let cmd = cli.cmd.as_ref().unwrap_or(&default);
+    match cmd {
+        Cmd::Run { workdir, ops, seed } => {
+            if cli.backend != Backend::Sim || cli.bus.is_some() {
+                return Err(Error::Usage(
+                    "the main job runs on the built-in co-simulated bus only".into(),
+                ));
+            }
+            job::run(&job::JobArgs {
+                workdir: workdir.clone().unwrap_or_else(job::default_workdir),
+                ops: *ops,
+                trace: cli.trace.clone(),
+                seed: *seed,
+            })
+        }
+        Cmd::Sense { bytes } => scsi::sense(&bytes.join(" "), cli.json),
+        Cmd::Regs => bringupcmd::regs(open_raw(cli)?.as_mut()),
+        Cmd::Selftest => bringupcmd::selftest(open_raw(cli)?.as_mut()),
+        Cmd::Seq { symbols, op } => bringupcmd::seq(open_raw(cli)?.as_mut(), op, symbols.as_ref()),
+        _ => match cli.backend {
+            Backend::Sim => sim_cmd(cli, cmd),
+            Backend::Xdma => xdma_cmd(cli, cmd),
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match dispatch(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hbactl: {}", error::report(&e));
+            e.exit()
+        }
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    //! Every parser of user- or device-supplied bytes returns an error, never panics,
+    //! on deterministic random and mutated inputs.
+
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    /// Random bytes biased towards the characters these formats use.
+    fn junk(r: &mut impl FnMut() -> u64) -> Vec<u8> {
+        const ALPHA: &[u8] = b"0123456789abcdefx+-*/?# \n\t:=[]\"'.,ikdtypeimagerulelba\xff\x00";
+        let n = (r() % 200) as usize;
+        (0..n)
+            .map(|_| {
+                let v = r();
+                if v.is_multiple_of(4) {
+                    v as u8
+                } else {
+                    ALPHA[(v >> 8) as usize % ALPHA.len()]
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parsers_survive_junk() {
+        let mut r = rng(11);
+        let map = crate::image::Map::new(0x10000).render("x");
+        let bus = crate::bus::DEFAULT_BUS.as_bytes().to_vec();
+        for i in 0..3000u32 {
+            let mut b = junk(&mut r);
+            // Half the cases: a valid document with a few bytes changed.
+            if i.is_multiple_of(2) {
+                let base = if i.is_multiple_of(4) {
+                    map.as_bytes()
+                } else {
+                    &bus[..]
+                };
+                b = base.to_vec();
+                for _ in 0..3 {
+                    let p = (r() as usize) % b.len();
+                    b[p] = r() as u8;
+                }
+            }
+            let t = String::from_utf8_lossy(&b);
+            let _ = crate::image::Map::parse(&t);
+            let _ = crate::bus::BusDesc::parse(&t, "fuzz");
+            let _ = crate::hba::parse_hex(&t);
+            let _ = crate::hba::parse_addr(&t);
+            let _ = crate::scsi::parse_devid_vpd(&b);
+            let _ = hba_cam::sense::Sense::parse(&b);
+            let words: Vec<String> = t.split_whitespace().map(String::from).collect();
+            let _ = crate::tape::parse_ops(&words);
+        }
+    }
 }
