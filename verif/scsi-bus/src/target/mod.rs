@@ -150,6 +150,8 @@ struct Task {
     fault: Option<FaultAction>,
     retries: u32,
     residue_pad: bool,
+    /// INFORMATION for a fault's sense (the faulty LBA), see `FaultEngine::check_resolved`.
+    fault_info: Option<u64>,
 }
 
 impl Task {
@@ -173,6 +175,7 @@ impl Task {
             fault: None,
             retries: 0,
             residue_pad: false,
+            fault_info: None,
         }
     }
 }
@@ -269,6 +272,10 @@ pub struct Target {
     seen_tags: [[u64; 4]; 16],
     /// Counters.
     pub stats: TargetStats,
+    /// The running task's fault INFORMATION, for `common_command`.
+    fault_info: Option<u64>,
+    /// A `HangAfterSelection` fault matched at this selection.
+    hang_after_selection: Option<Phase>,
 }
 
 const MAX_CDB: usize = 16;
@@ -301,6 +308,8 @@ impl Target {
             scratch: Task::blank(),
             seen_tags: [[0; 4]; 16],
             stats: TargetStats::default(),
+            fault_info: None,
+            hang_after_selection: None,
         };
         t.set_ua_all(asc::POWER_ON_OCCURRED);
         t
@@ -986,6 +995,7 @@ impl Target {
     }
 
     fn finish_response(&mut self, id: u64, resp: Response) {
+        let resp = self.with_data_fault(id, resp);
         let t = self.task_mut(id);
         let (init, lun) = (usize::from(t.init & 15), usize::from(t.lun & 7));
         let sense = resp.sense;
@@ -1005,10 +1015,14 @@ impl Target {
 
     /// Starts a task on the medium: common commands, UNIT ATTENTION, faults, then the LU.
     fn exec_task(&mut self, c: u64, id: u64) {
-        let ready = c + self.cfg.access_cycles;
+        let mut ready = c + self.cfg.access_cycles;
         let t = self.task_mut(id);
+        if let Some(FaultAction::Delay { cycles, .. }) = t.fault {
+            ready += cycles;
+        }
         t.ready_at = ready;
         let (init, lun, cdb, fault, tag) = (t.init, t.lun, t.cdb.clone(), t.fault.clone(), t.tag);
+        self.fault_info = t.fault_info;
         if self.stats.service_order.len() < 100_000 {
             let lba = common::be(&cdb, 2, 4);
             self.stats.service_order.push((
@@ -1075,8 +1089,8 @@ impl Target {
         if let Some(u) = self.ua[i][l].take() {
             return Exec::Done(Response::check(Sense::new(sense_key::UNIT_ATTENTION, u)));
         }
-        if let Some(FaultAction::CheckCondition { key, asc, ascq }) = fault {
-            return Exec::Done(Response::check(Sense::new(key, (asc, ascq))));
+        if let Some(r) = self.fault_response(fault.as_ref()) {
+            return Exec::Done(r);
         }
         match self.luns[l].as_mut() {
             Some(lu) => lu.execute(cdb, None),
@@ -1460,7 +1474,7 @@ impl Target {
             .get(usize::from(lun))
             .and_then(|l| l.as_ref())
             .and_then(|l| l.lba_range(&cdb));
-        let fault = self.faults.check(
+        let (fault, fault_info) = self.faults.check_resolved(
             FaultPoint::Command,
             &FaultCtx {
                 opcode: Some(op),
@@ -1492,6 +1506,7 @@ impl Target {
             fault: fault.clone(),
             retries: 0,
             residue_pad: false,
+            fault_info,
         };
         let status_only = |s: u8| Response {
             status: s,
@@ -1549,6 +1564,15 @@ impl Target {
             task.queued = true;
         }
         task.disc = task.disc && !task.inline;
+        if matches!(task.fault, Some(FaultAction::NeverReselect)) && !task.inline {
+            // Disconnects like any other task, but is never scheduled again.
+            task.queued = false;
+            self.tasks.push(task);
+            self.queue_msg(&[msg::DISCONNECT]);
+            self.conn.bus_free_after = true;
+            self.conn.stage = None;
+            return;
+        }
         let queued = task.queued;
         self.tasks.push(task);
         self.conn.stage = Some(Stage::Task(id));
@@ -1748,6 +1772,10 @@ impl BusDevice for Target {
                         self.st = St::Ignoring;
                         return BusDrive::NONE;
                     }
+                    self.hang_after_selection = match f {
+                        Some(FaultAction::HangAfterSelection { phase }) => Some(phase),
+                        _ => None,
+                    };
                     let others = bus.data & !me;
                     let init = crate::signals::highest_id(others).unwrap_or(7);
                     self.stats.selections += 1;
@@ -1767,6 +1795,11 @@ impl BusDevice for Target {
             St::SelBsy => {
                 if !bus.has(ctl::SEL) {
                     self.st = St::Conn;
+                    if let Some(p) = self.hang_after_selection.take() {
+                        self.set_phase(c, p);
+                        self.st = St::Hang;
+                        return self.drive;
+                    }
                     self.decide(c, bus);
                 }
                 self.drive
@@ -1786,4 +1819,89 @@ impl BusDevice for Target {
             St::Hang => self.drive,
         }
     }
+}
+
+impl Target {
+    /// The response a command-time fault gives instead of running the command, if any.
+    fn fault_response(&self, fault: Option<&FaultAction>) -> Option<Response> {
+        let info = self.fault_info;
+        match fault? {
+            FaultAction::CheckCondition { key, asc, ascq } => Some(Response::check(Sense {
+                info: info.and_then(|x| u32::try_from(x).ok()),
+                info64: info,
+                ..Sense::new(*key, (*asc, *ascq))
+            })),
+            f @ FaultAction::Sense {
+                with_data: false,
+                deferred: false,
+                ..
+            } => fault_sense(f).map(Response::check),
+            FaultAction::Status { status } => Some(Response {
+                status: *status,
+                data: Vec::new(),
+                sense: None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// A `Sense { with_data: true }` fault turns the command's GOOD into CHECK CONDITION
+    /// with its data still transferred (e.g. RECOVERED ERROR). A `deferred` one lets the
+    /// command end GOOD and reports the error on the next command (SPC-3 4.5.5).
+    fn with_data_fault(&mut self, id: u64, resp: Response) -> Response {
+        let f = self
+            .tasks
+            .iter()
+            .find(|t| t.id == id)
+            .and_then(|t| t.fault.clone());
+        if let (Some(FaultAction::Sense { deferred: true, .. }), status::GOOD) = (&f, resp.status) {
+            self.pending_check = f.as_ref().and_then(fault_sense);
+            return resp;
+        }
+        match (&f, resp.status) {
+            (
+                Some(FaultAction::Sense {
+                    with_data: true, ..
+                }),
+                status::GOOD,
+            ) => match f.as_ref().and_then(fault_sense) {
+                Some(s) => Response::check_with_data(s, resp.data),
+                None => resp,
+            },
+            _ => resp,
+        }
+    }
+}
+
+/// The sense a `FaultAction::Sense` describes.
+fn fault_sense(f: &FaultAction) -> Option<Sense> {
+    let FaultAction::Sense {
+        key,
+        asc,
+        ascq,
+        info,
+        filemark,
+        eom,
+        ili,
+        deferred,
+        descriptor,
+        ..
+    } = *f
+    else {
+        return None;
+    };
+    let flags = if filemark {
+        scsi_defs::sense::FIXED_FILEMARK
+    } else {
+        0
+    } | if eom { scsi_defs::sense::FIXED_EOM } else { 0 }
+        | if ili { scsi_defs::sense::FIXED_ILI } else { 0 };
+    Some(Sense {
+        info: info.and_then(|x| u32::try_from(x).ok()),
+        info64: info,
+        flags,
+        deferred,
+        descriptor,
+        ..Sense::new(key, (asc, ascq))
+    })
 }
