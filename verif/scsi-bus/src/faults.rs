@@ -141,6 +141,9 @@ pub enum FaultAction {
         /// COMMAND or MESSAGE OUT.
         phase: Phase,
     },
+    /// Disconnect, reselect, send IDENTIFY (no queue tag) and release BSY: an unexpected
+    /// BUS FREE the initiator can tie only to the I_T_L.
+    BusFreeAfterReselectIdentify,
 }
 
 /// When the action applies; each class of action is matched at its own moment.

@@ -624,6 +624,13 @@ impl TestInitiator {
         if msg_only {
             self.conn.aborting = true;
             for m in crate::log::split_messages(&msgs) {
+                // A negotiation we start: the target's SDTR/WDTR is its answer, not a
+                // target-initiated negotiation to answer again (no ping-pong).
+                match (m.first().copied(), m.get(2).copied()) {
+                    (Some(msg::EXTENDED), Some(msg::ext::SDTR)) => self.conn.neg = Some(Neg::Sdtr),
+                    (Some(msg::EXTENDED), Some(msg::ext::WDTR)) => self.conn.neg = Some(Neg::Wdtr),
+                    _ => {}
+                }
                 self.queue_out(m);
             }
             return;
@@ -941,7 +948,9 @@ impl TestInitiator {
         self.hs = Hs::WaitReq;
         self.sync = None;
         self.st = St::Idle;
-        let Some(id) = conn.cmd else { return };
+        let Some(id) = conn.cmd.or_else(|| self.reselection_nexus(&conn)) else {
+            return;
+        };
         if conn.msg_only || conn.aborting {
             // What we asked the target to drop is gone.
             let Some(x) = self.cmds.iter().find(|x| x.id == id) else {
@@ -1338,3 +1347,39 @@ impl TestInitiator {
 
 /// Default SDTR offer of the test initiator: Fast-20, offset 15.
 pub const FAST20_OFFSET15: (u8, u8) = (spi_timing::PERIOD_FACTOR_FAST20, 15);
+
+impl TestInitiator {
+    /// A reselection ended (BUS FREE) after IDENTIFY but before a queue tag or the first
+    /// information phase named the task: the nexus is the I_T_L. It belongs to that
+    /// LUN's untagged task, or to its only disconnected task; with several tagged tasks
+    /// outstanding it cannot be told (none is blamed, each keeps its own timeout).
+    fn reselection_nexus(&mut self, conn: &IConn) -> Option<u64> {
+        if !conn.resel || conn.aborting {
+            return None;
+        }
+        let (t, l) = (conn.target, conn.resel_lun?);
+        let on_itl: Vec<&Cmd> = self
+            .cmds
+            .iter()
+            .filter(|x| x.state == CState::Disconnected && x.req.target == t && x.req.lun == l)
+            .collect();
+        let pick = on_itl
+            .iter()
+            .find(|x| x.tag.is_none())
+            .or(if on_itl.len() == 1 {
+                on_itl.first()
+            } else {
+                None
+            })
+            .map(|x| x.id);
+        match pick {
+            Some(id) => self.events.push(format!(
+                "unexpected BUS FREE after reselection IDENTIFY by ID{t} lun{l}: command {id}"
+            )),
+            None => self.events.push(format!(
+                "unexpected BUS FREE after reselection IDENTIFY by ID{t} lun{l}: nexus unknown"
+            )),
+        }
+        pick
+    }
+}

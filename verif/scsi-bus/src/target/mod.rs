@@ -243,6 +243,8 @@ struct Conn {
     parity_err: bool,
     our_neg: Option<Neg>,
     abort_after: bool,
+    /// Release BSY once the reselection IDENTIFY has gone (fault).
+    bus_free_after_identify: bool,
 }
 
 /// An SPI target device with up to 8 logical units.
@@ -758,6 +760,14 @@ impl Target {
 
     fn after_msg_in_sent(&mut self) {
         let m = self.conn.last_msg_in.first().copied();
+        if self.conn.bus_free_after_identify && m.is_some_and(|b| b & msg::IDENTIFY != 0) {
+            if let Some(id) = self.cur_task_id() {
+                self.remove_task(id);
+                self.stats.aborted += 1;
+            }
+            self.go_bus_free();
+            return;
+        }
         if m == Some(msg::SAVE_DATA_POINTER) {
             if let Some(t) = self.cur_task_mut() {
                 t.saved = t.ptr;
@@ -1650,6 +1660,13 @@ impl Target {
         self.conn.tag = tag;
         self.conn.stage = Some(Stage::Task(id));
         self.queue_msg(&[msg::IDENTIFY | msg::IDENTIFY_DISC_PRIV | lun]);
+        if matches!(
+            self.task_mut(id).fault,
+            Some(FaultAction::BusFreeAfterReselectIdentify)
+        ) {
+            self.conn.bus_free_after_identify = true;
+            return;
+        }
         if let Some((ty, q)) = tag {
             let q = if bad_tag {
                 // A tag this initiator has never used, so it cannot be outstanding there
