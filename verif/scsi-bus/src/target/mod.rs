@@ -278,6 +278,8 @@ pub struct Target {
     fault_info: Option<u64>,
     /// A `HangAfterSelection` fault matched at this selection.
     hang_after_selection: Option<Phase>,
+    /// After an OUT -> IN change, DB is not driven before this cycle.
+    turnaround_until: u64,
 }
 
 const MAX_CDB: usize = 16;
@@ -312,6 +314,7 @@ impl Target {
             stats: TargetStats::default(),
             fault_info: None,
             hang_after_selection: None,
+            turnaround_until: 0,
         };
         t.set_ua_all(asc::POWER_ON_OCCURRED);
         t
@@ -367,6 +370,11 @@ impl Target {
     // ----- the per-cycle engine -----
 
     fn set_phase(&mut self, c: u64, p: Phase) {
+        if p.is_in() && !self.phase.is_some_and(|q| q.is_in()) {
+            // OUT -> IN: the initiator may drive DB for a data release delay; drive it
+            // only a data release + bus settle delay after I/O (SPI-3 10.3).
+            self.turnaround_until = c + cycles::DATA_RELEASE + cycles::SETTLE;
+        }
         if self.phase != Some(p) {
             self.phase = Some(p);
             self.phase_at = c;
@@ -568,7 +576,9 @@ impl Target {
                         let settle_ok = self.cfg.quirks.no_phase_settle
                             || !self.phase_dirty
                             || c - self.phase_at >= cycles::SETTLE;
-                        let data_ok = !r.phase.is_in() || c - r.t >= cycles::DESKEW_SKEW;
+                        let data_ok = !r.phase.is_in()
+                            || (c >= self.turnaround_until
+                                && c - r.t.max(self.turnaround_until) >= cycles::DESKEW_SKEW);
                         if settle_ok && data_ok && c > r.t {
                             self.phase_dirty = false;
                             self.drive.ctl |= ctl::REQ;
@@ -628,9 +638,10 @@ impl Target {
                 }
                 // ATN: send no more REQs; the run ends when the outstanding ones are acked.
                 let atn_stop = bus.has(ctl::ATN);
-                let settle_ok = self.cfg.quirks.no_phase_settle
+                let settle_ok = (self.cfg.quirks.no_phase_settle
                     || !self.phase_dirty
-                    || c - self.phase_at >= cycles::SETTLE;
+                    || c - self.phase_at >= cycles::SETTLE)
+                    && (!r.phase.is_in() || c >= self.turnaround_until);
                 let room = self.cfg.quirks.ignore_offset || r.reqs - r.acks < usize::from(offset);
                 let want = settle_ok && !atn_stop && r.reqs < r.n && room;
                 let (line, set_data) = pulser.tick(c, want, r.phase.is_in());
@@ -1831,7 +1842,11 @@ impl BusDevice for Target {
                         // Start acting on the new run next cycle (phase lines first).
                     }
                 }
-                self.drive
+                let mut d = self.drive;
+                if c < self.turnaround_until {
+                    d.clear_data();
+                }
+                d
             }
             St::Hang => self.drive,
         }
