@@ -114,7 +114,8 @@ impl Bus {
         self.value = v;
         self.monitor.observe(self.cycle, v);
         if per_driver && self.monitor.wants_drivers() {
-            self.monitor.observe_drivers(self.cycle, &self.drives, external);
+            self.monitor
+                .observe_drivers(self.cycle, &self.drives, external);
         }
         v
     }

@@ -304,6 +304,11 @@ pub struct TestInitiator {
     notag: [u8; 16],
     /// Events worth asserting on (MESSAGE REJECT received, ABORT TASK sent, ...).
     pub events: Vec<String>,
+    /// Current cycle (for when ATN went up).
+    now: u64,
+    /// Cycle ATN was last asserted: an ACK it should be honoured at stays asserted two
+    /// deskew delays after it (SPI-3 ATTENTION condition).
+    atn_at: u64,
 }
 
 impl TestInitiator {
@@ -325,6 +330,8 @@ impl TestInitiator {
             reset_request: false,
             notag: [0; 16],
             events: Vec::new(),
+            now: 0,
+            atn_at: 0,
         }
     }
     /// Queues a request; returns its id.
@@ -533,6 +540,9 @@ impl TestInitiator {
     fn queue_out(&mut self, m: &[u8]) {
         self.conn.msg_out.extend(m.iter().copied());
         self.conn.out_bounds.push_back(m.len());
+        if !self.drive.has(ctl::ATN) {
+            self.atn_at = self.now;
+        }
         self.drive.ctl |= ctl::ATN;
     }
 
@@ -1120,7 +1130,8 @@ impl TestInitiator {
                 }
             }
             Hs::AckHeld => {
-                if !bus.has(ctl::REQ) {
+                let atn_young = self.drive.has(ctl::ATN) && c < self.atn_at + cycles::TWO_DESKEW;
+                if !bus.has(ctl::REQ) && !atn_young {
                     self.drive.ctl &= !ctl::ACK;
                     self.drive.clear_data();
                     self.hs = Hs::WaitReq;
@@ -1199,6 +1210,7 @@ impl TestInitiator {
 
 impl BusDevice for TestInitiator {
     fn tick(&mut self, c: u64, bus: &BusSignals) -> BusDrive {
+        self.now = c;
         if let St::Resetting(at) = self.st {
             if c - at < cycles::RESET_HOLD {
                 return BusDrive {

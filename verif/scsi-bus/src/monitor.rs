@@ -1109,7 +1109,11 @@ impl Monitor {
                             Rule::ResponseTime,
                             format!(
                                 "{} answered {} us after the selection became valid (limit {} us)",
-                                if self.x.resel { "reselection" } else { "selection" },
+                                if self.x.resel {
+                                    "reselection"
+                                } else {
+                                    "selection"
+                                },
                                 (t - bsy_off) * CYCLE_NS / 1000,
                                 cycles::SELECTION_ABORT * CYCLE_NS / 1000
                             ),
@@ -1137,7 +1141,10 @@ impl Monitor {
                         self.violate(
                             t,
                             Rule::SelectionAbort,
-                            format!("selection abandoned after {} us", (t - bsy_off) * CYCLE_NS / 1000),
+                            format!(
+                                "selection abandoned after {} us",
+                                (t - bsy_off) * CYCLE_NS / 1000
+                            ),
                         );
                     }
                 } else if old.data & mask != 0
@@ -1240,7 +1247,9 @@ impl Monitor {
                 "ATN negated while ACK asserted in MESSAGE OUT".into(),
             );
         }
-        if rose & ctl::ATN != 0 && old.has(ctl::ACK) && new.has(ctl::ACK) {
+        // ATN raised during an asynchronous handshake (with or after its ACK) must be up
+        // two deskew delays before that ACK is negated.
+        if rose & ctl::ATN != 0 && new.has(ctl::ACK) && self.sync_params(new.phase()).is_none() {
             self.x.atn_under_ack = Some(t);
         }
         if fell & ctl::ACK != 0 {
@@ -1271,10 +1280,7 @@ impl Monitor {
                         self.violate(
                             t,
                             Rule::ReqAckWidth,
-                            format!(
-                                "{nm} negated {} ns (minimum {nmin} ns)",
-                                (t - f) * CYCLE_NS
-                            ),
+                            format!("{nm} negated {} ns (minimum {nmin} ns)", (t - f) * CYCLE_NS),
                         );
                     }
                 }
@@ -1350,9 +1356,9 @@ impl Monitor {
                 "COMMAND after {}",
                 if self.x.had_status { "STATUS" } else { "DATA" }
             ))
-        } else if p.is_data() && self.x.had_status {
-            Some(format!("{} after STATUS", p.name()))
-        } else if last == Some(Phase::Status) && !matches!(p, Phase::MsgIn | Phase::MsgOut) {
+        } else if (p.is_data() && self.x.had_status)
+            || (last == Some(Phase::Status) && !matches!(p, Phase::MsgIn | Phase::MsgOut))
+        {
             Some(format!("{} after STATUS", p.name()))
         } else {
             None
@@ -1371,7 +1377,11 @@ impl Monitor {
 
     fn ext_message(&mut self, t: u64, from_init: bool, m: &[u8]) {
         let Some(&b0) = m.first() else { return };
-        let b = if b0 & msg::IDENTIFY != 0 { msg::IDENTIFY } else { b0 };
+        let b = if b0 & msg::IDENTIFY != 0 {
+            msg::IDENTIFY
+        } else {
+            b0
+        };
         if from_init {
             self.x.last_event = Ev::MsgOut(b);
             if ends_nexus(b) && b != msg::DISCONNECT {
@@ -1409,9 +1419,9 @@ impl Monitor {
                 format!("{name} exchanged again within one connection"),
             );
         }
-        let answers = self
-            .pending_neg
-            .is_some_and(|(k, from)| from != from_init && matches!(k, NegKind::Wdtr(_)) == (kind == 1));
+        let answers = self.pending_neg.is_some_and(|(k, from)| {
+            from != from_init && matches!(k, NegKind::Wdtr(_)) == (kind == 1)
+        });
         if answers {
             let p = self.pair();
             self.x.neg_since_data[p] = self.x.neg_since_data[p].saturating_add(1);

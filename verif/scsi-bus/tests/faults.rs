@@ -187,7 +187,11 @@ fn unexpected_bus_free_in_status() {
     r.assert_rules(&[Rule::UnexpectedBusFree]);
     let v = r.bus.monitor.violations();
     assert_eq!(v.len(), 1);
-    assert!(v[0].detail.contains("after COMMAND (target error)"), "{}", v[0]);
+    assert!(
+        v[0].detail.contains("after COMMAND (target error)"),
+        "{}",
+        v[0]
+    );
 }
 
 #[test]
