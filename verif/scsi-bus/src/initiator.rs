@@ -159,6 +159,8 @@ pub struct InitiatorQuirks {
     pub bad_parity_command: Option<usize>,
     /// Answer target SDTR/WDTR with MESSAGE REJECT.
     pub reject_negotiation: bool,
+    /// Corrupt the parity of this MESSAGE OUT byte (counted over the run) once.
+    pub bad_parity_msg_out: Option<usize>,
 }
 
 /// Initiator configuration.
@@ -272,6 +274,8 @@ struct IConn {
     msg_only: bool,
     aborting: bool,
     in_parity_err: bool,
+    /// Bytes sent in the current MESSAGE OUT phase (resent on a target's retry request).
+    phase_out: Vec<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -309,6 +313,8 @@ pub struct TestInitiator {
     /// Cycle ATN was last asserted: an ACK it should be honoured at stays asserted two
     /// deskew delays after it (SPI-3 ATTENTION condition).
     atn_at: u64,
+    /// MESSAGE OUT bytes sent so far (for `bad_parity_msg_out`).
+    msg_out_sent: usize,
 }
 
 impl TestInitiator {
@@ -332,6 +338,7 @@ impl TestInitiator {
             events: Vec::new(),
             now: 0,
             atn_at: 0,
+            msg_out_sent: 0,
         }
     }
     /// Queues a request; returns its id.
@@ -833,6 +840,19 @@ impl TestInitiator {
             Phase::MsgOut => {
                 self.conn.msg_in.clear();
                 self.conn.in_parity_err = false;
+                if self.conn.cur_out_left == 0
+                    && self.conn.msg_out.is_empty()
+                    && !self.drive.has(ctl::ATN)
+                    && !self.conn.phase_out.is_empty()
+                {
+                    // REQ in MESSAGE OUT after ATN went false: the target asks for the
+                    // whole phase again (SPI-3 MESSAGE OUT retry).
+                    let again = std::mem::take(&mut self.conn.phase_out);
+                    self.events.push("MESSAGE OUT retry".into());
+                    for m in crate::log::split_messages(&again) {
+                        self.queue_out(m);
+                    }
+                }
                 if self.conn.cur_out_left == 0 {
                     let n = self
                         .conn
@@ -849,6 +869,7 @@ impl TestInitiator {
                 }
                 let b = self.conn.cur_out[self.conn.cur_out.len() - self.conn.cur_out_left];
                 self.conn.cur_out_left -= 1;
+                self.conn.phase_out.push(b);
                 if self.conn.cur_out_left == 0 {
                     self.conn.last_out = self.conn.cur_out.clone();
                     if self.conn.msg_out.is_empty() {
@@ -859,6 +880,7 @@ impl TestInitiator {
                 u16::from(b)
             }
             Phase::Command => {
+                self.conn.phase_out.clear();
                 let p = self.conn.cmd_ptr;
                 self.conn.cmd_ptr += 1;
                 let cdb = self
@@ -867,6 +889,7 @@ impl TestInitiator {
                 u16::from(cdb.unwrap_or(0))
             }
             Phase::DataOut => {
+                self.conn.phase_out.clear();
                 let Some(x) = self.cmd_mut(self.conn.cmd) else {
                     return 0;
                 };
@@ -886,6 +909,7 @@ impl TestInitiator {
 
     /// An IN transfer in `phase` carried `w`.
     fn in_word(&mut self, c: u64, phase: Phase, w: u16, parity_ok: bool, wide: bool) {
+        self.conn.phase_out.clear();
         match phase {
             Phase::DataIn => {
                 if !parity_ok {
@@ -1152,6 +1176,12 @@ impl TestInitiator {
         {
             self.drive.parity ^= crate::signals::par::P0;
             self.bad_parity_done = true;
+        }
+        if phase == Phase::MsgOut {
+            if self.cfg.quirks.bad_parity_msg_out == Some(self.msg_out_sent) {
+                self.drive.parity ^= crate::signals::par::P0;
+            }
+            self.msg_out_sent += 1;
         }
         if phase == Phase::DataOut && !self.bad_parity_done {
             if let (Some(k), Some(x)) = (

@@ -1411,18 +1411,20 @@ impl Monitor {
             _ => return,
         };
         let name = if kind == 0 { "SDTR" } else { "WDTR" };
-        self.x.neg_in_conn[kind] = self.x.neg_in_conn[kind].saturating_add(1);
-        if self.x.neg_in_conn[kind] == 3 {
-            self.violate(
-                t,
-                Rule::NegotiationLoop,
-                format!("{name} exchanged again within one connection"),
-            );
-        }
         let answers = self.pending_neg.is_some_and(|(k, from)| {
             from != from_init && matches!(k, NegKind::Wdtr(_)) == (kind == 1)
         });
         if answers {
+            // A completed exchange; a second one in the same connection is a loop (a
+            // message resent after a parity error is not an exchange).
+            self.x.neg_in_conn[kind] = self.x.neg_in_conn[kind].saturating_add(1);
+            if self.x.neg_in_conn[kind] == 2 {
+                self.violate(
+                    t,
+                    Rule::NegotiationLoop,
+                    format!("{name} exchanged again within one connection"),
+                );
+            }
             let p = self.pair();
             self.x.neg_since_data[p] = self.x.neg_since_data[p].saturating_add(1);
             let lim = self.negotiation_limit;

@@ -186,3 +186,76 @@ fn hang_in_command_and_in_message_out() {
         r.assert_clean();
     }
 }
+
+#[test]
+fn spin_up_needs_start_stop_unit_and_takes_start_up_time() {
+    use scsi_bus::target::SpinUp;
+    let mut tc = TargetConfig::new(2);
+    tc.spin_up = Some(SpinUp {
+        power_on_cycles: 100_000,
+        start_cycles: 300_000,
+    });
+    let mut r = rig_with("", tc, InitiatorConfig::new(7));
+    let not_ready = |c: &scsi_bus::initiator::Completion, ascq: u8| {
+        assert_eq!(c.sense_key(), Some((sk::NOT_READY, 0x04, ascq)), "{c:?}");
+    };
+    not_ready(&r.exec(tur()), 0x01);
+    r.bus.run(100_000);
+    not_ready(&r.exec(tur()), 0x02);
+    not_ready(
+        &r.exec(Request::new(2, 0, &read10(0, 1)).data_in(512)),
+        0x02,
+    );
+    // INQUIRY works on a stopped drive.
+    let c = r.exec(Request::new(2, 0, &[op::INQUIRY, 0, 0, 0, 36, 0]).data_in(36));
+    assert_eq!(c.status(), Some(status::GOOD));
+    let start = [op::START_STOP_UNIT, 0, 0, 0, 1, 0];
+    assert_eq!(
+        r.exec(Request::new(2, 0, &start)).status(),
+        Some(status::GOOD)
+    );
+    not_ready(&r.exec(tur()), 0x01);
+    r.bus.run(300_000);
+    assert_eq!(r.exec(tur()).status(), Some(status::GOOD));
+    let c = r.exec(Request::new(2, 0, &read10(0, 1)).data_in(512));
+    assert_eq!(c.status(), Some(status::GOOD));
+    // STOP: initializing command required again.
+    let stop = [op::START_STOP_UNIT, 0, 0, 0, 0, 0];
+    assert_eq!(
+        r.exec(Request::new(2, 0, &stop)).status(),
+        Some(status::GOOD)
+    );
+    not_ready(&r.exec(tur()), 0x02);
+    r.assert_clean();
+}
+
+#[test]
+fn message_out_parity_error_is_retried() {
+    use scsi_bus::Rule;
+    for sdtr in [false, true] {
+        // Corrupt the IDENTIFY (byte 0) or the SDTR's period byte (byte 4).
+        let mut ic = InitiatorConfig::new(7);
+        ic.quirks.bad_parity_msg_out = Some(if sdtr { 4 } else { 0 });
+        if sdtr {
+            ic.negotiate = true;
+            ic.sync = Some((0x0C, 15));
+        }
+        let mut tc = TargetConfig::new(2);
+        tc.msg_out_retry = true;
+        let mut r = rig_with("", tc, ic);
+        let c = r.exec(Request::new(2, 0, &read10(0, 1)).data_in(512));
+        assert_eq!(c.status(), Some(status::GOOD), "{c:?}");
+        assert!(r.ini().events.iter().any(|e| e == "MESSAGE OUT retry"));
+        assert_eq!(r.tgt(0).stats.parity_errors, 1);
+        if sdtr {
+            assert_eq!(r.ini().agreement(2).offset, 15, "SDTR agreed on the retry");
+        }
+        r.assert_rules(&[Rule::Parity]);
+    }
+    // A target without the retry ends the task ABORTED COMMAND, SCSI PARITY ERROR.
+    let mut ic = InitiatorConfig::new(7);
+    ic.quirks.bad_parity_msg_out = Some(0);
+    let mut r = rig_with("", TargetConfig::new(2), ic);
+    let c = r.exec(Request::new(2, 0, &read10(0, 1)).data_in(512));
+    assert_eq!(c.sense_key(), Some((sk::ABORTED_COMMAND, 0x47, 0)));
+}

@@ -2,8 +2,11 @@
 //! disconnect/reselect with pointers, and the REQ side of every handshake. Commands go to
 //! [`LogicalUnit`]s (disk, tape).
 
+pub mod cdrom;
 pub mod common;
 pub mod disk;
+pub mod legacy;
+pub mod processor;
 pub mod tape;
 
 use std::collections::VecDeque;
@@ -71,6 +74,32 @@ pub struct TargetConfig {
     pub seed: u64,
     /// Deliberate errors.
     pub quirks: TargetQuirks,
+    /// INQUIRY VERSION (5 = SPC-3; 1 = SCSI-1, 2 = SCSI-2; a CCS device reports 1 with
+    /// response data format 1).
+    pub inquiry_version: u8,
+    /// Answer REPORT LUNS (SCSI-1 / CCS devices do not know it: INVALID COMMAND
+    /// OPERATION CODE).
+    pub report_luns: bool,
+    /// Never go to MESSAGE OUT for ATN (an old device without message support).
+    pub ignore_atn: bool,
+    /// Spin-up: NOT READY until the logical units are started, see [`SpinUp`].
+    pub spin_up: Option<SpinUp>,
+    /// On a MESSAGE OUT parity error, ask for the whole MESSAGE OUT phase again (REQ in
+    /// MESSAGE OUT after ATN went false, SPI-3), up to twice, instead of ending the task
+    /// with 47/00.
+    pub msg_out_retry: bool,
+}
+
+/// A drive that needs START STOP UNIT: after power on (and after a STOP) medium commands
+/// get NOT READY "becoming ready" (04/01) for `power_on_cycles`, then "initializing command
+/// required" (04/02) until START STOP UNIT with START; then 04/01 again for
+/// `start_cycles` (the spindle spinning up), then they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpinUp {
+    /// Becoming ready after power on, before the drive asks for START (cycles).
+    pub power_on_cycles: u64,
+    /// Start-up time after START STOP UNIT (cycles).
+    pub start_cycles: u64,
 }
 
 impl TargetConfig {
@@ -96,6 +125,11 @@ impl TargetConfig {
             serial: format!("SN{id:02}"),
             seed: 1,
             quirks: TargetQuirks::default(),
+            inquiry_version: 0x05,
+            report_luns: true,
+            ignore_atn: false,
+            spin_up: None,
+            msg_out_retry: false,
         }
     }
 }
@@ -245,6 +279,8 @@ struct Conn {
     abort_after: bool,
     /// Release BSY once the reselection IDENTIFY has gone (fault).
     bus_free_after_identify: bool,
+    /// MESSAGE OUT retries asked for in this connection.
+    msg_out_retries: u8,
 }
 
 /// An SPI target device with up to 8 logical units.
@@ -280,6 +316,10 @@ pub struct Target {
     hang_after_selection: Option<Phase>,
     /// After an OUT -> IN change, DB is not driven before this cycle.
     turnaround_until: u64,
+    /// Cycle of the task being started (for spin-up).
+    now: u64,
+    /// Per LUN spin-up state (with `spin_up`).
+    spin: [Spin; 8],
 }
 
 const MAX_CDB: usize = 16;
@@ -315,7 +355,12 @@ impl Target {
             fault_info: None,
             hang_after_selection: None,
             turnaround_until: 0,
+            now: 0,
+            spin: [Spin::Ready; 8],
         };
+        if let Some(sp) = t.cfg.spin_up {
+            t.spin = [Spin::PowerOn(sp.power_on_cycles); 8];
+        }
         t.set_ua_all(asc::POWER_ON_OCCURRED);
         t
     }
@@ -828,7 +873,20 @@ impl Target {
             return;
         }
         self.conn.reply = false;
-        if atn {
+        if atn && !self.cfg.ignore_atn {
+            self.start_run(c, Phase::MsgOut, 1, false);
+            return;
+        }
+        if self.conn.parity_err
+            && self.cfg.msg_out_retry
+            && self.conn.last_phase == Some(Phase::MsgOut)
+            && self.conn.msg_out_retries < 2
+        {
+            // SPI MESSAGE OUT retry: REQ again in MESSAGE OUT with ATN false; the
+            // initiator resends every byte of the phase.
+            self.conn.parity_err = false;
+            self.conn.msg_out.clear();
+            self.conn.msg_out_retries += 1;
             self.start_run(c, Phase::MsgOut, 1, false);
             return;
         }
@@ -1044,6 +1102,7 @@ impl Target {
         t.ready_at = ready;
         let (init, lun, cdb, fault, tag) = (t.init, t.lun, t.cdb.clone(), t.fault.clone(), t.tag);
         self.fault_info = t.fault_info;
+        self.now = c;
         if self.stats.service_order.len() < 100_000 {
             let lba = common::be(&cdb, 2, 4);
             self.stats.service_order.push((
@@ -1087,7 +1146,9 @@ impl Target {
         let present = self.luns.get(l).is_some_and(|x| x.is_some()) && lun < 8;
         match op {
             opcode::INQUIRY => return Exec::Done(self.inquiry(lun, cdb)),
-            opcode::REPORT_LUNS => return Exec::Done(self.report_luns(cdb)),
+            opcode::REPORT_LUNS if self.cfg.report_luns => {
+                return Exec::Done(self.report_luns(cdb))
+            }
             opcode::REQUEST_SENSE => {
                 let alloc_len = usize::from(cdb.get(4).copied().unwrap_or(0));
                 let s = if !present {
@@ -1109,6 +1170,9 @@ impl Target {
         }
         if let Some(u) = self.ua[i][l].take() {
             return Exec::Done(Response::check(Sense::new(sense_key::UNIT_ATTENTION, u)));
+        }
+        if let Some(r) = self.spin_check(l, cdb) {
+            return Exec::Done(r);
         }
         if let Some(r) = self.fault_response(fault.as_ref()) {
             return Exec::Done(r);
@@ -1160,8 +1224,9 @@ impl Target {
             let mut d = vec![0u8; inquiry::STANDARD_LEN];
             d[0] = dt;
             d[1] = if id.removable { inquiry::RMB } else { 0 };
-            d[2] = 0x05; // SPC-3
-            d[3] = 0x02; // response data format 2
+            d[2] = self.cfg.inquiry_version; // 5 = SPC-3
+                                             // Response data format 2, or 1 (CCS) / 0 (SCSI-1) for old devices.
+            d[3] = self.cfg.inquiry_version.min(2);
             d[4] = (inquiry::STANDARD_LEN - 5) as u8;
             d[7] = (if self.cfg.wide {
                 inquiry::FLAG_WBUS16
@@ -1936,4 +2001,57 @@ fn fault_sense(f: &FaultAction) -> Option<Sense> {
         descriptor,
         ..Sense::new(key, (asc, ascq))
     })
+}
+
+/// Spin-up state of one logical unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Spin {
+    /// Becoming ready after power on until the cycle, then `Stopped`.
+    PowerOn(u64),
+    /// Needs START STOP UNIT.
+    Stopped,
+    /// Spinning up until the cycle.
+    Starting(u64),
+    /// Running.
+    Ready,
+}
+
+impl Target {
+    /// With `spin_up`: NOT READY 04/01 or 04/02 while the LUN is not spun up; START STOP
+    /// UNIT moves it (START: spin up for `start_cycles`; STOP: stopped). `None` = go on.
+    fn spin_check(&mut self, l: usize, cdb: &[u8]) -> Option<Response> {
+        let sp = self.cfg.spin_up?;
+        let now = self.now;
+        let st = self.spin.get_mut(l)?;
+        if let Spin::PowerOn(t) = *st {
+            if now >= t {
+                *st = Spin::Stopped;
+            }
+        }
+        if let Spin::Starting(t) = *st {
+            if now >= t {
+                *st = Spin::Ready;
+            }
+        }
+        let op = cdb.first().copied().unwrap_or(0);
+        // START STOP UNIT on a disk (LoEj clear): START bit in byte 4.
+        if op == opcode::START_STOP_UNIT && cdb.len() >= 6 && cdb[4] & 0x02 == 0 {
+            *st = if cdb[4] & 0x01 != 0 {
+                match *st {
+                    Spin::Ready => Spin::Ready,
+                    Spin::Starting(t) => Spin::Starting(t),
+                    _ => Spin::Starting(now + sp.start_cycles),
+                }
+            } else {
+                Spin::Stopped
+            };
+            return Some(Response::good(Vec::new()));
+        }
+        let a = match *st {
+            Spin::Ready => return None,
+            Spin::PowerOn(_) | Spin::Starting(_) => asc::LUN_BECOMING_READY,
+            Spin::Stopped => asc::LUN_NOT_READY_INIT_REQUIRED,
+        };
+        Some(Response::check(Sense::new(sense_key::NOT_READY, a)))
+    }
 }
