@@ -92,6 +92,15 @@ fn bus_free_after_reselection_identify_is_tied_to_the_command() {
         // The target dropped the task; the next command works.
         let c = r.exec(Request::new(2, 0, &read10(0, 1)).data_in(512));
         good(&c);
+        // The monitor blames the target for the BUS FREE, and nothing else.
+        r.assert_rules(&[scsi_bus::Rule::UnexpectedBusFree]);
+        let v = r.bus.monitor.violations();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail.contains("after sending IDENTIFY (target error)"),
+            "{}",
+            v[0]
+        );
     }
 }
 
@@ -143,6 +152,7 @@ fn initiator_sdtr_and_wdtr_do_not_ping_pong() {
             assert!(a.wide);
         }
         good(&r.exec(Request::new(2, 0, &read10(0, 2)).data_in(1024)));
+        // No NegotiationLoop (the old ping-pong was flagged by it, see tests/rules.rs).
         r.assert_clean();
     }
 }
