@@ -853,6 +853,8 @@ struct Ext {
     last_msg_in: Option<u8>,
     resel: bool,
     neg_in_conn: [u8; 2],
+    /// Per kind (SDTR, WDTR): whether the initiator began the last exchange.
+    neg_starter: [Option<bool>; 2],
     init_disconnect: bool,
     /// The initiator sent a message that ends the nexus (ABORT TASK, ...).
     nexus_ended: bool,
@@ -889,6 +891,7 @@ impl Default for Ext {
             last_msg_in: None,
             resel: false,
             neg_in_conn: [0; 2],
+            neg_starter: [None; 2],
             init_disconnect: false,
             nexus_ended: false,
             init_dev: None,
@@ -920,6 +923,7 @@ impl Ext {
         self.last_event = Ev::None;
         self.last_msg_in = None;
         self.neg_in_conn = [0; 2];
+        self.neg_starter = [None; 2];
         self.init_disconnect = false;
         self.nexus_ended = false;
         self.init_dev = None;
@@ -1415,10 +1419,16 @@ impl Monitor {
             from != from_init && matches!(k, NegKind::Wdtr(_)) == (kind == 1)
         });
         if answers {
-            // A completed exchange; a second one in the same connection is a loop (a
-            // message resent after a parity error is not an exchange).
-            self.x.neg_in_conn[kind] = self.x.neg_in_conn[kind].saturating_add(1);
-            if self.x.neg_in_conn[kind] == 2 {
+            // A completed exchange. Within one connection, an exchange begun by the same
+            // side as the previous one (an answer taken for a new negotiation) or a third
+            // one is a loop; the initiator's exchange followed by the target's own is not
+            // (a message resent after a parity error is no exchange either).
+            let starter = !from_init;
+            let k = kind;
+            self.x.neg_in_conn[k] = self.x.neg_in_conn[k].saturating_add(1);
+            let same_side = self.x.neg_starter[k] == Some(starter);
+            self.x.neg_starter[k] = Some(starter);
+            if (same_side && self.x.neg_in_conn[k] == 2) || self.x.neg_in_conn[k] == 3 {
                 self.violate(
                     t,
                     Rule::NegotiationLoop,

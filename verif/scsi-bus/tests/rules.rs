@@ -551,24 +551,30 @@ fn target_renegotiating_on_every_selection_with_data_is_clean() {
     use scsi_bus::target::disk::Disk;
     use scsi_bus::target::{Target, TargetConfig};
     use scsi_bus::Bus;
-    let mut tc = TargetConfig::new(2);
-    tc.initiate_negotiation = true;
-    tc.renegotiate_always = true;
-    let mut t = Target::new(tc).with_lun(0, Disk::memory(64));
-    t.clear_unit_attention();
-    let mut ic = InitiatorConfig::new(7);
-    ic.sync = Some((0x0C, 15));
-    let mut bus = Bus::new(Width::Narrow);
-    let h = bus.add(TestInitiator::new(ic));
-    bus.add(t);
-    for k in 0..12u8 {
-        bus.device(h)
-            .submit(Request::new(2, 0, &[0x28, 0, 0, 0, 0, k, 0, 0, 1, 0]).data_in(512));
+    for negotiate in [false, true] {
+        let mut tc = TargetConfig::new(2);
+        tc.initiate_negotiation = true;
+        tc.renegotiate_always = true;
+        let mut t = Target::new(tc).with_lun(0, Disk::memory(64));
+        t.clear_unit_attention();
+        // With `negotiate` the initiator also negotiates on its first command: in that
+        // connection the initiator's exchange is followed by the target's own (two exchanges
+        // begun by different sides: not a loop).
+        let mut ic = InitiatorConfig::new(7);
+        ic.sync = Some((0x0C, 15));
+        ic.negotiate = negotiate;
+        let mut bus = Bus::new(Width::Narrow);
+        let h = bus.add(TestInitiator::new(ic));
+        bus.add(t);
+        for k in 0..12u8 {
+            bus.device(h)
+                .submit(Request::new(2, 0, &[0x28, 0, 0, 0, 0, k, 0, 0, 1, 0]).data_in(512));
+        }
+        assert!(bus.run_until(20_000_000, |b| b.device(h).idle()));
+        assert_eq!(bus.monitor.violations(), &[]);
+        let n = bus.monitor.log_text().matches("(SDTR").count();
+        assert!(n >= 24, "negotiated on each selection: {n}");
     }
-    assert!(bus.run_until(20_000_000, |b| b.device(h).idle()));
-    assert_eq!(bus.monitor.violations(), &[]);
-    let n = bus.monitor.log_text().matches("(SDTR").count();
-    assert!(n >= 24, "negotiated on each selection: {n}");
 }
 
 // ----- per-driver contention -----
