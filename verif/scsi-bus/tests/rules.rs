@@ -643,3 +643,57 @@ fn target_driving_db_in_an_out_phase_is_flagged() {
         .detail()
         .contains("target (device 1) drives DB in DATA OUT"));
 }
+
+#[test]
+fn reselection_time_out_uses_the_abort_procedure_too() {
+    // The target (ID2) reselects ID7, nobody answers: IDs released, SEL kept 200 us.
+    let resel = |ids_then_sel: Option<u64>| {
+        let mut w = W::new();
+        w.at(200, sig(BSY, Some(0x04), None));
+        w.at(300, sig(BSY | SEL, Some(0x04), None));
+        w.at(200, sig(BSY | SEL | IO, Some(0x84), None));
+        w.at(10, sig(SEL | IO, Some(0x84), None));
+        match ids_then_sel {
+            Some(gap) => {
+                w.at(25_000, sig(SEL | IO, None, None));
+                w.at(gap, BusSignals::NONE);
+            }
+            None => w.at(25_000, BusSignals::NONE),
+        }
+        w
+    };
+    assert_eq!(resel(Some(cycles::SELECTION_ABORT)).rules(), vec![]);
+    assert_eq!(resel(None).rules(), vec![Rule::SelectionAbort]);
+    assert_eq!(resel(Some(100)).rules(), vec![Rule::SelectionAbort]);
+}
+
+mod hostile {
+    use proptest::prelude::*;
+    use scsi_bus::{BusSignals, Monitor, Width};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Random bus values and random per-driver drives: the new rules never panic.
+        #[test]
+        fn monitor_survives_random_drives(v in proptest::collection::vec((any::<u16>(), any::<u16>(), any::<u8>(), 0u64..3000, proptest::collection::vec((any::<u16>(), any::<u16>(), any::<u8>()), 0..4)), 0..300)) {
+            let mut m = Monitor::new(Width::Wide);
+            m.min_selection_timeout = 1000;
+            m.negotiation_limit = 2;
+            let mut t = 0;
+            for (c, d, p, dt, drives) in v {
+                t += dt;
+                let value = BusSignals { ctl: c & 0x1FF, data: d, parity: p & 3 };
+                m.observe(t, value);
+                let ds: Vec<BusSignals> = drives
+                    .iter()
+                    .map(|&(c, d, p)| BusSignals { ctl: c & 0x1FF, data: d, parity: p & 3 })
+                    .collect();
+                if m.wants_drivers() {
+                    m.observe_drivers(t, &ds, value);
+                }
+            }
+            let _ = m.log_text();
+        }
+    }
+}
