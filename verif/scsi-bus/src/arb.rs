@@ -35,6 +35,12 @@ pub enum SelState {
     Lost,
     /// No response within the timeout.
     Timeout,
+    /// Selection time-out procedure (SPI-3 10.5.2): the IDs were released at the cycle,
+    /// SEL stays asserted for a selection abort time in case BSY still answers.
+    Aborting(u64),
+    /// A late response during the abort time, seen at the cycle: releasing SEL after two
+    /// deskew delays (the IDs are already released).
+    ReleasingAfterAbort(u64),
 }
 
 /// Arbitration and (re)selection by device `me` of device `other`.
@@ -150,8 +156,9 @@ impl Selector {
                     }
                     self.state = SelState::Releasing(c);
                 } else if c - at > self.timeout {
-                    self.state = SelState::Timeout;
-                    return BusDrive::NONE;
+                    // Release the data bus, keep SEL (and ATN / I/O).
+                    self.state = SelState::Aborting(c);
+                    d.clear_data();
                 }
             }
             SelState::Releasing(at) => {
@@ -159,6 +166,25 @@ impl Selector {
                 d.set_byte_ids(ids);
                 if c - at >= cycles::TWO_DESKEW {
                     d = BusDrive::NONE;
+                    d.ctl = self.extra() | if self.resel { ctl::BSY } else { 0 };
+                    self.state = SelState::Done;
+                }
+            }
+            SelState::Aborting(at) => {
+                d.ctl = ctl::SEL | self.extra();
+                if bus.has(ctl::BSY) && c > at + 1 {
+                    if self.resel {
+                        d.ctl |= ctl::BSY;
+                    }
+                    self.state = SelState::ReleasingAfterAbort(c);
+                } else if c - at >= cycles::SELECTION_ABORT {
+                    self.state = SelState::Timeout;
+                    return BusDrive::NONE;
+                }
+            }
+            SelState::ReleasingAfterAbort(at) => {
+                d.ctl = ctl::SEL | self.extra() | if self.resel { ctl::BSY } else { 0 };
+                if c - at >= cycles::TWO_DESKEW {
                     d.ctl = self.extra() | if self.resel { ctl::BSY } else { 0 };
                     self.state = SelState::Done;
                 }

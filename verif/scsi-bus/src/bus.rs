@@ -51,6 +51,7 @@ pub struct Bus {
     value: BusSignals,
     cycle: u64,
     width: Width,
+    drives: Vec<BusDrive>,
     /// The protocol monitor, fed every resolved cycle.
     pub monitor: Monitor,
 }
@@ -63,6 +64,7 @@ impl Bus {
             value: BusSignals::NONE,
             cycle: 0,
             width,
+            drives: Vec::new(),
             monitor: Monitor::new(width),
         }
     }
@@ -73,6 +75,7 @@ impl Bus {
     /// Adds a device; the handle gets it back with [`Bus::device`].
     pub fn add<T: BusDevice>(&mut self, dev: T) -> DeviceHandle<T> {
         self.devices.push(Box::new(dev));
+        self.drives.push(BusDrive::NONE);
         DeviceHandle {
             idx: self.devices.len() - 1,
             _t: std::marker::PhantomData,
@@ -100,11 +103,20 @@ impl Bus {
         self.cycle += 1;
         let prev = self.value;
         let mut v = external;
-        for d in self.devices.iter_mut() {
-            v = v.or(d.tick(self.cycle, &prev));
+        let per_driver = self.monitor.wants_drivers();
+        for (d, slot) in self.devices.iter_mut().zip(self.drives.iter_mut()) {
+            let x = d.tick(self.cycle, &prev);
+            if per_driver {
+                *slot = x;
+            }
+            v = v.or(x);
         }
         self.value = v;
         self.monitor.observe(self.cycle, v);
+        if per_driver && self.monitor.wants_drivers() {
+            self.monitor
+                .observe_drivers(self.cycle, &self.drives, external);
+        }
         v
     }
     /// Steps with no external drive until `done(self)` is true or `max_cycles` pass.

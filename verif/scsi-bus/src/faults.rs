@@ -119,6 +119,67 @@ pub enum FaultAction {
         /// The message byte.
         byte: u8,
     },
+    /// End the command with CHECK CONDITION and full sense: INFORMATION, the FILEMARK,
+    /// EOM and ILI bits, deferred or descriptor format, and optionally the command's
+    /// data transferred first (RECOVERED ERROR with the data returned). With an `lba`
+    /// condition and no `info`, INFORMATION is the first LBA of the rule's range that
+    /// the command touches.
+    Sense {
+        /// Sense key.
+        key: u8,
+        /// Additional sense code.
+        asc: u8,
+        /// Qualifier.
+        #[serde(default)]
+        ascq: u8,
+        /// INFORMATION field (VALID set).
+        #[serde(default)]
+        info: Option<u64>,
+        /// FILEMARK bit.
+        #[serde(default)]
+        filemark: bool,
+        /// EOM bit.
+        #[serde(default)]
+        eom: bool,
+        /// ILI bit.
+        #[serde(default)]
+        ili: bool,
+        /// Run the command and return its data, then report the sense.
+        #[serde(default)]
+        with_data: bool,
+        /// Deferred error (response code 71h / 73h).
+        #[serde(default)]
+        deferred: bool,
+        /// Descriptor-format sense (72h / 73h).
+        #[serde(default)]
+        descriptor: bool,
+    },
+    /// Answer with this status and no sense (RESERVATION CONFLICT 18h, TASK ABORTED 40h,
+    /// ...).
+    Status {
+        /// The status byte.
+        status: u8,
+    },
+    /// Disconnect after the CDB and never reselect (the initiator times out).
+    NeverReselect,
+    /// Delay the command on the medium by `cycles` plus a seeded jitter in
+    /// `0..=jitter` cycles (seek time; a disconnecting disk reselects later).
+    Delay {
+        /// Fixed delay (cycles).
+        cycles: u64,
+        /// Largest extra delay (cycles), drawn from the rule set's PRNG.
+        #[serde(default)]
+        jitter: u64,
+    },
+    /// Right after selection, enter COMMAND or MESSAGE OUT and never assert REQ
+    /// (matched at selection).
+    HangAfterSelection {
+        /// COMMAND or MESSAGE OUT.
+        phase: Phase,
+    },
+    /// Disconnect, reselect, send IDENTIFY (no queue tag) and release BSY: an unexpected
+    /// BUS FREE the initiator can tie only to the I_T_L.
+    BusFreeAfterReselectIdentify,
 }
 
 /// When the action applies; each class of action is matched at its own moment.
@@ -136,7 +197,9 @@ impl FaultAction {
     /// The moment this action is matched at.
     pub fn point(&self) -> FaultPoint {
         match self {
-            FaultAction::NoSelectionResponse => FaultPoint::Selection,
+            FaultAction::NoSelectionResponse | FaultAction::HangAfterSelection { .. } => {
+                FaultPoint::Selection
+            }
             FaultAction::RejectTag | FaultAction::RejectNegotiation => FaultPoint::Message,
             _ => FaultPoint::Command,
         }
@@ -250,6 +313,54 @@ impl FaultEngine {
             return Some(r.action.clone());
         }
         None
+    }
+}
+
+impl FaultEngine {
+    /// Like [`FaultEngine::check`], but also resolves what the action needs from the
+    /// rule: for `Sense` without `info` under an `lba` condition, INFORMATION becomes the
+    /// first LBA of the rule's range the command touches; for `CheckCondition` under an
+    /// `lba` condition the same LBA is returned as the second value (a medium error
+    /// reports where it is, VALID = 1); for `Delay` the jitter is drawn (seeded) and
+    /// folded into `cycles`.
+    pub fn check_resolved(
+        &mut self,
+        point: FaultPoint,
+        ctx: &FaultCtx,
+    ) -> (Option<FaultAction>, Option<u64>) {
+        let before = self.fired.clone();
+        let a = self.check(point, ctx);
+        let Some(mut a) = a else {
+            return (None, None);
+        };
+        let rule = before
+            .iter()
+            .zip(self.fired.iter())
+            .position(|(b, f)| f != b)
+            .and_then(|i| self.rules.get(i))
+            .map(|(r, _)| r.clone());
+        let first_lba = match (rule.as_ref().and_then(|r| r.lba), ctx.lba) {
+            (Some([s, _]), Some((lba, _))) => Some(lba.max(s)),
+            _ => None,
+        };
+        match &mut a {
+            FaultAction::Sense { info, .. } if info.is_none() => *info = first_lba,
+            FaultAction::Delay { cycles, jitter } => {
+                let j = if *jitter > 0 {
+                    self.rng.below(*jitter + 1)
+                } else {
+                    0
+                };
+                *cycles += j;
+                *jitter = 0;
+            }
+            _ => {}
+        }
+        let info = match a {
+            FaultAction::CheckCondition { .. } => first_lba,
+            _ => None,
+        };
+        (Some(a), info)
     }
 }
 

@@ -159,6 +159,8 @@ pub struct InitiatorQuirks {
     pub bad_parity_command: Option<usize>,
     /// Answer target SDTR/WDTR with MESSAGE REJECT.
     pub reject_negotiation: bool,
+    /// Corrupt the parity of this MESSAGE OUT byte (counted over the run) once.
+    pub bad_parity_msg_out: Option<usize>,
 }
 
 /// Initiator configuration.
@@ -272,6 +274,8 @@ struct IConn {
     msg_only: bool,
     aborting: bool,
     in_parity_err: bool,
+    /// Bytes sent in the current MESSAGE OUT phase (resent on a target's retry request).
+    phase_out: Vec<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -304,6 +308,13 @@ pub struct TestInitiator {
     notag: [u8; 16],
     /// Events worth asserting on (MESSAGE REJECT received, ABORT TASK sent, ...).
     pub events: Vec<String>,
+    /// Current cycle (for when ATN went up).
+    now: u64,
+    /// Cycle ATN was last asserted: an ACK it should be honoured at stays asserted two
+    /// deskew delays after it (SPI-3 ATTENTION condition).
+    atn_at: u64,
+    /// MESSAGE OUT bytes sent so far (for `bad_parity_msg_out`).
+    msg_out_sent: usize,
 }
 
 impl TestInitiator {
@@ -325,6 +336,9 @@ impl TestInitiator {
             reset_request: false,
             notag: [0; 16],
             events: Vec::new(),
+            now: 0,
+            atn_at: 0,
+            msg_out_sent: 0,
         }
     }
     /// Queues a request; returns its id.
@@ -533,6 +547,9 @@ impl TestInitiator {
     fn queue_out(&mut self, m: &[u8]) {
         self.conn.msg_out.extend(m.iter().copied());
         self.conn.out_bounds.push_back(m.len());
+        if !self.drive.has(ctl::ATN) {
+            self.atn_at = self.now;
+        }
         self.drive.ctl |= ctl::ATN;
     }
 
@@ -624,6 +641,13 @@ impl TestInitiator {
         if msg_only {
             self.conn.aborting = true;
             for m in crate::log::split_messages(&msgs) {
+                // A negotiation we start: the target's SDTR/WDTR is its answer, not a
+                // target-initiated negotiation to answer again (no ping-pong).
+                match (m.first().copied(), m.get(2).copied()) {
+                    (Some(msg::EXTENDED), Some(msg::ext::SDTR)) => self.conn.neg = Some(Neg::Sdtr),
+                    (Some(msg::EXTENDED), Some(msg::ext::WDTR)) => self.conn.neg = Some(Neg::Wdtr),
+                    _ => {}
+                }
                 self.queue_out(m);
             }
             return;
@@ -816,6 +840,19 @@ impl TestInitiator {
             Phase::MsgOut => {
                 self.conn.msg_in.clear();
                 self.conn.in_parity_err = false;
+                if self.conn.cur_out_left == 0
+                    && self.conn.msg_out.is_empty()
+                    && !self.drive.has(ctl::ATN)
+                    && !self.conn.phase_out.is_empty()
+                {
+                    // REQ in MESSAGE OUT after ATN went false: the target asks for the
+                    // whole phase again (SPI-3 MESSAGE OUT retry).
+                    let again = std::mem::take(&mut self.conn.phase_out);
+                    self.events.push("MESSAGE OUT retry".into());
+                    for m in crate::log::split_messages(&again) {
+                        self.queue_out(m);
+                    }
+                }
                 if self.conn.cur_out_left == 0 {
                     let n = self
                         .conn
@@ -832,6 +869,7 @@ impl TestInitiator {
                 }
                 let b = self.conn.cur_out[self.conn.cur_out.len() - self.conn.cur_out_left];
                 self.conn.cur_out_left -= 1;
+                self.conn.phase_out.push(b);
                 if self.conn.cur_out_left == 0 {
                     self.conn.last_out = self.conn.cur_out.clone();
                     if self.conn.msg_out.is_empty() {
@@ -842,6 +880,7 @@ impl TestInitiator {
                 u16::from(b)
             }
             Phase::Command => {
+                self.conn.phase_out.clear();
                 let p = self.conn.cmd_ptr;
                 self.conn.cmd_ptr += 1;
                 let cdb = self
@@ -850,6 +889,7 @@ impl TestInitiator {
                 u16::from(cdb.unwrap_or(0))
             }
             Phase::DataOut => {
+                self.conn.phase_out.clear();
                 let Some(x) = self.cmd_mut(self.conn.cmd) else {
                     return 0;
                 };
@@ -869,6 +909,7 @@ impl TestInitiator {
 
     /// An IN transfer in `phase` carried `w`.
     fn in_word(&mut self, c: u64, phase: Phase, w: u16, parity_ok: bool, wide: bool) {
+        self.conn.phase_out.clear();
         match phase {
             Phase::DataIn => {
                 if !parity_ok {
@@ -941,7 +982,9 @@ impl TestInitiator {
         self.hs = Hs::WaitReq;
         self.sync = None;
         self.st = St::Idle;
-        let Some(id) = conn.cmd else { return };
+        let Some(id) = conn.cmd.or_else(|| self.reselection_nexus(&conn)) else {
+            return;
+        };
         if conn.msg_only || conn.aborting {
             // What we asked the target to drop is gone.
             let Some(x) = self.cmds.iter().find(|x| x.id == id) else {
@@ -1111,7 +1154,8 @@ impl TestInitiator {
                 }
             }
             Hs::AckHeld => {
-                if !bus.has(ctl::REQ) {
+                let atn_young = self.drive.has(ctl::ATN) && c < self.atn_at + cycles::TWO_DESKEW;
+                if !bus.has(ctl::REQ) && !atn_young {
                     self.drive.ctl &= !ctl::ACK;
                     self.drive.clear_data();
                     self.hs = Hs::WaitReq;
@@ -1132,6 +1176,12 @@ impl TestInitiator {
         {
             self.drive.parity ^= crate::signals::par::P0;
             self.bad_parity_done = true;
+        }
+        if phase == Phase::MsgOut {
+            if self.cfg.quirks.bad_parity_msg_out == Some(self.msg_out_sent) {
+                self.drive.parity ^= crate::signals::par::P0;
+            }
+            self.msg_out_sent += 1;
         }
         if phase == Phase::DataOut && !self.bad_parity_done {
             if let (Some(k), Some(x)) = (
@@ -1190,6 +1240,7 @@ impl TestInitiator {
 
 impl BusDevice for TestInitiator {
     fn tick(&mut self, c: u64, bus: &BusSignals) -> BusDrive {
+        self.now = c;
         if let St::Resetting(at) = self.st {
             if c - at < cycles::RESET_HOLD {
                 return BusDrive {
@@ -1338,3 +1389,39 @@ impl TestInitiator {
 
 /// Default SDTR offer of the test initiator: Fast-20, offset 15.
 pub const FAST20_OFFSET15: (u8, u8) = (spi_timing::PERIOD_FACTOR_FAST20, 15);
+
+impl TestInitiator {
+    /// A reselection ended (BUS FREE) after IDENTIFY but before a queue tag or the first
+    /// information phase named the task: the nexus is the I_T_L. It belongs to that
+    /// LUN's untagged task, or to its only disconnected task; with several tagged tasks
+    /// outstanding it cannot be told (none is blamed, each keeps its own timeout).
+    fn reselection_nexus(&mut self, conn: &IConn) -> Option<u64> {
+        if !conn.resel || conn.aborting {
+            return None;
+        }
+        let (t, l) = (conn.target, conn.resel_lun?);
+        let on_itl: Vec<&Cmd> = self
+            .cmds
+            .iter()
+            .filter(|x| x.state == CState::Disconnected && x.req.target == t && x.req.lun == l)
+            .collect();
+        let pick = on_itl
+            .iter()
+            .find(|x| x.tag.is_none())
+            .or(if on_itl.len() == 1 {
+                on_itl.first()
+            } else {
+                None
+            })
+            .map(|x| x.id);
+        match pick {
+            Some(id) => self.events.push(format!(
+                "unexpected BUS FREE after reselection IDENTIFY by ID{t} lun{l}: command {id}"
+            )),
+            None => self.events.push(format!(
+                "unexpected BUS FREE after reselection IDENTIFY by ID{t} lun{l}: nexus unknown"
+            )),
+        }
+        pick
+    }
+}

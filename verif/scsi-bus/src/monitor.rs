@@ -6,7 +6,9 @@ use scsi_defs::msg;
 
 use crate::bus::Width;
 use crate::log::{self, LogLine};
-use crate::signals::{ctl, cycles, highest_id, sync_period_cycles, BusSignals, Phase, CYCLE_NS};
+use crate::signals::{
+    ctl, cycles, highest_id, sync_period_cycles, BusDrive, BusSignals, Phase, CYCLE_NS,
+};
 
 /// The rules the monitor checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +45,38 @@ pub enum Rule {
     Parity,
     /// RST held shorter than the reset hold time.
     ResetHold,
+    /// A synchronous REQ or ACK pulse asserted or negated shorter than the SPI-2/SPI-3
+    /// assertion / negation period for the negotiated rate.
+    ReqAckWidth,
+    /// ATN negated while ACK is asserted in MESSAGE OUT, or asserted less than two deskew
+    /// delays before the ACK it should be honoured at is negated.
+    Atn,
+    /// An illegal phase sequence (COMMAND or DATA after STATUS, a phase other than MESSAGE
+    /// IN after STATUS, anything but BUS FREE after COMMAND COMPLETE / DISCONNECT, MESSAGE
+    /// IN left in mid-message, a reselection not starting with MESSAGE IN).
+    PhaseSequence,
+    /// Selection time-out procedure: SEL and the IDs released together, SEL released less
+    /// than a selection abort time after the IDs, or (when configured) the selection
+    /// abandoned before the selection time-out delay.
+    SelectionAbort,
+    /// (Re)selection answered later than a selection abort time.
+    ResponseTime,
+    /// A device joined arbitration more than a bus set delay after BUS FREE was last seen.
+    BusSet,
+    /// The initiator still drove DB more than a data release delay after I/O asserted.
+    DataRelease,
+    /// A target arbitrated less than a disconnection delay after a DISCONNECT message from
+    /// the initiator ended the connection.
+    DisconnectionDelay,
+    /// BUS FREE without COMMAND COMPLETE, DISCONNECT or a message that ends the nexus; the
+    /// detail names the side that caused it.
+    UnexpectedBusFree,
+    /// The same SDTR/WDTR negotiation repeated within one connection, or more than
+    /// [`Monitor::negotiation_limit`] exchanges for a pair with no data between.
+    NegotiationLoop,
+    /// Two devices driving DB at once, or a device driving DB in the wrong direction for
+    /// the phase (seen per driver, through [`Monitor::observe_drivers`]).
+    Contention,
 }
 
 /// One rule violation, with the cycle it was detected at.
@@ -133,6 +167,14 @@ pub struct Monitor {
     pub log_limit: usize,
     dropped_lines: u64,
     last_t: u64,
+    /// Flag a selection abandoned less than this many cycles after it began (the SPI
+    /// selection time-out delay is a recommendation, 250 ms); 0 = not checked.
+    pub min_selection_timeout: u64,
+    /// Flag more than this many SDTR/WDTR exchanges for one pair with no data phase
+    /// between them (0 = not checked). A target that negotiates at every selection and
+    /// moves data in between is fine.
+    pub negotiation_limit: u32,
+    x: Ext,
 }
 
 const RUN_BYTES_KEPT: usize = 64;
@@ -165,6 +207,9 @@ impl Monitor {
             log_limit: 200_000,
             dropped_lines: 0,
             last_t: 0,
+            min_selection_timeout: 0,
+            negotiation_limit: 8,
+            x: Ext::default(),
         }
     }
 
@@ -247,6 +292,8 @@ impl Monitor {
             self.flush_run(t);
             self.line(t, "BUS RESET".into());
             self.reset_at = Some(t);
+            self.x.conn_reset();
+            self.x.sel_began = None;
             self.stage = Stage::Free;
             self.pending_neg = None;
             self.agreements
@@ -275,6 +322,7 @@ impl Monitor {
             return;
         }
 
+        self.ext_change(t, old, new, rose, fell);
         let was_free = old.ctl & (ctl::BSY | ctl::SEL) == 0;
         let is_free = new.ctl & (ctl::BSY | ctl::SEL) == 0;
         if was_free {
@@ -663,6 +711,11 @@ impl Monitor {
             &[v.data as u8]
         };
         let phase = run.phase;
+        if phase.is_data() {
+            let p = usize::from(self.init & 15) * 16 + usize::from(self.target & 15);
+            self.x.neg_since_data[p] = 0;
+        }
+        let Some(run) = self.run.as_mut() else { return };
         for &b in bytes {
             run.count += 1;
             if run.bytes.len() < RUN_BYTES_KEPT {
@@ -692,6 +745,7 @@ impl Monitor {
             return;
         }
         let m = std::mem::take(&mut self.msg_buf);
+        self.ext_message(_t, from_init, &m);
         let pair = self.pair();
         let kind = match (m[0], m.get(2).copied()) {
             (msg::EXTENDED, Some(msg::ext::SDTR)) if m.len() >= 5 => {
@@ -776,5 +830,626 @@ impl Monitor {
             )
         };
         self.line(run.start, text);
+    }
+}
+
+/// What the connection did last (for the BUS FREE and phase sequence rules).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Ev {
+    #[default]
+    None,
+    MsgIn(u8),
+    MsgOut(u8),
+    Phase(Phase),
+}
+
+/// State of the rules added in issue 13 (kept apart so the older rules read as before).
+struct Ext {
+    // Per connection.
+    conn_phase: Option<Phase>,
+    had_data: bool,
+    had_status: bool,
+    last_event: Ev,
+    last_msg_in: Option<u8>,
+    resel: bool,
+    neg_in_conn: [u8; 2],
+    /// Per kind (SDTR, WDTR): whether the initiator began the last exchange.
+    neg_starter: [Option<bool>; 2],
+    init_disconnect: bool,
+    /// The initiator sent a message that ends the nexus (ABORT TASK, ...).
+    nexus_ended: bool,
+    init_dev: Option<usize>,
+    target_dev: Option<usize>,
+    flag_contention: bool,
+    flag_release: bool,
+    // Handshake edges in the current phase.
+    req_rose: Option<u64>,
+    req_fell: Option<u64>,
+    ack_rose: Option<u64>,
+    ack_fell: Option<u64>,
+    atn_under_ack: Option<u64>,
+    io_rose: u64,
+    io_fell: u64,
+    // Arbitration and selection.
+    arb_start: u64,
+    sel_began: Option<u64>,
+    ids_released: Option<u64>,
+    sel_timeout_checked: bool,
+    /// Per ID: no arbitration before this cycle (initiator-requested disconnect).
+    disc_until: [u64; 16],
+    /// Per pair: SDTR/WDTR exchanges since the last data byte.
+    neg_since_data: Vec<u32>,
+}
+
+impl Default for Ext {
+    fn default() -> Ext {
+        Ext {
+            conn_phase: None,
+            had_data: false,
+            had_status: false,
+            last_event: Ev::None,
+            last_msg_in: None,
+            resel: false,
+            neg_in_conn: [0; 2],
+            neg_starter: [None; 2],
+            init_disconnect: false,
+            nexus_ended: false,
+            init_dev: None,
+            target_dev: None,
+            flag_contention: false,
+            flag_release: false,
+            req_rose: None,
+            req_fell: None,
+            ack_rose: None,
+            ack_fell: None,
+            atn_under_ack: None,
+            io_rose: 0,
+            io_fell: 0,
+            arb_start: 0,
+            sel_began: None,
+            ids_released: None,
+            sel_timeout_checked: false,
+            disc_until: [0; 16],
+            neg_since_data: vec![0; 256],
+        }
+    }
+}
+
+impl Ext {
+    fn conn_reset(&mut self) {
+        self.conn_phase = None;
+        self.had_data = false;
+        self.had_status = false;
+        self.last_event = Ev::None;
+        self.last_msg_in = None;
+        self.neg_in_conn = [0; 2];
+        self.neg_starter = [None; 2];
+        self.init_disconnect = false;
+        self.nexus_ended = false;
+        self.init_dev = None;
+        self.target_dev = None;
+        self.phase_reset();
+    }
+    fn phase_reset(&mut self) {
+        self.req_rose = None;
+        self.req_fell = None;
+        self.ack_rose = None;
+        self.ack_fell = None;
+        self.flag_contention = false;
+        self.flag_release = false;
+    }
+}
+
+/// SPI-2 / SPI-3 synchronous REQ/ACK assertion and negation periods (ns) for a transfer
+/// period factor: Fast-5 80/80, Fast-10 30/30, Fast-20 15/15, Fast-40 8/8 (SPI-3 table
+/// "Fast-40 timing", single transition). `scsi_defs::spi_timing` does not carry these.
+pub fn sync_min_widths_ns(factor: u8) -> (u64, u64) {
+    use scsi_defs::spi_timing::*;
+    if factor >= PERIOD_FACTOR_FAST5 {
+        (80, 80)
+    } else if factor >= PERIOD_FACTOR_FAST10 {
+        (30, 30)
+    } else if factor >= PERIOD_FACTOR_FAST20 {
+        (15, 15)
+    } else {
+        (8, 8)
+    }
+}
+
+fn ends_nexus(b: u8) -> bool {
+    matches!(
+        b,
+        msg::ABORT_TASK
+            | msg::ABORT_TASK_SET
+            | msg::CLEAR_TASK_SET
+            | msg::TARGET_RESET
+            | msg::CLEAR_ACA
+            | msg::LOGICAL_UNIT_RESET
+            | msg::DISCONNECT
+    )
+}
+
+impl Monitor {
+    /// Whether [`Monitor::observe_drivers`] has anything to check now (a connection is
+    /// up); the bus skips collecting drives otherwise.
+    #[inline]
+    pub fn wants_drivers(&self) -> bool {
+        self.stage == Stage::Connected
+    }
+
+    /// Per-driver checks for the cycle just observed: `drives` are the devices' drives,
+    /// `external` the drive from outside the bus (an RTL initiator; reported as device
+    /// `drives.len()`). Flags two devices driving DB at once, the initiator still driving
+    /// DB a data release delay after I/O asserted, and the target driving DB in an OUT
+    /// phase.
+    pub fn observe_drivers(&mut self, cycle: u64, drives: &[BusDrive], external: BusDrive) {
+        if self.stage != Stage::Connected {
+            return;
+        }
+        let t = cycle.max(self.last_t);
+        let v = self.prev;
+        let n = drives.len();
+        let mut on_db = [usize::MAX; 2];
+        let mut k = 0;
+        for (i, d) in drives.iter().chain(std::iter::once(&external)).enumerate() {
+            if d.ctl & (ctl::REQ | ctl::PHASE) != 0 {
+                self.x.target_dev = Some(i);
+            }
+            if d.ctl & (ctl::ACK | ctl::ATN) != 0 {
+                self.x.init_dev = Some(i);
+            }
+            if d.data != 0 || d.parity != 0 {
+                if k < 2 {
+                    on_db[k] = i;
+                }
+                k += 1;
+            }
+        }
+        let name = |i: usize| {
+            if i == n {
+                "external".to_string()
+            } else {
+                format!("device {i}")
+            }
+        };
+        let phase = v.phase().name();
+        if k >= 2 && !self.x.flag_contention {
+            self.x.flag_contention = true;
+            let d = format!(
+                "{} and {} drive DB at once in {phase}",
+                name(on_db[0]),
+                name(on_db[1])
+            );
+            self.violate(t, Rule::Contention, d);
+        }
+        for &i in on_db.iter().take(k.min(2)) {
+            if v.has(ctl::IO)
+                && Some(i) == self.x.init_dev
+                && Some(i) != self.x.target_dev
+                && t - self.x.io_rose > cycles::DATA_RELEASE
+                && !self.x.flag_release
+            {
+                self.x.flag_release = true;
+                let d = format!(
+                    "initiator ({}) drives DB {} ns after I/O asserted ({phase})",
+                    name(i),
+                    (t - self.x.io_rose) * CYCLE_NS
+                );
+                self.violate(t, Rule::DataRelease, d);
+            }
+            if !v.has(ctl::IO)
+                && Some(i) == self.x.target_dev
+                && Some(i) != self.x.init_dev
+                && t - self.x.io_fell > cycles::DATA_RELEASE
+                && !self.x.flag_contention
+            {
+                self.x.flag_contention = true;
+                let d = format!("target ({}) drives DB in {phase}", name(i));
+                self.violate(t, Rule::Contention, d);
+            }
+        }
+    }
+
+    fn check_disc_delay(&mut self, t: u64, ids: u16) {
+        for id in 0..16 {
+            if ids & (1 << id) != 0 && t < self.x.disc_until[id] {
+                let waited = t + cycles::DISCONNECTION - self.x.disc_until[id];
+                self.violate(
+                    t,
+                    Rule::DisconnectionDelay,
+                    format!(
+                        "ID{id} arbitrated {} ns after disconnecting on the initiator's DISCONNECT",
+                        waited * CYCLE_NS
+                    ),
+                );
+                self.x.disc_until[id] = 0;
+            }
+        }
+    }
+
+    /// Rules added in issue 13, run on every change before the older rules (so
+    /// `self.stage` is still the stage the change happened in).
+    fn ext_change(&mut self, t: u64, old: BusSignals, new: BusSignals, rose: u16, fell: u16) {
+        let mask = self.id_mask();
+        let was_free = old.ctl & (ctl::BSY | ctl::SEL) == 0;
+        let is_free = new.ctl & (ctl::BSY | ctl::SEL) == 0;
+        match self.stage {
+            Stage::Free => {
+                if rose & ctl::BSY != 0 {
+                    self.x.arb_start = t;
+                    self.check_disc_delay(t, new.data & mask);
+                }
+            }
+            Stage::Arbitration => {
+                let up = !old.data & new.data & mask;
+                if up != 0 && new.has(ctl::BSY) && !new.has(ctl::SEL) {
+                    if t > self.x.arb_start + cycles::BUS_SET {
+                        self.violate(
+                            t,
+                            Rule::BusSet,
+                            format!(
+                                "ID bits {up:#06x} joined arbitration {} ns after BUS FREE was last seen",
+                                (t - self.x.arb_start) * CYCLE_NS
+                            ),
+                        );
+                    }
+                    self.check_disc_delay(t, up);
+                }
+            }
+            Stage::SelAsserted { .. } => {
+                if fell & ctl::BSY != 0 && new.has(ctl::SEL) {
+                    self.x.sel_began = Some(t);
+                    self.x.ids_released = None;
+                    self.x.sel_timeout_checked = false;
+                    self.x.resel = new.has(ctl::IO);
+                }
+            }
+            Stage::Selecting { bsy_off } => {
+                let min = self.min_selection_timeout;
+                if rose & ctl::BSY != 0 {
+                    if t - bsy_off > cycles::SELECTION_ABORT {
+                        self.violate(
+                            t,
+                            Rule::ResponseTime,
+                            format!(
+                                "{} answered {} us after the selection became valid (limit {} us)",
+                                if self.x.resel {
+                                    "reselection"
+                                } else {
+                                    "selection"
+                                },
+                                (t - bsy_off) * CYCLE_NS / 1000,
+                                cycles::SELECTION_ABORT * CYCLE_NS / 1000
+                            ),
+                        );
+                    }
+                } else if is_free && !was_free {
+                    match self.x.ids_released {
+                        None => self.violate(
+                            t,
+                            Rule::SelectionAbort,
+                            "SEL and the IDs released together at selection time-out".into(),
+                        ),
+                        Some(r) if t - r < cycles::SELECTION_ABORT => self.violate(
+                            t,
+                            Rule::SelectionAbort,
+                            format!(
+                                "SEL released {} us after the IDs (selection abort time {} us)",
+                                (t - r) * CYCLE_NS / 1000,
+                                cycles::SELECTION_ABORT * CYCLE_NS / 1000
+                            ),
+                        ),
+                        Some(_) => {}
+                    }
+                    if min > 0 && !self.x.sel_timeout_checked && t - bsy_off < min {
+                        self.violate(
+                            t,
+                            Rule::SelectionAbort,
+                            format!(
+                                "selection abandoned after {} us",
+                                (t - bsy_off) * CYCLE_NS / 1000
+                            ),
+                        );
+                    }
+                } else if old.data & mask != 0
+                    && new.data & mask == 0
+                    && new.has(ctl::SEL)
+                    && self.x.ids_released.is_none()
+                {
+                    self.x.ids_released = Some(t);
+                    if min > 0 && t - bsy_off < min {
+                        self.x.sel_timeout_checked = true;
+                        self.violate(
+                            t,
+                            Rule::SelectionAbort,
+                            format!(
+                                "selection abandoned after {} us (time-out delay {} us)",
+                                (t - bsy_off) * CYCLE_NS / 1000,
+                                min * CYCLE_NS / 1000
+                            ),
+                        );
+                    }
+                }
+            }
+            Stage::Responded { .. } => {
+                if fell & ctl::SEL != 0 {
+                    self.x.conn_reset();
+                    self.x.io_rose = t;
+                    self.x.io_fell = t;
+                }
+            }
+            Stage::Connected => {
+                if !was_free && is_free {
+                    self.classify_bus_free(t);
+                    return;
+                }
+                self.ext_connected(t, old, new, rose, fell);
+            }
+        }
+    }
+
+    fn classify_bus_free(&mut self, t: u64) {
+        let (ev, last_in) = (self.x.last_event, self.x.last_msg_in);
+        let expected = match ev {
+            Ev::MsgIn(b) => b == msg::COMMAND_COMPLETE || b == msg::DISCONNECT,
+            Ev::MsgOut(b) if ends_nexus(b) => true,
+            // The initiator rejected what ends or names the nexus: the target gives up.
+            Ev::MsgOut(msg::MESSAGE_REJECT) => matches!(
+                last_in,
+                Some(msg::COMMAND_COMPLETE | msg::DISCONNECT | msg::IDENTIFY | 0x20..=0x22)
+            ),
+            _ => false,
+        } || self.x.nexus_ended;
+        if self.x.init_disconnect
+            && matches!(ev, Ev::MsgOut(msg::DISCONNECT) | Ev::MsgIn(msg::DISCONNECT))
+        {
+            self.x.disc_until[usize::from(self.target & 15)] = t + cycles::DISCONNECTION;
+        }
+        if !expected {
+            let detail = match ev {
+                Ev::MsgOut(b) => format!(
+                    "ID{} released BSY after the initiator's {} (caused by initiator ID{})",
+                    self.target,
+                    log::describe_message(&[b]),
+                    self.init
+                ),
+                Ev::MsgIn(b) => format!(
+                    "ID{} released BSY after sending {} (target error)",
+                    self.target,
+                    log::describe_message(&[b])
+                ),
+                Ev::Phase(p) => format!(
+                    "ID{} released BSY after {} (target error)",
+                    self.target,
+                    p.name()
+                ),
+                Ev::None => format!(
+                    "ID{} released BSY before any information transfer (target error)",
+                    self.target
+                ),
+            };
+            self.violate(t, Rule::UnexpectedBusFree, detail);
+        }
+        self.x.conn_reset();
+    }
+
+    fn ext_connected(&mut self, t: u64, old: BusSignals, new: BusSignals, rose: u16, fell: u16) {
+        if (old.ctl ^ new.ctl) & ctl::PHASE != 0 {
+            self.x.phase_reset();
+        }
+        if rose & ctl::IO != 0 {
+            self.x.io_rose = t;
+        }
+        if fell & ctl::IO != 0 {
+            self.x.io_fell = t;
+        }
+        // ATN.
+        if fell & ctl::ATN != 0 && old.has(ctl::ACK) && old.phase() == Phase::MsgOut {
+            self.violate(
+                t,
+                Rule::Atn,
+                "ATN negated while ACK asserted in MESSAGE OUT".into(),
+            );
+        }
+        // ATN raised during an asynchronous handshake (with or after its ACK) must be up
+        // two deskew delays before that ACK is negated.
+        if rose & ctl::ATN != 0 && new.has(ctl::ACK) && self.sync_params(new.phase()).is_none() {
+            self.x.atn_under_ack = Some(t);
+        }
+        if fell & ctl::ACK != 0 {
+            if let Some(a) = self.x.atn_under_ack.take() {
+                if t - a < cycles::TWO_DESKEW && new.has(ctl::ATN) {
+                    self.violate(
+                        t,
+                        Rule::Atn,
+                        format!(
+                            "ATN asserted {} ns before ACK negated (two deskew delays needed)",
+                            (t - a) * CYCLE_NS
+                        ),
+                    );
+                }
+            }
+        }
+        // Synchronous REQ/ACK widths.
+        let phase = new.phase();
+        if let Some(_sync) = self.sync_params(phase) {
+            let (amin, nmin) = sync_min_widths_ns(self.agreements[self.pair()].period_factor);
+            let edges = [
+                (ctl::REQ, "REQ", self.x.req_rose, self.x.req_fell),
+                (ctl::ACK, "ACK", self.x.ack_rose, self.x.ack_fell),
+            ];
+            for (bit, nm, r, f) in edges {
+                if rose & bit != 0 {
+                    if let Some(f) = f.filter(|&f| (t - f) * CYCLE_NS < nmin) {
+                        self.violate(
+                            t,
+                            Rule::ReqAckWidth,
+                            format!("{nm} negated {} ns (minimum {nmin} ns)", (t - f) * CYCLE_NS),
+                        );
+                    }
+                }
+                if fell & bit != 0 {
+                    if let Some(r) = r.filter(|&r| (t - r) * CYCLE_NS < amin) {
+                        self.violate(
+                            t,
+                            Rule::ReqAckWidth,
+                            format!(
+                                "{nm} asserted {} ns (minimum {amin} ns)",
+                                (t - r) * CYCLE_NS
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if rose & ctl::REQ != 0 {
+            self.x.req_rose = Some(t);
+        }
+        if fell & ctl::REQ != 0 {
+            self.x.req_fell = Some(t);
+        }
+        if rose & ctl::ACK != 0 {
+            self.x.ack_rose = Some(t);
+        }
+        if fell & ctl::ACK != 0 {
+            self.x.ack_fell = Some(t);
+        }
+        // Phase sequence, at the first REQ of each new phase.
+        if rose & ctl::REQ != 0 && self.x.conn_phase != Some(phase) && phase != Phase::Reserved {
+            self.phase_sequence(t, phase);
+        }
+    }
+
+    fn phase_sequence(&mut self, t: u64, p: Phase) {
+        let last = self.x.conn_phase;
+        // Leaving STATUS: INTERMEDIATE (linked commands) does not end the command.
+        if last == Some(Phase::Status) {
+            let st = self
+                .run
+                .as_ref()
+                .filter(|r| r.phase == Phase::Status)
+                .and_then(|r| r.bytes.first().copied());
+            if !matches!(st, Some(0x10 | 0x14)) {
+                self.x.had_status = true;
+            }
+        }
+        let why = if last.is_none() && self.x.resel && p != Phase::MsgIn {
+            Some(format!("reselection began with {}", p.name()))
+        } else if last == Some(Phase::MsgIn) && !self.msg_buf.is_empty() && p != Phase::MsgOut {
+            Some(format!(
+                "MSG IN left after {} byte(s) of a message, for {}",
+                self.msg_buf.len(),
+                p.name()
+            ))
+        } else if matches!(
+            self.x.last_event,
+            Ev::MsgIn(msg::COMMAND_COMPLETE | msg::DISCONNECT)
+        ) && p != Phase::MsgOut
+        {
+            let b = match self.x.last_event {
+                Ev::MsgIn(b) => b,
+                _ => 0,
+            };
+            Some(format!(
+                "{} after {} (BUS FREE expected)",
+                p.name(),
+                log::describe_message(&[b])
+            ))
+        } else if p == Phase::Command && (self.x.had_data || self.x.had_status) {
+            Some(format!(
+                "COMMAND after {}",
+                if self.x.had_status { "STATUS" } else { "DATA" }
+            ))
+        } else if (p.is_data() && self.x.had_status)
+            || (last == Some(Phase::Status) && !matches!(p, Phase::MsgIn | Phase::MsgOut))
+        {
+            Some(format!("{} after STATUS", p.name()))
+        } else {
+            None
+        };
+        if let Some(w) = why {
+            self.violate(t, Rule::PhaseSequence, w);
+        }
+        if p.is_data() {
+            self.x.had_data = true;
+        }
+        if !matches!(p, Phase::MsgIn | Phase::MsgOut) {
+            self.x.last_event = Ev::Phase(p);
+        }
+        self.x.conn_phase = Some(p);
+    }
+
+    fn ext_message(&mut self, t: u64, from_init: bool, m: &[u8]) {
+        let Some(&b0) = m.first() else { return };
+        let b = if b0 & msg::IDENTIFY != 0 {
+            msg::IDENTIFY
+        } else {
+            b0
+        };
+        if from_init {
+            self.x.last_event = Ev::MsgOut(b);
+            if ends_nexus(b) && b != msg::DISCONNECT {
+                self.x.nexus_ended = true;
+            }
+            if b == msg::DISCONNECT {
+                self.x.init_disconnect = true;
+            }
+        } else {
+            self.x.last_event = Ev::MsgIn(b);
+            self.x.last_msg_in = Some(b);
+            if b == msg::MESSAGE_REJECT {
+                // The target did not honour our DISCONNECT (or anything else).
+                self.x.init_disconnect = false;
+            }
+            if matches!(
+                b,
+                msg::LINKED_COMMAND_COMPLETE | msg::LINKED_COMMAND_COMPLETE_FLAG
+            ) {
+                self.x.had_status = false;
+                self.x.had_data = false;
+            }
+        }
+        let kind = match (b, m.get(2).copied()) {
+            (msg::EXTENDED, Some(msg::ext::SDTR)) => 0,
+            (msg::EXTENDED, Some(msg::ext::WDTR)) => 1,
+            _ => return,
+        };
+        let name = if kind == 0 { "SDTR" } else { "WDTR" };
+        let answers = self.pending_neg.is_some_and(|(k, from)| {
+            from != from_init && matches!(k, NegKind::Wdtr(_)) == (kind == 1)
+        });
+        if answers {
+            // A completed exchange. Within one connection, an exchange begun by the same
+            // side as the previous one (an answer taken for a new negotiation) or a third
+            // one is a loop; the initiator's exchange followed by the target's own is not
+            // (a message resent after a parity error is no exchange either).
+            let starter = !from_init;
+            let k = kind;
+            self.x.neg_in_conn[k] = self.x.neg_in_conn[k].saturating_add(1);
+            let same_side = self.x.neg_starter[k] == Some(starter);
+            self.x.neg_starter[k] = Some(starter);
+            if (same_side && self.x.neg_in_conn[k] == 2) || self.x.neg_in_conn[k] == 3 {
+                self.violate(
+                    t,
+                    Rule::NegotiationLoop,
+                    format!("{name} exchanged again within one connection"),
+                );
+            }
+            let p = self.pair();
+            self.x.neg_since_data[p] = self.x.neg_since_data[p].saturating_add(1);
+            let lim = self.negotiation_limit;
+            if lim > 0 && self.x.neg_since_data[p] == lim + 1 {
+                self.violate(
+                    t,
+                    Rule::NegotiationLoop,
+                    format!(
+                        "{} SDTR/WDTR exchanges between ID{} and ID{} with no data between",
+                        lim + 1,
+                        self.init,
+                        self.target
+                    ),
+                );
+            }
+        }
     }
 }

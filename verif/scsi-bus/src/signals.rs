@@ -230,6 +230,12 @@ pub mod cycles {
         ns_to_cycles(spi_timing::DESKEW_DELAY_NS + spi_timing::CABLE_SKEW_DELAY_NS);
     /// Two deskew delays (90 ns), used around selection.
     pub const TWO_DESKEW: u64 = ns_to_cycles(2 * spi_timing::DESKEW_DELAY_NS);
+    /// Selection abort time (200 us).
+    pub const SELECTION_ABORT: u64 = ns_to_cycles(spi_timing::SELECTION_ABORT_TIME_NS);
+    /// Data release delay (400 ns).
+    pub const DATA_RELEASE: u64 = ns_to_cycles(spi_timing::DATA_RELEASE_DELAY_NS);
+    /// Disconnection delay (200 us).
+    pub const DISCONNECTION: u64 = ns_to_cycles(spi_timing::DISCONNECTION_DELAY_NS);
     /// Reset hold time (25 us).
     pub const RESET_HOLD: u64 = ns_to_cycles(spi_timing::RESET_HOLD_TIME_NS);
     /// Synchronous data set-up and hold: one core cycle. The 10 ns grid cannot express

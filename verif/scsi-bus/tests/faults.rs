@@ -183,7 +183,15 @@ fn unexpected_bus_free_in_status() {
     let c = r.exec(tur().disconnect(false));
     assert_eq!(c.outcome, Outcome::UnexpectedBusFree);
     assert_eq!(r.exec(tur()).status(), Some(status::GOOD));
-    r.assert_clean();
+    // The monitor names the injected BUS FREE (on entering STATUS) as the target's error.
+    r.assert_rules(&[Rule::UnexpectedBusFree]);
+    let v = r.bus.monitor.violations();
+    assert_eq!(v.len(), 1);
+    assert!(
+        v[0].detail.contains("after COMMAND (target error)"),
+        "{}",
+        v[0]
+    );
 }
 
 #[test]

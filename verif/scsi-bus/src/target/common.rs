@@ -19,6 +19,13 @@ pub struct Sense {
     pub flags: u8,
     /// Sense-key specific field pointer (byte of the CDB in error), SKSV set when `Some`.
     pub field: Option<u16>,
+    /// A deferred error (response code 71h / 73h) rather than a current one.
+    pub deferred: bool,
+    /// Descriptor format (72h / 73h, SPC-3 4.5.2) instead of fixed.
+    pub descriptor: bool,
+    /// A 64-bit INFORMATION value (descriptor format; in fixed format it is used when it
+    /// fits 32 bits and `info` is `None`).
+    pub info64: Option<u64>,
 }
 
 impl Sense {
@@ -38,17 +45,26 @@ impl Sense {
             ..Sense::new(sense_key::ILLEGAL_REQUEST, asc::INVALID_FIELD_IN_CDB)
         }
     }
-    /// Fixed-format bytes (18).
+    /// Fixed-format bytes (18), or descriptor format when `descriptor` is set.
     pub fn to_bytes(&self) -> Vec<u8> {
+        if self.descriptor {
+            return self.to_descriptor_bytes();
+        }
+        let info = self
+            .info
+            .or_else(|| self.info64.and_then(|x| u32::try_from(x).ok()));
         let mut b = vec![0u8; sense::FIXED_LEN];
-        b[0] = sense::RESPONSE_FIXED_CURRENT
-            | if self.info.is_some() {
-                sense::FIXED_VALID
-            } else {
-                0
-            };
+        b[0] = if self.deferred {
+            sense::RESPONSE_FIXED_DEFERRED
+        } else {
+            sense::RESPONSE_FIXED_CURRENT
+        } | if info.is_some() {
+            sense::FIXED_VALID
+        } else {
+            0
+        };
         b[2] = (self.key & 0xF) | self.flags;
-        b[3..7].copy_from_slice(&self.info.unwrap_or(0).to_be_bytes());
+        b[3..7].copy_from_slice(&info.unwrap_or(0).to_be_bytes());
         b[7] = (sense::FIXED_LEN - 8) as u8;
         b[12] = self.asc;
         b[13] = self.ascq;
@@ -57,6 +73,45 @@ impl Sense {
             b[15] = 0xC0;
             b[16..18].copy_from_slice(&f.to_be_bytes());
         }
+        b
+    }
+}
+
+impl Sense {
+    /// Descriptor-format bytes (SPC-3 4.5.2): header, then an information descriptor,
+    /// a stream commands descriptor (FILEMARK/EOM/ILI) and a sense-key specific
+    /// descriptor (field pointer) where they apply.
+    pub fn to_descriptor_bytes(&self) -> Vec<u8> {
+        let mut b = vec![0u8; 8];
+        b[0] = if self.deferred {
+            sense::RESPONSE_DESC_DEFERRED
+        } else {
+            sense::RESPONSE_DESC_CURRENT
+        };
+        b[1] = self.key & 0xF;
+        b[2] = self.asc;
+        b[3] = self.ascq;
+        if let Some(i) = self.info64.or(self.info.map(u64::from)) {
+            b.extend_from_slice(&[sense::DESC_INFORMATION, 0x0A, 0x80, 0]);
+            b.extend_from_slice(&i.to_be_bytes());
+        }
+        if self.flags & (sense::FIXED_FILEMARK | sense::FIXED_EOM | sense::FIXED_ILI) != 0 {
+            b.extend_from_slice(&[sense::DESC_STREAM_COMMANDS, 0x02, 0, self.flags & 0xE0]);
+        }
+        if let Some(f) = self.field {
+            let p = f.to_be_bytes();
+            b.extend_from_slice(&[
+                sense::DESC_SENSE_KEY_SPECIFIC,
+                0x06,
+                0,
+                0,
+                0xC0,
+                p[0],
+                p[1],
+                0,
+            ]);
+        }
+        b[7] = (b.len() - 8) as u8;
         b
     }
 }

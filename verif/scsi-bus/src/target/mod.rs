@@ -2,8 +2,11 @@
 //! disconnect/reselect with pointers, and the REQ side of every handshake. Commands go to
 //! [`LogicalUnit`]s (disk, tape).
 
+pub mod cdrom;
 pub mod common;
 pub mod disk;
+pub mod legacy;
+pub mod processor;
 pub mod tape;
 
 use std::collections::VecDeque;
@@ -80,6 +83,32 @@ pub struct TargetConfig {
     pub seed: u64,
     /// Deliberate errors.
     pub quirks: TargetQuirks,
+    /// INQUIRY VERSION (5 = SPC-3; 1 = SCSI-1, 2 = SCSI-2; a CCS device reports 1 with
+    /// response data format 1).
+    pub inquiry_version: u8,
+    /// Answer REPORT LUNS (SCSI-1 / CCS devices do not know it: INVALID COMMAND
+    /// OPERATION CODE).
+    pub report_luns: bool,
+    /// Never go to MESSAGE OUT for ATN (an old device without message support).
+    pub ignore_atn: bool,
+    /// Spin-up: NOT READY until the logical units are started, see [`SpinUp`].
+    pub spin_up: Option<SpinUp>,
+    /// On a MESSAGE OUT parity error, ask for the whole MESSAGE OUT phase again (REQ in
+    /// MESSAGE OUT after ATN went false, SPI-3), up to twice, instead of ending the task
+    /// with 47/00.
+    pub msg_out_retry: bool,
+}
+
+/// A drive that needs START STOP UNIT: after power on (and after a STOP) medium commands
+/// get NOT READY "becoming ready" (04/01) for `power_on_cycles`, then "initializing command
+/// required" (04/02) until START STOP UNIT with START; then 04/01 again for
+/// `start_cycles` (the spindle spinning up), then they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpinUp {
+    /// Becoming ready after power on, before the drive asks for START (cycles).
+    pub power_on_cycles: u64,
+    /// Start-up time after START STOP UNIT (cycles).
+    pub start_cycles: u64,
 }
 
 impl TargetConfig {
@@ -105,6 +134,11 @@ impl TargetConfig {
             serial: format!("SN{id:02}"),
             seed: 1,
             quirks: TargetQuirks::default(),
+            inquiry_version: 0x05,
+            report_luns: true,
+            ignore_atn: false,
+            spin_up: None,
+            msg_out_retry: false,
         }
     }
 }
@@ -163,6 +197,8 @@ struct Task {
     residue_pad: bool,
     /// A `BadByte { no_retry }` fault fired: INITIATOR DETECTED ERROR is ignored.
     ignore_ide: bool,
+    /// INFORMATION for a fault's sense (the faulty LBA), see `FaultEngine::check_resolved`.
+    fault_info: Option<u64>,
 }
 
 impl Task {
@@ -187,6 +223,7 @@ impl Task {
             retries: 0,
             residue_pad: false,
             ignore_ide: false,
+            fault_info: None,
         }
     }
 }
@@ -260,6 +297,10 @@ struct Conn {
     reselected: bool,
     /// Cycle the last MESSAGE OUT byte ended.
     msg_out_end: u64,
+    /// Release BSY once the reselection IDENTIFY has gone (fault).
+    bus_free_after_identify: bool,
+    /// MESSAGE OUT retries asked for in this connection.
+    msg_out_retries: u8,
 }
 
 /// An SPI target device with up to 8 logical units.
@@ -289,6 +330,16 @@ pub struct Target {
     seen_tags: [[u64; 4]; 16],
     /// Counters.
     pub stats: TargetStats,
+    /// The running task's fault INFORMATION, for `common_command`.
+    fault_info: Option<u64>,
+    /// A `HangAfterSelection` fault matched at this selection.
+    hang_after_selection: Option<Phase>,
+    /// After an OUT -> IN change, DB is not driven before this cycle.
+    turnaround_until: u64,
+    /// Cycle of the task being started (for spin-up).
+    now: u64,
+    /// Per LUN spin-up state (with `spin_up`).
+    spin: [Spin; 8],
 }
 
 const MAX_CDB: usize = 16;
@@ -321,7 +372,15 @@ impl Target {
             scratch: Task::blank(),
             seen_tags: [[0; 4]; 16],
             stats: TargetStats::default(),
+            fault_info: None,
+            hang_after_selection: None,
+            turnaround_until: 0,
+            now: 0,
+            spin: [Spin::Ready; 8],
         };
+        if let Some(sp) = t.cfg.spin_up {
+            t.spin = [Spin::PowerOn(sp.power_on_cycles); 8];
+        }
         t.set_ua_all(asc::POWER_ON_OCCURRED);
         t
     }
@@ -376,6 +435,11 @@ impl Target {
     // ----- the per-cycle engine -----
 
     fn set_phase(&mut self, c: u64, p: Phase) {
+        if p.is_in() && !self.phase.is_some_and(|q| q.is_in()) {
+            // OUT -> IN: the initiator may drive DB for a data release delay; drive it
+            // only a data release + bus settle delay after I/O (SPI-3 10.3).
+            self.turnaround_until = c + cycles::DATA_RELEASE + cycles::SETTLE;
+        }
         if self.phase != Some(p) {
             self.phase = Some(p);
             self.phase_at = c;
@@ -579,7 +643,9 @@ impl Target {
                         let settle_ok = self.cfg.quirks.no_phase_settle
                             || !self.phase_dirty
                             || c - self.phase_at >= cycles::SETTLE;
-                        let data_ok = !r.phase.is_in() || c - r.t >= cycles::DESKEW_SKEW;
+                        let data_ok = !r.phase.is_in()
+                            || (c >= self.turnaround_until
+                                && c - r.t.max(self.turnaround_until) >= cycles::DESKEW_SKEW);
                         if settle_ok && data_ok && c > r.t {
                             self.phase_dirty = false;
                             self.drive.ctl |= ctl::REQ;
@@ -639,9 +705,10 @@ impl Target {
                 }
                 // ATN: send no more REQs; the run ends when the outstanding ones are acked.
                 let atn_stop = bus.has(ctl::ATN);
-                let settle_ok = self.cfg.quirks.no_phase_settle
+                let settle_ok = (self.cfg.quirks.no_phase_settle
                     || !self.phase_dirty
-                    || c - self.phase_at >= cycles::SETTLE;
+                    || c - self.phase_at >= cycles::SETTLE)
+                    && (!r.phase.is_in() || c >= self.turnaround_until);
                 let room = self.cfg.quirks.ignore_offset || r.reqs - r.acks < usize::from(offset);
                 let want = settle_ok && !atn_stop && r.reqs < r.n && room;
                 let (line, set_data) = pulser.tick(c, want, r.phase.is_in());
@@ -807,6 +874,14 @@ impl Target {
 
     fn after_msg_in_sent(&mut self) {
         let m = self.conn.last_msg_in.first().copied();
+        if self.conn.bus_free_after_identify && m.is_some_and(|b| b & msg::IDENTIFY != 0) {
+            if let Some(id) = self.cur_task_id() {
+                self.remove_task(id);
+                self.stats.aborted += 1;
+            }
+            self.go_bus_free();
+            return;
+        }
         if m == Some(msg::SAVE_DATA_POINTER) {
             if let Some(t) = self.cur_task_mut() {
                 t.saved = t.ptr;
@@ -866,7 +941,20 @@ impl Target {
             if c < self.conn.msg_out_end + 100 {
                 return; // still deciding: the phase lines stay MESSAGE OUT
             }
-        } else if atn {
+        } else if atn && !self.cfg.ignore_atn {
+            self.start_run(c, Phase::MsgOut, 1, false);
+            return;
+        }
+        if self.conn.parity_err
+            && self.cfg.msg_out_retry
+            && self.conn.last_phase == Some(Phase::MsgOut)
+            && self.conn.msg_out_retries < 2
+        {
+            // SPI MESSAGE OUT retry: REQ again in MESSAGE OUT with ATN false; the
+            // initiator resends every byte of the phase.
+            self.conn.parity_err = false;
+            self.conn.msg_out.clear();
+            self.conn.msg_out_retries += 1;
             self.start_run(c, Phase::MsgOut, 1, false);
             return;
         }
@@ -1060,6 +1148,7 @@ impl Target {
     }
 
     fn finish_response(&mut self, id: u64, resp: Response) {
+        let resp = self.with_data_fault(id, resp);
         let t = self.task_mut(id);
         let (init, lun) = (usize::from(t.init & 15), usize::from(t.lun & 7));
         let sense = resp.sense;
@@ -1079,10 +1168,15 @@ impl Target {
 
     /// Starts a task on the medium: common commands, UNIT ATTENTION, faults, then the LU.
     fn exec_task(&mut self, c: u64, id: u64) {
-        let ready = c + self.cfg.access_cycles;
+        let mut ready = c + self.cfg.access_cycles;
         let t = self.task_mut(id);
+        if let Some(FaultAction::Delay { cycles, .. }) = t.fault {
+            ready += cycles;
+        }
         t.ready_at = ready;
         let (init, lun, cdb, fault, tag) = (t.init, t.lun, t.cdb.clone(), t.fault.clone(), t.tag);
+        self.fault_info = t.fault_info;
+        self.now = c;
         if self.stats.service_order.len() < 100_000 {
             let lba = common::be(&cdb, 2, 4);
             self.stats.service_order.push((
@@ -1126,7 +1220,9 @@ impl Target {
         let present = self.luns.get(l).is_some_and(|x| x.is_some()) && lun < 8;
         match op {
             opcode::INQUIRY => return Exec::Done(self.inquiry(lun, cdb)),
-            opcode::REPORT_LUNS => return Exec::Done(self.report_luns(cdb)),
+            opcode::REPORT_LUNS if self.cfg.report_luns => {
+                return Exec::Done(self.report_luns(cdb))
+            }
             opcode::REQUEST_SENSE => {
                 let alloc_len = usize::from(cdb.get(4).copied().unwrap_or(0));
                 let s = if !present {
@@ -1149,8 +1245,11 @@ impl Target {
         if let Some(u) = self.ua[i][l].take() {
             return Exec::Done(Response::check(Sense::new(sense_key::UNIT_ATTENTION, u)));
         }
-        if let Some(FaultAction::CheckCondition { key, asc, ascq }) = fault {
-            return Exec::Done(Response::check(Sense::new(key, (asc, ascq))));
+        if let Some(r) = self.spin_check(l, cdb) {
+            return Exec::Done(r);
+        }
+        if let Some(r) = self.fault_response(fault.as_ref()) {
+            return Exec::Done(r);
         }
         match self.luns[l].as_mut() {
             Some(lu) => lu.execute(cdb, None),
@@ -1199,8 +1298,9 @@ impl Target {
             let mut d = vec![0u8; inquiry::STANDARD_LEN];
             d[0] = dt;
             d[1] = if id.removable { inquiry::RMB } else { 0 };
-            d[2] = 0x05; // SPC-3
-            d[3] = 0x02; // response data format 2
+            d[2] = self.cfg.inquiry_version; // 5 = SPC-3
+                                             // Response data format 2, or 1 (CCS) / 0 (SCSI-1) for old devices.
+            d[3] = self.cfg.inquiry_version.min(2);
             d[4] = (inquiry::STANDARD_LEN - 5) as u8;
             d[7] = (if self.cfg.wide {
                 inquiry::FLAG_WBUS16
@@ -1538,7 +1638,7 @@ impl Target {
             .get(usize::from(lun))
             .and_then(|l| l.as_ref())
             .and_then(|l| l.lba_range(&cdb));
-        let fault = self.faults.check(
+        let (fault, fault_info) = self.faults.check_resolved(
             FaultPoint::Command,
             &FaultCtx {
                 opcode: Some(op),
@@ -1582,6 +1682,7 @@ impl Target {
             retries: 0,
             residue_pad: false,
             ignore_ide: false,
+            fault_info,
         };
         let status_only = |s: u8| Response {
             status: s,
@@ -1639,6 +1740,15 @@ impl Target {
             task.queued = true;
         }
         task.disc = task.disc && !task.inline;
+        if matches!(task.fault, Some(FaultAction::NeverReselect)) && !task.inline {
+            // Disconnects like any other task, but is never scheduled again.
+            task.queued = false;
+            self.tasks.push(task);
+            self.queue_msg(&[msg::DISCONNECT]);
+            self.conn.bus_free_after = true;
+            self.conn.stage = None;
+            return;
+        }
         let queued = task.queued;
         self.tasks.push(task);
         self.conn.stage = Some(Stage::Task(id));
@@ -1723,6 +1833,13 @@ impl Target {
         self.conn.tag = tag;
         self.conn.stage = Some(Stage::Task(id));
         self.queue_msg(&[msg::IDENTIFY | msg::IDENTIFY_DISC_PRIV | lun]);
+        if matches!(
+            self.task_mut(id).fault,
+            Some(FaultAction::BusFreeAfterReselectIdentify)
+        ) {
+            self.conn.bus_free_after_identify = true;
+            return;
+        }
         if let Some((ty, q)) = tag {
             let q = if bad_tag {
                 // A tag this initiator has never used, so it cannot be outstanding there
@@ -1845,6 +1962,10 @@ impl BusDevice for Target {
                         self.st = St::Ignoring;
                         return BusDrive::NONE;
                     }
+                    self.hang_after_selection = match f {
+                        Some(FaultAction::HangAfterSelection { phase }) => Some(phase),
+                        _ => None,
+                    };
                     let others = bus.data & !me;
                     let init = crate::signals::highest_id(others).unwrap_or(7);
                     self.stats.selections += 1;
@@ -1864,6 +1985,11 @@ impl BusDevice for Target {
             St::SelBsy => {
                 if !bus.has(ctl::SEL) {
                     self.st = St::Conn;
+                    if let Some(p) = self.hang_after_selection.take() {
+                        self.set_phase(c, p);
+                        self.st = St::Hang;
+                        return self.drive;
+                    }
                     self.decide(c, bus);
                 }
                 self.drive
@@ -1878,7 +2004,11 @@ impl BusDevice for Target {
                         // Start acting on the new run next cycle (phase lines first).
                     }
                 }
-                self.drive
+                let mut d = self.drive;
+                if c < self.turnaround_until {
+                    d.clear_data();
+                }
+                d
             }
             St::Hang => {
                 if self.phase == Some(Phase::Reserved) && c - self.phase_at >= cycles::SETTLE {
@@ -1887,5 +2017,143 @@ impl BusDevice for Target {
                 self.drive
             }
         }
+    }
+}
+
+impl Target {
+    /// The response a command-time fault gives instead of running the command, if any.
+    fn fault_response(&self, fault: Option<&FaultAction>) -> Option<Response> {
+        let info = self.fault_info;
+        match fault? {
+            FaultAction::CheckCondition { key, asc, ascq } => Some(Response::check(Sense {
+                info: info.and_then(|x| u32::try_from(x).ok()),
+                info64: info,
+                ..Sense::new(*key, (*asc, *ascq))
+            })),
+            f @ FaultAction::Sense {
+                with_data: false,
+                deferred: false,
+                ..
+            } => fault_sense(f).map(Response::check),
+            FaultAction::Status { status } => Some(Response {
+                status: *status,
+                data: Vec::new(),
+                sense: None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// A `Sense { with_data: true }` fault turns the command's GOOD into CHECK CONDITION
+    /// with its data still transferred (e.g. RECOVERED ERROR). A `deferred` one lets the
+    /// command end GOOD and reports the error on the next command (SPC-3 4.5.5).
+    fn with_data_fault(&mut self, id: u64, resp: Response) -> Response {
+        let f = self
+            .tasks
+            .iter()
+            .find(|t| t.id == id)
+            .and_then(|t| t.fault.clone());
+        if let (Some(FaultAction::Sense { deferred: true, .. }), status::GOOD) = (&f, resp.status) {
+            self.pending_check = f.as_ref().and_then(fault_sense);
+            return resp;
+        }
+        match (&f, resp.status) {
+            (
+                Some(FaultAction::Sense {
+                    with_data: true, ..
+                }),
+                status::GOOD,
+            ) => match f.as_ref().and_then(fault_sense) {
+                Some(s) => Response::check_with_data(s, resp.data),
+                None => resp,
+            },
+            _ => resp,
+        }
+    }
+}
+
+/// The sense a `FaultAction::Sense` describes.
+fn fault_sense(f: &FaultAction) -> Option<Sense> {
+    let FaultAction::Sense {
+        key,
+        asc,
+        ascq,
+        info,
+        filemark,
+        eom,
+        ili,
+        deferred,
+        descriptor,
+        ..
+    } = *f
+    else {
+        return None;
+    };
+    let flags = if filemark {
+        scsi_defs::sense::FIXED_FILEMARK
+    } else {
+        0
+    } | if eom { scsi_defs::sense::FIXED_EOM } else { 0 }
+        | if ili { scsi_defs::sense::FIXED_ILI } else { 0 };
+    Some(Sense {
+        info: info.and_then(|x| u32::try_from(x).ok()),
+        info64: info,
+        flags,
+        deferred,
+        descriptor,
+        ..Sense::new(key, (asc, ascq))
+    })
+}
+
+/// Spin-up state of one logical unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Spin {
+    /// Becoming ready after power on until the cycle, then `Stopped`.
+    PowerOn(u64),
+    /// Needs START STOP UNIT.
+    Stopped,
+    /// Spinning up until the cycle.
+    Starting(u64),
+    /// Running.
+    Ready,
+}
+
+impl Target {
+    /// With `spin_up`: NOT READY 04/01 or 04/02 while the LUN is not spun up; START STOP
+    /// UNIT moves it (START: spin up for `start_cycles`; STOP: stopped). `None` = go on.
+    fn spin_check(&mut self, l: usize, cdb: &[u8]) -> Option<Response> {
+        let sp = self.cfg.spin_up?;
+        let now = self.now;
+        let st = self.spin.get_mut(l)?;
+        if let Spin::PowerOn(t) = *st {
+            if now >= t {
+                *st = Spin::Stopped;
+            }
+        }
+        if let Spin::Starting(t) = *st {
+            if now >= t {
+                *st = Spin::Ready;
+            }
+        }
+        let op = cdb.first().copied().unwrap_or(0);
+        // START STOP UNIT on a disk (LoEj clear): START bit in byte 4.
+        if op == opcode::START_STOP_UNIT && cdb.len() >= 6 && cdb[4] & 0x02 == 0 {
+            *st = if cdb[4] & 0x01 != 0 {
+                match *st {
+                    Spin::Ready => Spin::Ready,
+                    Spin::Starting(t) => Spin::Starting(t),
+                    _ => Spin::Starting(now + sp.start_cycles),
+                }
+            } else {
+                Spin::Stopped
+            };
+            return Some(Response::good(Vec::new()));
+        }
+        let a = match *st {
+            Spin::Ready => return None,
+            Spin::PowerOn(_) | Spin::Starting(_) => asc::LUN_BECOMING_READY,
+            Spin::Stopped => asc::LUN_NOT_READY_INIT_REQUIRED,
+        };
+        Some(Response::check(Sense::new(sense_key::NOT_READY, a)))
     }
 }

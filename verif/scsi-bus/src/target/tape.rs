@@ -390,6 +390,10 @@ impl LogicalUnit for Tape {
                         sense::FIXED_EOM,
                         Some(n as i64),
                     )))
+                } else if n == 0 {
+                    // A count of zero only flushes buffered data (SSC-3 6.13): the
+                    // medium after the position stays.
+                    Exec::Done(Response::good(Vec::new()))
                 } else {
                     self.medium.truncate(self.pos);
                     self.medium.extend((0..n).map(|_| Record::Filemark));
