@@ -203,6 +203,11 @@ impl SimRig {
             r.counters
         );
         drop(r);
+        assert_eq!(
+            self.model(|m| m.irq_drops_before_ack()),
+            0,
+            "usr_irq_req dropped before its ack"
+        );
         if monitor {
             self.model(|m| m.assert_bus_clean());
         }

@@ -389,3 +389,21 @@ fn random_accesses_match_a_reference_model() {
         }
     }
 }
+
+/// PG195: `usr_irq_req` stays asserted until `usr_irq_ack`. Clearing the cause at once
+/// (before the IP's ack) must not drop it; the model counts any drop.
+#[test]
+fn irq_request_is_held_until_the_ack() {
+    let mut m = Model::new();
+    m.reset(4);
+    m.axil_write(regs::IRQ_ENABLE, regs::irq::TEST).unwrap();
+    m.axil_write(regs::IRQ_SET, regs::irq::TEST).unwrap();
+    m.axil_write(regs::IRQ_CAUSE, regs::irq::TEST).unwrap();
+    m.idle(200);
+    assert_eq!(
+        m.irq_drops_before_ack(),
+        0,
+        "request dropped before the ack"
+    );
+    assert_eq!(m.msi_sent(), 1);
+}

@@ -133,6 +133,8 @@ pub struct Model {
     last: PinsOut,
     cycle: u64,
     irq_prev: bool,
+    /// `usr_irq_req` dropped while its ack was still due (PG195 forbids it).
+    irq_drops: u64,
     ack_due: Option<u64>,
     msi_flag: bool,
     msi_sent: u64,
@@ -158,6 +160,7 @@ impl Model {
             last: PinsOut::default(),
             cycle: 0,
             irq_prev: false,
+            irq_drops: 0,
             ack_due: None,
             msi_flag: false,
             msi_sent: 0,
@@ -303,6 +306,23 @@ impl Model {
         );
     }
 
+    /// Panics unless the monitor saw violations and every one is of `rule` with `detail`
+    /// in its text (a fault test whose injected fault is itself a protocol error).
+    pub fn assert_bus_only(&mut self, rule: scsi_bus::Rule, detail: &str) {
+        let v = self
+            .bus
+            .as_ref()
+            .map(|b| b.monitor.violations().to_vec())
+            .unwrap_or_default();
+        assert!(
+            !v.is_empty()
+                && v.iter()
+                    .all(|x| x.rule == rule && x.detail.contains(detail)),
+            "expected only {rule:?} ({detail}): {v:#?}\n{}",
+            self.bus_log(40)
+        );
+    }
+
     /// Detaches and returns the bus.
     pub fn detach_bus(&mut self) -> Option<Bus> {
         self.pins.scsi_in = 0;
@@ -320,6 +340,14 @@ impl Model {
     // by a one-cycle usr_irq_ack; the events file sees a flag that merges interrupts.
     fn xdma_irq(&mut self, req: bool) {
         self.pins.usr_irq_ack = false;
+        if self.pins.reset {
+            // The IP resets with the core: nothing is due any more.
+            self.ack_due = None;
+        } else if !req && self.ack_due.is_some() {
+            // PG195: usr_irq_req stays asserted until usr_irq_ack. A drop here is an
+            // interrupt the real IP may lose; count it so tests can insist on none.
+            self.irq_drops += 1;
+        }
         if req && !self.irq_prev && self.ack_due.is_none() {
             self.ack_due = Some(self.cycle + XDMA_IRQ_ACK_CYCLES);
         }
@@ -332,6 +360,11 @@ impl Model {
             }
         }
         self.irq_prev = req;
+    }
+
+    /// Cycles on which the core dropped `usr_irq_req` before the IP's ack (must stay 0).
+    pub fn irq_drops_before_ack(&self) -> u64 {
+        self.irq_drops
     }
 
     /// Takes the events-file flag: true when at least one MSI was sent since last taken.
@@ -485,5 +518,24 @@ impl Model {
 impl Drop for Model {
     fn drop(&mut self) {
         self.inner.pin_mut().close_trace();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_dropped_before_its_ack_is_counted() {
+        let mut m = Model::new();
+        m.reset(4);
+        assert_eq!(m.irq_drops_before_ack(), 0);
+        m.xdma_irq(true);
+        m.xdma_irq(false);
+        assert_eq!(
+            m.irq_drops_before_ack(),
+            1,
+            "dropped with the ack still due"
+        );
     }
 }
