@@ -232,6 +232,12 @@ fn stack_scan_io_reset() -> Run {
         ev.push(format!("found {d:?}"));
     }
     let das = [r.da(0), r.da(1)];
+    // A command lost to the reset (a target's stale reselection is aborted) is recovered
+    // by its timeout inside the scenario rather than after da's default minute.
+    for da in das {
+        da.set_timeout(&mut r.stack.xpt, std::time::Duration::from_millis(20))
+            .unwrap();
+    }
     let data = pattern(21, 16 * 512);
     for (k, da) in das.iter().enumerate() {
         let io = da
