@@ -906,8 +906,8 @@ pub fn table(reps: &[SeedReport]) -> String {
     let mut rungs = [0u64; 4];
     let mut classes: BTreeMap<&str, u64> = BTreeMap::new();
     for r in reps {
-        for i in 0..4 {
-            rungs[i] += r.rungs[i];
+        for (total, n) in rungs.iter_mut().zip(r.rungs) {
+            *total += n;
         }
         for (k, v) in &r.injected {
             *classes.entry(k).or_default() += v;

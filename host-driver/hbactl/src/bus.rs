@@ -18,7 +18,9 @@
 use crate::error::{Error, Result};
 use hba_abi::CORE_CLOCK_NS;
 use scsi_bus::faults::FaultConfig;
+use scsi_bus::target::cdrom::CdRom;
 use scsi_bus::target::disk::Disk;
+use scsi_bus::target::processor::{Processor, Scanner};
 use scsi_bus::target::tape::Tape;
 use scsi_bus::target::{SyncCaps, Target, TargetConfig};
 use scsi_bus::{Bus, Width};
@@ -64,6 +66,14 @@ pub enum DevType {
     Disk,
     /// Sequential access in memory.
     Tape,
+    /// CD-ROM (2048-byte blocks): `image` (read into memory) or a blank `blocks`-sized
+    /// disc; `empty = true` has no disc in the tray.
+    Cdrom,
+    /// Processor device (type 3) with SEND / RECEIVE of vendor data.
+    Processor,
+    /// Scanner-like device (type 6): SET WINDOW, then READ streams the image slower than
+    /// the bus.
+    Scanner,
 }
 
 /// Synchronous abilities of a target.
@@ -94,6 +104,9 @@ pub struct TargetDesc {
     pub read_only: bool,
     /// Tape: capacity in bytes.
     pub capacity: Option<Spanned<usize>>,
+    /// CD-ROM: no disc in the tray.
+    #[serde(default)]
+    pub empty: bool,
     /// Synchronous abilities; absent = Fast-20 offset 15; `offset = 0` = async only.
     pub sync: Option<SyncDesc>,
     /// Accept WDTR for 16 bits (wide bus only).
@@ -271,6 +284,20 @@ impl BusDesc {
                         return Err(err(c.span(), "capacity", "only tapes have one".into()));
                     }
                 }
+                DevType::Cdrom | DevType::Processor | DevType::Scanner => {
+                    if let Some(c) = &t.capacity {
+                        return Err(err(c.span(), "capacity", "only tapes have one".into()));
+                    }
+                    if t.ty != DevType::Cdrom {
+                        if let Some(i) = &t.image {
+                            return Err(err(
+                                i.span(),
+                                "image",
+                                "only disks and CD-ROMs have one".into(),
+                            ));
+                        }
+                    }
+                }
                 DevType::Tape => {
                     for (k, s) in [
                         ("image", t.image.as_ref().map(|i| i.span())),
@@ -348,6 +375,29 @@ impl BusDesc {
                     let cap = t.capacity.as_ref().map(|c| *c.get_ref()).unwrap_or(1 << 20);
                     tg.with_lun(0, Tape::new(cap))
                 }
+                DevType::Cdrom => {
+                    let cd = if t.empty {
+                        CdRom::empty()
+                    } else if let Some(rel) = &t.image {
+                        let path = base.join(rel.get_ref());
+                        let bytes = std::fs::read(&path).map_err(|e| {
+                            Error::Input(format!("CD-ROM at ID {id}: {}: {e}", path.display()))
+                        })?;
+                        if bytes.is_empty() || bytes.len() % 2048 != 0 {
+                            return Err(Error::Input(format!(
+                                "CD-ROM at ID {id}: {} is {} bytes, not a whole number of 2048-byte blocks",
+                                path.display(),
+                                bytes.len()
+                            )));
+                        }
+                        CdRom::with_image(bytes)
+                    } else {
+                        CdRom::with_disc(t.blocks.as_ref().map_or(1024, |b| *b.get_ref()))
+                    };
+                    tg.with_lun(0, cd)
+                }
+                DevType::Processor => tg.with_lun(0, Processor::new()),
+                DevType::Scanner => tg.with_lun(0, Scanner::new(scsi_defs::inquiry::TYPE_SCANNER)),
             };
             if let Some(f) = &t.faults {
                 tg = tg.with_faults(f);

@@ -83,13 +83,18 @@ fn a_bad_bus_toml_is_exit_4_with_line_and_key() {
     );
 
     // A type that does not exist.
-    let s = Scratch::with_bus("[[target]]\nid = 1\ntype = \"cdrom\"\n");
+    let s = Scratch::with_bus("[[target]]\nid = 1\ntype = \"jukebox\"\n");
     let r = s.run(&["devlist"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(
-        r.err.contains("line 3") && r.err.contains("unknown variant `cdrom`"),
+        r.err.contains("line 3") && r.err.contains("unknown variant `jukebox`"),
         "{r:?}"
     );
+    // A capacity on a CD-ROM is refused with its line and key.
+    let s = Scratch::with_bus("[[target]]\nid = 1\ntype = \"cdrom\"\ncapacity = 5\n");
+    let r = s.run(&["devlist"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.err.contains("line 4, key `capacity`"), "{r:?}");
 
     // A missing file.
     let r = hbactl(s.dir.path(), &["--bus", "nope.toml", "devlist"]);
