@@ -514,14 +514,42 @@ impl<T: Transport> HbaSim<T> {
 
     fn publish(&self) {
         let mut r = self.report.borrow_mut();
-        r.outstanding = self
-            .slots
-            .iter()
-            .filter(|s| matches!(s, Slot::Busy(_)))
-            .count();
+        r.outstanding = self.busy_slots();
         r.current = self.tran.iter().map(|t| t.current).collect();
         r.goal = self.tran.iter().map(|t| t.goal).collect();
         r.dead = self.dead;
+    }
+
+    /// Slots with a command on the card.
+    fn busy_slots(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Busy(_)))
+            .count()
+    }
+
+    /// Writes a target's goal word (the firmware negotiates when it differs from what it
+    /// last negotiated for); a transport error is logged, the next service notices more.
+    fn write_goal(&self, target: u32, word: u32) {
+        let r = self.card.borrow_mut().mem_write_words(
+            layout::TARGETS + target * layout::TARGET_BYTES + layout::target::GOAL,
+            &[word],
+        );
+        if let Err(e) = r {
+            self.log(SimLog::Transport(e.to_string()));
+        }
+    }
+
+    /// Every management CCB waiting on the card completes with `status` (the card was
+    /// reset or is gone, so nothing more will answer them).
+    fn finish_mgmt(&mut self, status: CamStatus, ctx: &mut SimCtx<'_>) {
+        for m in std::mem::take(&mut self.mgmt) {
+            let (Mgmt::Abort { mut ccb, .. }
+            | Mgmt::ResetDev { mut ccb, .. }
+            | Mgmt::ResetBus { mut ccb }) = m;
+            ccb.set_status(status, 0);
+            ctx.done(ccb);
+        }
     }
 
     fn reg_w(&self, off: u32, v: u32) -> Result<(), TransportError> {
@@ -1064,13 +1092,7 @@ impl<T: Transport> HbaSim<T> {
         if let Some(to) = from.step_down() {
             t.goal = to;
             if let Some(w) = t.goal_word_if_changed() {
-                let r = self.card.borrow_mut().mem_write_words(
-                    layout::TARGETS + target * layout::TARGET_BYTES + layout::target::GOAL,
-                    &[w],
-                );
-                if let Err(e) = r {
-                    self.log(SimLog::Transport(e.to_string()));
-                }
+                self.write_goal(target, w);
             }
             self.log(SimLog::RateFallback { target, from, to });
         }
@@ -1282,12 +1304,7 @@ impl<T: Transport> HbaSim<T> {
     /// the card (the firmware drains the submission ring before it reads the mailbox).
     fn kick(&mut self) -> Result<(), TransportError> {
         if self.doorbell_due {
-            let n = self
-                .slots
-                .iter()
-                .filter(|s| matches!(s, Slot::Busy(_)))
-                .count();
-            self.set_moderation(n)?;
+            self.set_moderation(self.busy_slots())?;
             self.reg_w(regs::SQ_DOORBELL, self.sq_pi)?;
             self.doorbell_due = false;
             self.count(|c| c.doorbells += 1);
@@ -1424,13 +1441,7 @@ impl<T: Transport> HbaSim<T> {
             Some(AbortWhy::Timeout) => Some(CamStatus::CmdTimeout),
             _ => None,
         });
-        for m in std::mem::take(&mut self.mgmt) {
-            let (Mgmt::Abort { mut ccb, .. }
-            | Mgmt::ResetDev { mut ccb, .. }
-            | Mgmt::ResetBus { mut ccb }) = m;
-            ccb.set_status(CamStatus::ReqCmp, 0);
-            ctx.done(ccb);
-        }
+        self.finish_mgmt(CamStatus::ReqCmp, ctx);
         self.mbox_q.clear();
         self.mbox_live = None;
         self.doorbell_due = false;
@@ -1492,13 +1503,7 @@ impl<T: Transport> HbaSim<T> {
     fn give_up(&mut self, why: String, ctx: &mut SimCtx<'_>) {
         self.log(SimLog::GaveUp(why));
         self.return_all(ctx, |_| Some(CamStatus::NoHba));
-        for m in std::mem::take(&mut self.mgmt) {
-            let (Mgmt::Abort { mut ccb, .. }
-            | Mgmt::ResetDev { mut ccb, .. }
-            | Mgmt::ResetBus { mut ccb }) = m;
-            ccb.set_status(CamStatus::NoHba, 0);
-            ctx.done(ccb);
-        }
+        self.finish_mgmt(CamStatus::NoHba, ctx);
         self.dead = true;
         self.reset = None;
         if !self.recovery.in_recovery() {
@@ -1577,15 +1582,8 @@ impl<T: Transport> HbaSim<T> {
                 let ts = *ts;
                 match tgt {
                     Ok(t) => {
-                        let w = self.tran[t as usize].set(&ts, engine);
-                        if let Some(w) = w {
-                            let r = self.card.borrow_mut().mem_write_words(
-                                layout::TARGETS + t * layout::TARGET_BYTES + layout::target::GOAL,
-                                &[w],
-                            );
-                            if let Err(e) = r {
-                                self.log(SimLog::Transport(e.to_string()));
-                            }
+                        if let Some(w) = self.tran[t as usize].set(&ts, engine) {
+                            self.write_goal(t, w);
                         }
                         CamStatus::ReqCmp
                     }
