@@ -307,7 +307,25 @@ impl XdmaTransport {
         // loads/stores at bounds-checked offsets, never through references to its
         // contents that could be invalidated by the device changing them.
         let map = unsafe { MmapOptions::new().len(config.user_size).map_mut(&user.file) }
-            .map_err(|e| user.io_err("mmap", e))?;
+            .map_err(|e| {
+                // The XDMA driver refuses a mapping longer than the BAR with EINVAL; say
+                // so, since the usual cause is a bitstream whose AXI-Lite BAR is smaller
+                // than the register window (or a different card on this node).
+                let source = if e.raw_os_error() == Some(libc::EINVAL) {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "{e}: the user BAR is probably smaller than user_size {} \
+                             (the HBA needs a BAR of at least {} KiB)",
+                            config.user_size,
+                            DEFAULT_USER_SIZE / 1024
+                        ),
+                    )
+                } else {
+                    e
+                };
+                user.io_err("mmap", source)
+            })?;
 
         Ok(XdmaTransport {
             config,
