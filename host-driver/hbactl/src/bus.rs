@@ -95,7 +95,8 @@ pub struct TargetDesc {
     /// Device type.
     #[serde(rename = "type")]
     pub ty: DevType,
-    /// Disk: image file (relative to the TOML's folder).
+    /// Disk: image file; CD-ROM: disc image; tape: a tape image folder (`hbactl image`
+    /// of a tape); relative to the TOML's folder.
     pub image: Option<Spanned<PathBuf>>,
     /// Disk: blocks of 512 bytes when the image is created.
     pub blocks: Option<Spanned<u64>>,
@@ -299,17 +300,12 @@ impl BusDesc {
                     }
                 }
                 DevType::Tape => {
-                    for (k, s) in [
-                        ("image", t.image.as_ref().map(|i| i.span())),
-                        ("blocks", t.blocks.as_ref().map(|b| b.span())),
-                    ] {
-                        if let Some(s) = s {
-                            return Err(err(
-                                s,
-                                k,
-                                "tapes are in memory: give `capacity` instead".into(),
-                            ));
-                        }
+                    if let Some(b) = &t.blocks {
+                        return Err(err(
+                            b.span(),
+                            "blocks",
+                            "tapes are in memory: give `capacity` instead".into(),
+                        ));
                     }
                     if let Some(c) = &t.capacity {
                         if *c.get_ref() == 0 || *c.get_ref() > 1 << 30 {
@@ -372,8 +368,24 @@ impl BusDesc {
                     tg.with_lun(0, disk)
                 }
                 DevType::Tape => {
-                    let cap = t.capacity.as_ref().map(|c| *c.get_ref()).unwrap_or(1 << 20);
-                    tg.with_lun(0, Tape::new(cap))
+                    let cap = t.capacity.as_ref().map(|c| *c.get_ref());
+                    match &t.image {
+                        None => tg.with_lun(0, Tape::new(cap.unwrap_or(1 << 20))),
+                        Some(rel) => {
+                            let dir = base.join(rel.get_ref());
+                            let l = crate::tapeimg::load(&dir)?;
+                            // Room for what is on it and 1 MiB more unless told.
+                            let cap = cap.unwrap_or(l.used + (1 << 20));
+                            if cap < l.used {
+                                return Err(Error::Input(format!(
+                                    "tape at ID {id}: {} holds {} bytes, more than `capacity` {cap}",
+                                    dir.display(),
+                                    l.used
+                                )));
+                            }
+                            tg.with_lun(0, Tape::with_medium(cap, l.medium, l.block_size))
+                        }
+                    }
                 }
                 DevType::Cdrom => {
                     let cd = if t.empty {

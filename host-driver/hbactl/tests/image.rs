@@ -200,3 +200,95 @@ fn a_corrupt_or_foreign_mapfile_is_refused() {
         "{r:?}"
     );
 }
+
+/// A 300-block CD-ROM (2048-byte blocks) whose disc image has medium errors on LBAs
+/// 40..43 and 250.
+const FAULTY_CD: &str = r#"
+[[target]]
+id = 3
+type = "cdrom"
+image = "disc.iso"
+[target.faults]
+[[target.faults.rule]]
+lba = [40, 43]
+action = { kind = "check_condition", key = 3, asc = 0x11 }
+[[target.faults.rule]]
+lba = [250, 251]
+action = { kind = "check_condition", key = 3, asc = 0x11 }
+"#;
+
+#[test]
+fn imaging_a_cdrom_with_medium_errors_maps_exactly_the_bad_blocks() {
+    let s = Scratch::with_bus(FAULTY_CD);
+    let src = pattern(5, 300 * 2048);
+    s.write("disc.iso", &src);
+    let r = s.run(&[
+        "image",
+        "3",
+        "--out",
+        "cd.img",
+        "--map",
+        "cd.map",
+        "--cluster",
+        "16",
+    ]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.out.contains("614400 bytes"), "sized by the TOC: {r:?}");
+    assert!(r.out.contains("bad 8192 bytes in 2 area(s)"), "{r:?}");
+    let map = String::from_utf8(s.read("cd.map")).unwrap();
+    assert_eq!(
+        bad_areas(&map),
+        vec![(40 * 2048, 3 * 2048), (250 * 2048, 2048)],
+        "exactly the injected ranges, in 2048-byte blocks:\n{map}"
+    );
+    let img = s.read("cd.img");
+    assert_eq!(img.len(), src.len());
+    for lba in 0..300usize {
+        let bad = (40..43).contains(&lba) || lba == 250;
+        let (a, b) = (&img[lba * 2048..][..2048], &src[lba * 2048..][..2048]);
+        if bad {
+            assert!(a.iter().all(|&x| x == 0), "bad block {lba} left unwritten");
+        } else {
+            assert_eq!(a, b, "block {lba} copied");
+        }
+    }
+    if let Some(tool) = ddrescuelog() {
+        let o = std::process::Command::new(&tool)
+            .args(["-b2048", "-l-", "cd.map"])
+            .current_dir(s.dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let listed: Vec<u64> = String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .map(|w| w.parse().unwrap())
+            .collect();
+        assert_eq!(listed, vec![40, 41, 42, 250]);
+    }
+    // The fault gone, a second run reads exactly the 4 bad blocks.
+    s.write(
+        "bus.toml",
+        b"[[target]]\nid = 3\ntype = \"cdrom\"\nimage = \"disc.iso\"\n",
+    );
+    let r = s.run(&["image", "3", "--out", "cd.img", "--map", "cd.map"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.out.contains("4 reads of 8192 bytes, 0 read errors"),
+        "{r:?}"
+    );
+    assert_eq!(s.read("cd.img"), src);
+}
+
+#[test]
+fn an_empty_cdrom_drive_is_a_clear_error_and_creates_nothing() {
+    let s = Scratch::with_bus("[[target]]\nid = 3\ntype = \"cdrom\"\nempty = true\n");
+    let r = s.run(&["image", "3", "--out", "cd.img", "--map", "cd.map"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.err.contains("no medium in the CD-ROM drive at"), "{r:?}");
+    assert!(r.err.contains("Medium not present"), "{r:?}");
+    assert!(!s.path("cd.img").exists() && !s.path("cd.map").exists());
+    // A disk or CD-ROM needs a mapfile.
+    let r = s.run(&["image", "3", "--out", "cd.img"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("needs --map"), "{r:?}");
+}
