@@ -4,11 +4,14 @@
 //! folder loads back as a tape for `--backend sim` (`image = "folder"` on a tape in the
 //! bus TOML), so an image taken can be imaged again and compared.
 //!
-//! Records are read in variable-block mode with SILI (READ(6) of the largest block the
-//! drive takes), so each READ returns exactly one record and its true length; a drive in
-//! fixed-block mode is switched to variable for the copy and back afterwards, and the
-//! block size it was in is kept in the index. A record that cannot be read is listed
-//! with its position and sense and skipped with SPACE 1 record; the copy goes on.
+//! Records are read through `sa` in variable-block mode, each READ(6) asking for the
+//! largest block the drive takes, so each returns exactly one record and (from the ILI
+//! sense of a shorter one) its true length; a drive in fixed-block mode is switched to
+//! variable for the copy and back afterwards, and the block size it was in is kept in
+//! the index. A record that cannot be read is listed with its position and sense and
+//! skipped with SPACE 1 record; the copy goes on. `sa` rather than `pass`: after a
+//! failed command the XPT flushes a tape's queue until `sa`'s resume command (seed 001),
+//! which only `sa` knows to send.
 
 use crate::error::{Error, Result};
 use crate::hba::{describe_failure, passed, periph, type_name, Hba, HbaTransport};
@@ -115,33 +118,8 @@ impl TapeFile {
     }
 }
 
-/// READ(6), variable block, SILI: one record of up to `len` bytes.
-fn read_cdb(len: u32) -> [u8; 6] {
-    [
-        scsi_defs::opcode::READ_6,
-        0x02,
-        (len >> 16) as u8,
-        (len >> 8) as u8,
-        len as u8,
-        0,
-    ]
-}
-
-/// SPACE(6) one record forward.
-const SPACE_ONE_RECORD: [u8; 6] = [scsi_defs::opcode::SPACE_6, 0, 0, 0, 1, 0];
 /// MODE SENSE(6), page 0, with the block descriptor.
 const MODE_SENSE_BD: [u8; 6] = [scsi_defs::opcode::MODE_SENSE_6, 0, 0, 0, 12, 0];
-
-/// A TEST UNIT READY through `sa` before the next pass-through command: see
-/// `tape::settle` (the XPT flushes a tape's queue after a failed command until `sa`'s
-/// next one).
-fn settle<T: HbaTransport>(h: &mut Hba<T>, sa: SaHandle) -> Result<()> {
-    let io = sa
-        .tur(&mut h.stack.xpt)
-        .map_err(|e| periph("TEST UNIT READY", e))?;
-    h.wait(io)?;
-    Ok(())
-}
 
 fn set_mode<T: HbaTransport>(h: &mut Hba<T>, sa: SaHandle, bs: u32) -> Result<()> {
     let io = sa
@@ -218,18 +196,23 @@ pub fn image<T: HbaTransport>(h: &mut Hba<T>, dev: &str, out: &Path) -> Result<(
         std::fs::write(&p, data).map_err(|e| Error::file(&p, e))
     };
     for _ in 0..MAX_RECORDS {
-        let r = h.raw(&d, &read_cdb(MAX_BLOCK as u32), PassData::In(MAX_BLOCK))?;
-        if passed(&r) {
-            let n = r.status.buf.transferred() as usize;
-            data.extend_from_slice(&r.data[..n.min(r.data.len())]);
+        let io = sa
+            .read(&mut h.stack.xpt, MAX_BLOCK as u32)
+            .map_err(|e| periph("READ", e))?;
+        let r = h.wait(io)?;
+        let s = r.sense.clone().unwrap_or_default();
+        // A shorter record comes with ILI and a positive INFORMATION (requested minus
+        // actual); `sa` has cut the data to it. A longer one (negative) is an error.
+        let short = r.is_ok() && s.ili && !s.filemark && s.info.is_some_and(|i| (i as i32) >= 0);
+        if passed(&r) || short {
+            let n = r.data.len();
+            data.extend_from_slice(&r.data);
             cur.push(n as u32);
             pos += 1;
             consecutive = 0;
             pb.inc(n as u64);
             continue;
         }
-        let s = r.sense.clone().unwrap_or_default();
-        settle(h, sa)?;
         if s.filemark {
             cur.filemark = Some(pos);
             pos += 1;
@@ -252,10 +235,10 @@ pub fn image<T: HbaTransport>(h: &mut Hba<T>, dev: &str, out: &Path) -> Result<(
             position: pos,
             detail: describe_failure(&r),
         });
-        let sp = h.raw(&d, &SPACE_ONE_RECORD, PassData::None)?;
-        if !passed(&sp) {
-            settle(h, sa)?;
-        }
+        let io = sa
+            .space_blocks(&mut h.stack.xpt, 1)
+            .map_err(|e| periph("SPACE", e))?;
+        h.wait(io)?;
         pos += 1;
         if consecutive >= MAX_CONSECUTIVE_ERRORS {
             idx.end = "errors".into();
@@ -411,9 +394,10 @@ pub fn load(dir: &Path) -> Result<LoadedTape> {
 mod tests {
     use super::*;
 
+    /// The data files go under their usual names whatever the (maybe broken) index says.
     fn write_image(dir: &Path, idx: &TapeIndex, files: &[&[u8]]) {
-        for (f, b) in idx.files.iter().zip(files) {
-            std::fs::write(dir.join(&f.data), b).unwrap();
+        for (i, b) in files.iter().enumerate() {
+            std::fs::write(dir.join(format!("file{i:04}.bin")), b).unwrap();
         }
         std::fs::write(dir.join(INDEX), serde_json::to_string(idx).unwrap()).unwrap();
     }
