@@ -564,3 +564,48 @@ fn fw_dump_verify_and_load_the_instruction_ram() {
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(std::fs::read(p("fw.bin")).unwrap(), dump, "left intact");
 }
+
+#[test]
+fn old_devices_come_from_the_toml_with_their_luns_and_levels() {
+    let ex = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/old-devices.toml");
+    let s = Scratch::with_bus(&std::fs::read_to_string(ex).unwrap());
+    let r = s.run(&["--json", "devlist"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r);
+    let at = |t: u64| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["target"] == t)
+            .map(|d| d["lun"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(at(2), vec![0, 1, 2], "the CCS disk's three LUNs: {r:?}");
+    assert!(!at(3).is_empty() && !at(4).is_empty(), "{r:?}");
+    // Each LUN is its own image, and the SCSI-1 level shows in INQUIRY.
+    for l in 0..3 {
+        assert!(s.path(&format!("ccs-lun{l}.img")).exists());
+    }
+    let r = s.run(&["inquiry", "2:1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.out.contains("version 1, response format 1"), "{r:?}");
+    assert!(r.out.contains("tagged queuing no"), "{r:?}");
+    // Data through the old devices lands on their images.
+    let data = pattern(21, 4 * 512);
+    s.write("blk.bin", &data);
+    for dev in ["2:2", "3", "4"] {
+        let r = s.run(&["write", dev, "--lba", "8", "-i", "blk.bin"]);
+        assert_eq!(r.code, 0, "{dev}: {r:?}");
+    }
+    assert_eq!(&s.read("ccs-lun2.img")[8 * 512..12 * 512], &data[..]);
+    assert_eq!(&s.read("noatn.img")[8 * 512..12 * 512], &data[..]);
+    assert_eq!(&s.read("noext.img")[8 * 512..12 * 512], &data[..]);
+    assert!(
+        s.read("ccs-lun0.img").iter().all(|&b| b == 0),
+        "other LUNs untouched"
+    );
+    // The device that rejects extended messages stays asynchronous.
+    let r = s.run(&["--json", "negotiate", "4"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r)["current"]["offset"], 0, "{r:?}");
+}
