@@ -353,12 +353,9 @@ impl<T: HbaTransport> Hba<T> {
             .xpt
             .submit(Ccb::new(path, body), Completion::Queue);
         let mut out = None;
+        // Only our CCB: other queued completions stay for whoever submitted them.
         self.stack.run_until(what, self.limit * 4, |x| {
-            for c in x.take_completed() {
-                if c.h.id == id {
-                    out = Some(c);
-                }
-            }
+            out = x.take_completed_id(id);
             out.is_some()
         })?;
         let c = out.expect("run_until returned on the completion");
