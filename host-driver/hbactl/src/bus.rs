@@ -285,6 +285,18 @@ impl BusDesc {
                     "must be at least 1".into(),
                 ));
             }
+            if t.faults
+                .as_ref()
+                .is_some_and(|f| !f.bus_reset_at_ns.is_empty())
+            {
+                // A third-party reset is a bus device of its own, which hbactl does not
+                // put on the bus: refuse rather than silently ignore it.
+                return Err(err(
+                    t.id.span(),
+                    "faults.bus_reset_at_ns",
+                    format!("target ID {id}: third-party bus resets are not supported by hbactl"),
+                ));
+            }
             if let Some(v) = &t.inquiry_version {
                 if !(1..=7).contains(v.get_ref()) {
                     return Err(err(
@@ -598,6 +610,38 @@ action = { kind = "check_condition", key = 3, asc = 0x11 }
         .unwrap();
         assert_eq!(d.targets[0].preset, Some(Preset::Scsi1));
         assert_eq!(d.targets[0].tagged, Some(true), "a key refines the preset");
+    }
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let doc = include_str!("../../../docs/bus-toml.md");
+        let mut n = 0;
+        for block in doc.split("```toml\n").skip(1) {
+            let text = block.split("```").next().expect("closed block");
+            BusDesc::parse(text, "docs/bus-toml.md").unwrap_or_else(|e| panic!("{e}\n{text}"));
+            n += 1;
+        }
+        assert_eq!(
+            n, 5,
+            "the page has one example per device type and the old devices"
+        );
+        // The page's error example is the parser's message.
+        let e = BusDesc::parse(
+            "[[target]]\nid = 2\ntype = \"disk\"\nimage = \"a.img\"\nblocks = 8\nluns = 3\n",
+            "bus.toml",
+        )
+        .unwrap_err();
+        assert!(doc.contains(&format!("hbactl: {e}")), "{e}");
+        let e = BusDesc::parse(
+            "[[target]]\nid = 2\ntype = \"tape\"\n[target.faults]\nbus_reset_at_ns = [5]\n",
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("bus_reset_at_ns") && e.contains("not supported"),
+            "{e}"
+        );
     }
 
     #[test]
