@@ -253,6 +253,14 @@ pub fn image<T: HbaTransport>(h: &mut Hba<T>, dev: &str, out: &Path) -> Result<(
     }
     if bs != 0 {
         set_mode(h, sa, bs)?;
+        // Leave the drive as it was found, and make sure of it.
+        let now = block_size(h, &d)?;
+        if now != bs {
+            return Err(Error::Device {
+                what: "MODE SELECT".into(),
+                detail: format!("the drive stayed at block size {now}, not its {bs}"),
+            });
+        }
     }
     let io = sa
         .rewind(&mut h.stack.xpt)
