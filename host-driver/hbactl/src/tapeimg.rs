@@ -463,7 +463,8 @@ mod tests {
     #[test]
     fn inconsistent_folders_are_errors() {
         let (good, files) = two_files();
-        let cases: Vec<(Box<dyn Fn(&mut TapeIndex)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut TapeIndex)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|i| i.format = "x".into()), "format"),
             (Box::new(|i| i.files[1].file = 3), "numbered"),
             (
