@@ -228,14 +228,19 @@ impl<T: HbaTransport> Hba<T> {
             .ok_or_else(|| Error::NoDevice(a.to_string()))
     }
 
+    /// The tape at `s` with its `sa` periph.
+    pub fn tape(&self, s: &str) -> Result<(DeviceInfo, hba_cam::SaHandle)> {
+        let d = self.device(s)?;
+        let sa = hba_cam::SaHandle::for_device(&self.stack.xpt, d.addr)
+            .ok_or_else(|| wrong_type(&d, "tape"))?;
+        Ok((d, sa))
+    }
+
     /// The disk at `s` with its capacity read.
     pub fn disk(&mut self, s: &str) -> Result<(DeviceInfo, DaHandle, hba_cam::scsi_cmd::Capacity)> {
         let d = self.device(s)?;
-        let da = DaHandle::for_device(&self.stack.xpt, d.addr).ok_or_else(|| Error::WrongType {
-            addr: d.addr.to_string(),
-            want: "disk",
-            is: type_name(&d),
-        })?;
+        let da =
+            DaHandle::for_device(&self.stack.xpt, d.addr).ok_or_else(|| wrong_type(&d, "disk"))?;
         let io = da
             .read_capacity(&mut self.stack.xpt)
             .map_err(|e| periph("READ CAPACITY", e))?;
@@ -254,11 +259,8 @@ impl<T: HbaTransport> Hba<T> {
     /// few blocks), and an empty drive is a clear error.
     pub fn cdrom(&mut self, s: &str) -> Result<(DeviceInfo, CdHandle, Capacity)> {
         let d = self.device(s)?;
-        let cd = CdHandle::for_device(&self.stack.xpt, d.addr).ok_or_else(|| Error::WrongType {
-            addr: d.addr.to_string(),
-            want: "CD-ROM",
-            is: type_name(&d),
-        })?;
+        let cd = CdHandle::for_device(&self.stack.xpt, d.addr)
+            .ok_or_else(|| wrong_type(&d, "CD-ROM"))?;
         let io = cd
             .read_capacity(&mut self.stack.xpt)
             .map_err(|e| periph("READ CAPACITY", e))?;
@@ -444,6 +446,15 @@ impl BlockDev {
     /// Whether the medium can only be read.
     pub fn read_only(self) -> bool {
         matches!(self, BlockDev::Cd(_))
+    }
+}
+
+/// "`d` is not a `want`".
+pub fn wrong_type(d: &DeviceInfo, want: &'static str) -> Error {
+    Error::WrongType {
+        addr: d.addr.to_string(),
+        want,
+        is: type_name(d),
     }
 }
 

@@ -94,11 +94,7 @@ pub fn run<T: HbaTransport>(
             if blockdev {
                 exercise(h, d, exercise_blocks)?;
             } else if dev.is_some() {
-                return Err(crate::error::Error::WrongType {
-                    addr: d.addr.to_string(),
-                    want: "disk or CD-ROM (for --exercise)",
-                    is: type_name(d),
-                });
+                return Err(crate::hba::wrong_type(d, "disk or CD-ROM (for --exercise)"));
             }
         }
     }

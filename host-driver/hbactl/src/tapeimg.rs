@@ -14,7 +14,7 @@
 //! which only `sa` knows to send.
 
 use crate::error::{Error, Result};
-use crate::hba::{describe_failure, passed, periph, type_name, Hba, HbaTransport};
+use crate::hba::{describe_failure, passed, periph, Hba, HbaTransport};
 use hba_cam::periph::pass::PassData;
 use hba_cam::xpt::DeviceInfo;
 use hba_cam::SaHandle;
@@ -41,7 +41,8 @@ pub struct TapeIndex {
     pub block_size: u32,
     /// The tape files in order.
     pub files: Vec<TapeFile>,
-    /// Why the copy ended: "end of data", or "errors" after too many unreadable records.
+    /// Why the copy ended: "end of data", "errors" after too many unreadable records in
+    /// a row, or "record limit" (2^24 records read).
     pub end: String,
 }
 
@@ -151,12 +152,7 @@ fn block_size<T: HbaTransport>(h: &mut Hba<T>, d: &DeviceInfo) -> Result<u32> {
 /// Images the tape at `dev` into the folder `out` (created; an existing one must be
 /// empty, so an earlier image is never overwritten).
 pub fn image<T: HbaTransport>(h: &mut Hba<T>, dev: &str, out: &Path) -> Result<()> {
-    let d = h.device(dev)?;
-    let sa = SaHandle::for_device(&h.stack.xpt, d.addr).ok_or_else(|| Error::WrongType {
-        addr: d.addr.to_string(),
-        want: "tape",
-        is: type_name(&d),
-    })?;
+    let (d, sa) = h.tape(dev)?;
     match std::fs::read_dir(out) {
         Ok(mut it) => {
             if it.next().is_some() {
@@ -195,6 +191,7 @@ pub fn image<T: HbaTransport>(h: &mut Hba<T>, dev: &str, out: &Path) -> Result<(
         let p = out.join(&cur.data);
         std::fs::write(&p, data).map_err(|e| Error::file(&p, e))
     };
+    idx.end = "record limit".into();
     for _ in 0..MAX_RECORDS {
         let io = sa
             .read(&mut h.stack.xpt, MAX_BLOCK as u32)
@@ -225,20 +222,24 @@ pub fn image<T: HbaTransport>(h: &mut Hba<T>, dev: &str, out: &Path) -> Result<(
             continue;
         }
         if s.key == scsi_defs::sense_key::BLANK_CHECK || s.eom {
+            idx.end = "end of data".into();
             break;
         }
-        // An unreadable record (or one longer than the drive's largest block): list it
-        // and step over it.
+        // An unreadable record, or one longer than the drive's largest block: list it
+        // and step over it. The longer one (ILI) was read past already; a medium error
+        // leaves the tape before the record, so SPACE over it.
         errors += 1;
         consecutive += 1;
         cur.errors.push(TapeError {
             position: pos,
             detail: describe_failure(&r),
         });
-        let io = sa
-            .space_blocks(&mut h.stack.xpt, 1)
-            .map_err(|e| periph("SPACE", e))?;
-        h.wait(io)?;
+        if !s.ili {
+            let io = sa
+                .space_blocks(&mut h.stack.xpt, 1)
+                .map_err(|e| periph("SPACE", e))?;
+            h.wait(io)?;
+        }
         pos += 1;
         if consecutive >= MAX_CONSECUTIVE_ERRORS {
             idx.end = "errors".into();

@@ -79,6 +79,33 @@ print(w, h, red)
     }
 }
 
+/// Every block of `img` equals `src`'s, except the bad ones, which stay unwritten (zero).
+fn assert_copied_outside(img: &[u8], src: &[u8], bl: usize, bad: impl Fn(usize) -> bool) {
+    assert_eq!(img.len(), src.len());
+    for lba in 0..src.len() / bl {
+        let (a, b) = (&img[lba * bl..][..bl], &src[lba * bl..][..bl]);
+        if bad(lba) {
+            assert!(a.iter().all(|&x| x == 0), "bad block {lba} left unwritten");
+        } else {
+            assert_eq!(a, b, "block {lba} copied");
+        }
+    }
+}
+
+/// The `-` blocks of a mapfile as GNU ddrescuelog lists them (`-b BS -l-`).
+fn ddrescuelog_bad(tool: &std::path::Path, dir: &std::path::Path, bs: u32, map: &str) -> Vec<u64> {
+    let o = std::process::Command::new(tool)
+        .args([&format!("-b{bs}"), "-l-", map])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect()
+}
+
 fn ddrescuelog() -> Option<std::path::PathBuf> {
     ["/usr/bin/ddrescuelog", "/usr/local/bin/ddrescuelog"]
         .iter()
@@ -117,20 +144,9 @@ fn imaging_a_disk_with_medium_errors_then_retrying_only_the_bad_areas() {
         map.contains("# current_pos  current_status  current_pass\n"),
         "{map}"
     );
-    let img = s.read("copy.img");
-    assert_eq!(img.len(), src.len());
-    for lba in 0..512usize {
-        let bad = (100..104).contains(&lba) || lba == 300;
-        let (a, b) = (&img[lba * 512..][..512], &src[lba * 512..][..512]);
-        if bad {
-            assert!(
-                a.iter().all(|&x| x == 0),
-                "bad block {lba} is left unwritten"
-            );
-        } else {
-            assert_eq!(a, b, "block {lba} copied");
-        }
-    }
+    assert_copied_outside(&s.read("copy.img"), &src, 512, |lba| {
+        (100..104).contains(&lba) || lba == 300
+    });
     assert_eq!(s.read("src.img"), src, "the source is never written");
     check_png(&s.path("copy.png"));
 
@@ -148,16 +164,10 @@ fn imaging_a_disk_with_medium_errors_then_retrying_only_the_bad_areas() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(out.contains("2560 B"), "{out}");
-        let o = std::process::Command::new(&tool)
-            .args(["-b512", "-l-", "copy.map"])
-            .current_dir(s.dir.path())
-            .output()
-            .unwrap();
-        let listed: Vec<u64> = String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .map(|w| w.parse().unwrap())
-            .collect();
-        assert_eq!(listed, vec![100, 101, 102, 103, 300]);
+        assert_eq!(
+            ddrescuelog_bad(&tool, s.dir.path(), 512, "copy.map"),
+            vec![100, 101, 102, 103, 300]
+        );
     } else {
         eprintln!(
             "ddrescuelog not installed (scripts/setup.sh installs gddrescue): skipped its check"
@@ -241,29 +251,14 @@ fn imaging_a_cdrom_with_medium_errors_maps_exactly_the_bad_blocks() {
         vec![(40 * 2048, 3 * 2048), (250 * 2048, 2048)],
         "exactly the injected ranges, in 2048-byte blocks:\n{map}"
     );
-    let img = s.read("cd.img");
-    assert_eq!(img.len(), src.len());
-    for lba in 0..300usize {
-        let bad = (40..43).contains(&lba) || lba == 250;
-        let (a, b) = (&img[lba * 2048..][..2048], &src[lba * 2048..][..2048]);
-        if bad {
-            assert!(a.iter().all(|&x| x == 0), "bad block {lba} left unwritten");
-        } else {
-            assert_eq!(a, b, "block {lba} copied");
-        }
-    }
+    assert_copied_outside(&s.read("cd.img"), &src, 2048, |lba| {
+        (40..43).contains(&lba) || lba == 250
+    });
     if let Some(tool) = ddrescuelog() {
-        let o = std::process::Command::new(&tool)
-            .args(["-b2048", "-l-", "cd.map"])
-            .current_dir(s.dir.path())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let listed: Vec<u64> = String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .map(|w| w.parse().unwrap())
-            .collect();
-        assert_eq!(listed, vec![40, 41, 42, 250]);
+        assert_eq!(
+            ddrescuelog_bad(&tool, s.dir.path(), 2048, "cd.map"),
+            vec![40, 41, 42, 250]
+        );
     }
     // The fault gone, a second run reads exactly the 4 bad blocks.
     s.write(
