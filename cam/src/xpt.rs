@@ -377,6 +377,13 @@ impl Xpt {
         std::mem::take(&mut self.completed)
     }
 
+    /// The completed CCB `id` (submitted with `Completion::Queue`), if it is done; other
+    /// completed CCBs stay queued for their owners.
+    pub fn take_completed_id(&mut self, id: CcbId) -> Option<Ccb> {
+        let i = self.completed.iter().position(|c| c.h.id == id)?;
+        Some(self.completed.remove(i))
+    }
+
     // Tracks a CCB that completes without entering a device queue.
     fn track_immediate(&mut self, id: CcbId, completion: Completion) {
         self.ccbs.insert(

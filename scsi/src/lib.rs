@@ -274,6 +274,79 @@ pub mod asc {
     pub const OVERLAPPED_COMMANDS_ATTEMPTED: AscAscq = (0x4E, 0x00);
     pub const WRITE_APPEND_ERROR: AscAscq = (0x50, 0x00);
     pub const FAILURE_PREDICTION_THRESHOLD_EXCEEDED: AscAscq = (0x5D, 0x00);
+
+    /// Descriptions (SPC-4 annex F) of the pairs above and a few more that drives report.
+    pub(crate) const TEXT: &[((u8, u8), &str)] = &[
+        ((0x00, 0x00), "No additional sense information"),
+        ((0x00, 0x01), "Filemark detected"),
+        ((0x00, 0x02), "End-of-partition/medium detected"),
+        ((0x00, 0x04), "Beginning-of-partition/medium detected"),
+        ((0x00, 0x05), "End-of-data detected"),
+        ((0x00, 0x06), "I/O process terminated"),
+        ((0x04, 0x00), "Logical unit not ready, cause not reportable"),
+        ((0x04, 0x01), "Logical unit is in process of becoming ready"),
+        (
+            (0x04, 0x02),
+            "Logical unit not ready, initializing command required",
+        ),
+        (
+            (0x04, 0x03),
+            "Logical unit not ready, manual intervention required",
+        ),
+        ((0x0C, 0x00), "Write error"),
+        ((0x11, 0x00), "Unrecovered read error"),
+        ((0x14, 0x00), "Recorded entity not found"),
+        ((0x1A, 0x00), "Parameter list length error"),
+        ((0x1D, 0x00), "Miscompare during verify operation"),
+        ((0x20, 0x00), "Invalid command operation code"),
+        ((0x21, 0x00), "Logical block address out of range"),
+        ((0x24, 0x00), "Invalid field in CDB"),
+        ((0x25, 0x00), "Logical unit not supported"),
+        ((0x26, 0x00), "Invalid field in parameter list"),
+        ((0x27, 0x00), "Write protected"),
+        (
+            (0x28, 0x00),
+            "Not ready to ready change, medium may have changed",
+        ),
+        (
+            (0x29, 0x00),
+            "Power on, reset, or bus device reset occurred",
+        ),
+        ((0x29, 0x01), "Power on occurred"),
+        ((0x29, 0x02), "SCSI bus reset occurred"),
+        ((0x29, 0x03), "Bus device reset function occurred"),
+        ((0x2A, 0x01), "Mode parameters changed"),
+        ((0x2C, 0x00), "Command sequence error"),
+        ((0x2F, 0x00), "Commands cleared by another initiator"),
+        ((0x30, 0x00), "Incompatible medium installed"),
+        ((0x39, 0x00), "Saving parameters not supported"),
+        ((0x3A, 0x00), "Medium not present"),
+        ((0x3A, 0x01), "Medium not present - tray closed"),
+        ((0x3A, 0x02), "Medium not present - tray open"),
+        ((0x3B, 0x00), "Sequential positioning error"),
+        ((0x3D, 0x00), "Invalid bits in IDENTIFY message"),
+        ((0x3F, 0x0E), "Reported LUNs data has changed"),
+        ((0x43, 0x00), "Message error"),
+        ((0x44, 0x00), "Internal target failure"),
+        ((0x45, 0x00), "Select or reselect failure"),
+        ((0x47, 0x00), "SCSI parity error"),
+        ((0x48, 0x00), "Initiator detected error message received"),
+        ((0x49, 0x00), "Invalid message error"),
+        ((0x4B, 0x00), "Data phase error"),
+        ((0x4E, 0x00), "Overlapped commands attempted"),
+        ((0x50, 0x00), "Write append error"),
+        ((0x53, 0x02), "Medium removal prevented"),
+        ((0x5D, 0x00), "Failure prediction threshold exceeded"),
+    ];
+
+    /// The text for an ASC/ASCQ pair; an unknown qualifier falls back to the code's
+    /// `ASCQ 00` text (its general meaning).
+    pub fn text(asc: u8, ascq: u8) -> Option<&'static str> {
+        TEXT.iter()
+            .find(|(k, _)| *k == (asc, ascq))
+            .or_else(|| TEXT.iter().find(|(k, _)| k.0 == asc && k.1 == 0))
+            .map(|(_, t)| *t)
+    }
 }
 
 /// INQUIRY data fields (SPC-3 6.4).
@@ -400,5 +473,115 @@ mod tests {
         assert_eq!(msg::fixed_len(msg::IGNORE_WIDE_RESIDUE), Some(2));
         assert_eq!(msg::fixed_len(msg::EXTENDED), None);
         assert_eq!(msg::fixed_len(msg::IDENTIFY | 3), Some(1));
+    }
+
+    #[test]
+    fn every_named_asc_pair_has_its_text() {
+        for (name, a) in [
+            ("NO_ADDITIONAL_SENSE", asc::NO_ADDITIONAL_SENSE),
+            ("FILEMARK_DETECTED", asc::FILEMARK_DETECTED),
+            (
+                "END_OF_PARTITION_MEDIUM_DETECTED",
+                asc::END_OF_PARTITION_MEDIUM_DETECTED,
+            ),
+            (
+                "BEGINNING_OF_PARTITION_MEDIUM_DETECTED",
+                asc::BEGINNING_OF_PARTITION_MEDIUM_DETECTED,
+            ),
+            ("END_OF_DATA_DETECTED", asc::END_OF_DATA_DETECTED),
+            ("IO_PROCESS_TERMINATED", asc::IO_PROCESS_TERMINATED),
+            (
+                "LUN_NOT_READY_CAUSE_NOT_REPORTABLE",
+                asc::LUN_NOT_READY_CAUSE_NOT_REPORTABLE,
+            ),
+            ("LUN_BECOMING_READY", asc::LUN_BECOMING_READY),
+            (
+                "LUN_NOT_READY_INIT_REQUIRED",
+                asc::LUN_NOT_READY_INIT_REQUIRED,
+            ),
+            (
+                "LUN_NOT_READY_MANUAL_INTERVENTION",
+                asc::LUN_NOT_READY_MANUAL_INTERVENTION,
+            ),
+            ("WRITE_ERROR", asc::WRITE_ERROR),
+            ("UNRECOVERED_READ_ERROR", asc::UNRECOVERED_READ_ERROR),
+            ("RECORDED_ENTITY_NOT_FOUND", asc::RECORDED_ENTITY_NOT_FOUND),
+            (
+                "PARAMETER_LIST_LENGTH_ERROR",
+                asc::PARAMETER_LIST_LENGTH_ERROR,
+            ),
+            (
+                "INVALID_COMMAND_OPERATION_CODE",
+                asc::INVALID_COMMAND_OPERATION_CODE,
+            ),
+            ("LBA_OUT_OF_RANGE", asc::LBA_OUT_OF_RANGE),
+            ("INVALID_FIELD_IN_CDB", asc::INVALID_FIELD_IN_CDB),
+            (
+                "LOGICAL_UNIT_NOT_SUPPORTED",
+                asc::LOGICAL_UNIT_NOT_SUPPORTED,
+            ),
+            (
+                "INVALID_FIELD_IN_PARAMETER_LIST",
+                asc::INVALID_FIELD_IN_PARAMETER_LIST,
+            ),
+            ("WRITE_PROTECTED", asc::WRITE_PROTECTED),
+            ("NOT_READY_TO_READY_CHANGE", asc::NOT_READY_TO_READY_CHANGE),
+            ("POWER_ON_RESET_OR_BDR", asc::POWER_ON_RESET_OR_BDR),
+            ("POWER_ON_OCCURRED", asc::POWER_ON_OCCURRED),
+            ("SCSI_BUS_RESET_OCCURRED", asc::SCSI_BUS_RESET_OCCURRED),
+            ("BUS_DEVICE_RESET_OCCURRED", asc::BUS_DEVICE_RESET_OCCURRED),
+            ("MODE_PARAMETERS_CHANGED", asc::MODE_PARAMETERS_CHANGED),
+            (
+                "COMMANDS_CLEARED_BY_ANOTHER_INITIATOR",
+                asc::COMMANDS_CLEARED_BY_ANOTHER_INITIATOR,
+            ),
+            ("COMMAND_SEQUENCE_ERROR", asc::COMMAND_SEQUENCE_ERROR),
+            ("INCOMPATIBLE_MEDIUM", asc::INCOMPATIBLE_MEDIUM),
+            (
+                "SEQUENTIAL_POSITIONING_ERROR",
+                asc::SEQUENTIAL_POSITIONING_ERROR,
+            ),
+            ("MEDIUM_NOT_PRESENT", asc::MEDIUM_NOT_PRESENT),
+            ("INVALID_BITS_IN_IDENTIFY", asc::INVALID_BITS_IN_IDENTIFY),
+            (
+                "REPORTED_LUNS_DATA_CHANGED",
+                asc::REPORTED_LUNS_DATA_CHANGED,
+            ),
+            ("MESSAGE_ERROR", asc::MESSAGE_ERROR),
+            ("INTERNAL_TARGET_FAILURE", asc::INTERNAL_TARGET_FAILURE),
+            (
+                "SELECT_OR_RESELECT_FAILURE",
+                asc::SELECT_OR_RESELECT_FAILURE,
+            ),
+            ("SCSI_PARITY_ERROR", asc::SCSI_PARITY_ERROR),
+            (
+                "INITIATOR_DETECTED_ERROR_RECEIVED",
+                asc::INITIATOR_DETECTED_ERROR_RECEIVED,
+            ),
+            ("INVALID_MESSAGE_ERROR", asc::INVALID_MESSAGE_ERROR),
+            ("DATA_PHASE_ERROR", asc::DATA_PHASE_ERROR),
+            (
+                "OVERLAPPED_COMMANDS_ATTEMPTED",
+                asc::OVERLAPPED_COMMANDS_ATTEMPTED,
+            ),
+            ("WRITE_APPEND_ERROR", asc::WRITE_APPEND_ERROR),
+            (
+                "FAILURE_PREDICTION_THRESHOLD_EXCEEDED",
+                asc::FAILURE_PREDICTION_THRESHOLD_EXCEEDED,
+            ),
+        ] {
+            assert!(
+                asc::TEXT.iter().any(|(k, _)| *k == a),
+                "{name} {a:02x?} has no text of its own"
+            );
+        }
+        assert_eq!(asc::text(0x11, 0x00), Some("Unrecovered read error"));
+        // An unknown qualifier: the code's general text.
+        assert_eq!(asc::text(0x11, 0x7f), Some("Unrecovered read error"));
+        assert_eq!(
+            asc::text(0x3a, 0x02),
+            Some("Medium not present - tray open")
+        );
+        assert_eq!(asc::text(0xfe, 0x00), None);
     }
 }

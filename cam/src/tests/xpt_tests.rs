@@ -668,3 +668,29 @@ fn simq_size_bounds_concurrency_across_devices() {
     assert!(crate::periph::pass::PassHandle::for_device(&r.xpt, r.addr(1)).is_some());
     r.assert_quiescent();
 }
+
+#[test]
+fn take_completed_id_takes_one_ccb_and_leaves_the_others_queued() {
+    let mut r = rig(vec![(0, 0, MockDevice::disk(10, 512))]);
+    r.scan();
+    let a = r.addr(0);
+    let tur = || {
+        Ccb::scsi_io(
+            a.path(),
+            Cdb::new(&crate::scsi_cmd::tur()).unwrap(),
+            DataXfer::None,
+            Duration::from_secs(5),
+        )
+    };
+    let first = r.xpt.submit(tur(), Completion::Queue);
+    let second = r.xpt.submit(tur(), Completion::Queue);
+    r.xpt.run_until_idle();
+    assert!(r.xpt.take_completed_id(CcbId(u64::MAX)).is_none());
+    let c = r.xpt.take_completed_id(second).expect("second done");
+    assert_eq!(c.h.id, second);
+    assert!(r.xpt.take_completed_id(second).is_none(), "taken once");
+    let rest = r.xpt.take_completed();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].h.id, first, "the other CCB stayed for its owner");
+    r.assert_quiescent();
+}

@@ -1,4 +1,4 @@
-//! Bring-up subcommands on the raw transport (no SIM): `regs`, `selftest`, `seq`.
+//! Bring-up subcommands on the raw transport (no SIM): `regs`, `selftest`, `seq`, `fw`.
 
 use crate::error::{Error, Result};
 use clap::Subcommand;
@@ -154,4 +154,95 @@ pub fn selftest(t: &mut dyn Transport) -> Result<()> {
         return Err(Error::Bringup("self-test failed".into()));
     }
     Ok(())
+}
+
+/// Reads an image file for `fw verify|load`.
+fn read_fw(file: &std::path::Path) -> Result<Vec<u32>> {
+    let bytes = std::fs::read(file).map_err(|err| Error::file(file, err))?;
+    seqctl::parse_image(&bytes).map_err(|err| Error::Input(format!("{}: {err}", file.display())))
+}
+
+/// The words of an image as the little-endian bytes of an image file.
+fn fw_bytes(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// `fw dump`: the instruction RAM read back, written to `out`; the hardware checksum
+/// must agree with the words read (else the readback itself is suspect).
+pub fn fw_dump(t: &mut dyn Transport, out: &std::path::Path, trim: bool) -> Result<()> {
+    let e = |e: seqctl::SeqError| Error::Bringup(e.to_string());
+    let mut words = seqctl::read_image(t).map_err(e)?;
+    let hw = seqctl::checksum(t).map_err(e)?;
+    let sw = hba_abi::isa::checksum(&words);
+    if hw != sw {
+        return Err(Error::Bringup(format!(
+            "instruction RAM read back with checksum {sw:#010x}, the hardware computes {hw:#010x}"
+        )));
+    }
+    let total = words.len();
+    if trim {
+        while words.last() == Some(&0) {
+            words.pop();
+        }
+    }
+    std::fs::write(out, fw_bytes(&words)).map_err(|err| Error::file(out, err))?;
+    println!(
+        "dumped {} of {total} words to {}, checksum {hw:#010x}",
+        words.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `fw verify`: word-by-word comparison with `file` (zero-filled to the RAM size, as the
+/// loader does) and the hardware checksum against the file's.
+pub fn fw_verify(t: &mut dyn Transport, file: &std::path::Path) -> Result<()> {
+    let e = |e: seqctl::SeqError| Error::Bringup(e.to_string());
+    let want = read_fw(file)?;
+    let got = seqctl::read_image(t).map_err(e)?;
+    let diffs: Vec<usize> = (0..got.len())
+        .filter(|&i| got[i] != want.get(i).copied().unwrap_or(0))
+        .collect();
+    let hw = seqctl::checksum(t).map_err(e)?;
+    let file_sum = hba_abi::isa::checksum(&want);
+    if diffs.is_empty() && hw == file_sum {
+        println!(
+            "instruction RAM equals {} ({} words), checksum {hw:#010x}",
+            file.display(),
+            want.len()
+        );
+        return Ok(());
+    }
+    for &i in diffs.iter().take(8) {
+        println!(
+            "word {i:#05x}: card {:#010x}, file {:#010x}",
+            got[i],
+            want.get(i).copied().unwrap_or(0)
+        );
+    }
+    Err(Error::Bringup(format!(
+        "instruction RAM differs from {} in {} word(s) (first at {:#05x}); checksum card {hw:#010x}, file {file_sum:#010x}",
+        file.display(),
+        diffs.len(),
+        diffs.first().copied().unwrap_or(0)
+    )))
+}
+
+/// `fw load`: as `seq load`, restarting the sequencer at 0.
+pub fn fw_load(t: &mut dyn Transport, file: &std::path::Path) -> Result<()> {
+    let image = read_fw(file)?;
+    let c = seqctl::load(t, &image, true).map_err(|e| Error::Bringup(e.to_string()))?;
+    println!("loaded {} words, checksum {c:#010x} verified", image.len());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn image_bytes_are_little_endian_words() {
+        assert_eq!(
+            super::fw_bytes(&[0x0403_0201, 0x8000_0000]),
+            vec![1, 2, 3, 4, 0, 0, 0, 0x80]
+        );
+    }
 }

@@ -22,7 +22,7 @@ use scsi_bus::target::cdrom::CdRom;
 use scsi_bus::target::disk::Disk;
 use scsi_bus::target::processor::{Processor, Scanner};
 use scsi_bus::target::tape::Tape;
-use scsi_bus::target::{SyncCaps, Target, TargetConfig};
+use scsi_bus::target::{legacy, SyncCaps, Target, TargetConfig};
 use scsi_bus::{Bus, Width};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,27 @@ pub enum DevType {
     Scanner,
 }
 
+/// An old device's defaults (scsi-bus `target::legacy`), which the other keys then
+/// refine.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum Preset {
+    /// SCSI-1 / CCS disk: INQUIRY version 1 (response format 1), no REPORT LUNS, no
+    /// tags, no WDTR, synchronous at most Fast-5 offset 8.
+    #[serde(rename = "scsi1")]
+    Scsi1,
+    /// The same as a SCSI-2 disk (INQUIRY version 2).
+    #[serde(rename = "scsi2")]
+    Scsi2,
+    /// A SCSI-1 device that ignores ATN: never goes to MESSAGE OUT, so it never sees
+    /// IDENTIFY (LUN 0, no disconnection) nor any negotiation; asynchronous.
+    #[serde(rename = "ignores-atn")]
+    IgnoresAtn,
+    /// A SCSI-2 device that answers every extended message (SDTR, WDTR, PPR, MODIFY
+    /// DATA POINTER) with MESSAGE REJECT.
+    #[serde(rename = "rejects-extended")]
+    RejectsExtended,
+}
+
 /// Synchronous abilities of a target.
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,7 +116,19 @@ pub struct TargetDesc {
     /// Device type.
     #[serde(rename = "type")]
     pub ty: DevType,
-    /// Disk: image file (relative to the TOML's folder).
+    /// Old-device defaults (`scsi1`, `scsi2`, `ignores-atn`, `rejects-extended`).
+    pub preset: Option<Preset>,
+    /// Disk: LUNs 0..luns-1 on this target (1..=8), each on its own image: `image`
+    /// must then contain `{lun}`.
+    pub luns: Option<Spanned<u8>>,
+    /// INQUIRY VERSION (1 = SCSI-1/CCS, 2 = SCSI-2, 3..=7 = SPC..SPC-5).
+    pub inquiry_version: Option<Spanned<u8>>,
+    /// Answer REPORT LUNS (SCSI-1/CCS devices do not know it).
+    pub report_luns: Option<bool>,
+    /// Never go to MESSAGE OUT when the initiator raises ATN.
+    pub ignore_atn: Option<bool>,
+    /// Disk: image file; CD-ROM: disc image; tape: a tape image folder (`hbactl image`
+    /// of a tape); relative to the TOML's folder.
     pub image: Option<Spanned<PathBuf>>,
     /// Disk: blocks of 512 bytes when the image is created.
     pub blocks: Option<Spanned<u64>>,
@@ -110,23 +143,18 @@ pub struct TargetDesc {
     /// Synchronous abilities; absent = Fast-20 offset 15; `offset = 0` = async only.
     pub sync: Option<SyncDesc>,
     /// Accept WDTR for 16 bits (wide bus only).
-    #[serde(default)]
-    pub wide: bool,
+    pub wide: Option<bool>,
     /// Answer SDTR/WDTR with MESSAGE REJECT.
-    #[serde(default)]
-    pub reject_negotiation: bool,
+    pub reject_negotiation: Option<bool>,
     /// Start negotiation itself on the first selection.
-    #[serde(default)]
-    pub initiate_negotiation: bool,
+    pub initiate_negotiation: Option<bool>,
     /// Accept queue tags.
-    #[serde(default = "yes")]
-    pub tagged: bool,
+    pub tagged: Option<bool>,
     /// Task set size (QUEUE FULL beyond it).
     #[serde(default = "default_depth")]
     pub queue_depth: Spanned<usize>,
     /// Disconnect after the CDB when allowed.
-    #[serde(default = "yes")]
-    pub disconnect: bool,
+    pub disconnect: Option<bool>,
     /// Medium access time before reconnecting, in microseconds.
     #[serde(default = "default_access")]
     pub access_us: u64,
@@ -138,9 +166,6 @@ pub struct TargetDesc {
     pub faults: Option<FaultConfig>,
 }
 
-fn yes() -> bool {
-    true
-}
 fn default_depth() -> Spanned<usize> {
     Spanned::new(0..0, 32)
 }
@@ -260,6 +285,54 @@ impl BusDesc {
                     "must be at least 1".into(),
                 ));
             }
+            if t.faults
+                .as_ref()
+                .is_some_and(|f| !f.bus_reset_at_ns.is_empty())
+            {
+                // A third-party reset is a bus device of its own, which hbactl does not
+                // put on the bus: refuse rather than silently ignore it.
+                return Err(err(
+                    t.id.span(),
+                    "faults.bus_reset_at_ns",
+                    format!("target ID {id}: third-party bus resets are not supported by hbactl"),
+                ));
+            }
+            if let Some(v) = &t.inquiry_version {
+                if !(1..=7).contains(v.get_ref()) {
+                    return Err(err(
+                        v.span(),
+                        "inquiry_version",
+                        format!("{} is not in 1..=7", v.get_ref()),
+                    ));
+                }
+            }
+            if let Some(l) = &t.luns {
+                if t.ty != DevType::Disk {
+                    return Err(err(
+                        l.span(),
+                        "luns",
+                        "only disks have several LUNs here".into(),
+                    ));
+                }
+                if !(1..=8).contains(l.get_ref()) {
+                    return Err(err(
+                        l.span(),
+                        "luns",
+                        format!("{} is not in 1..=8", l.get_ref()),
+                    ));
+                }
+                let has_lun = t
+                    .image
+                    .as_ref()
+                    .is_some_and(|i| i.get_ref().to_string_lossy().contains("{lun}"));
+                if *l.get_ref() > 1 && !has_lun {
+                    return Err(err(
+                        l.span(),
+                        "luns",
+                        "several LUNs need one image each: put `{lun}` in `image`".into(),
+                    ));
+                }
+            }
             match t.ty {
                 DevType::Disk => {
                     if t.image.is_none() {
@@ -299,17 +372,12 @@ impl BusDesc {
                     }
                 }
                 DevType::Tape => {
-                    for (k, s) in [
-                        ("image", t.image.as_ref().map(|i| i.span())),
-                        ("blocks", t.blocks.as_ref().map(|b| b.span())),
-                    ] {
-                        if let Some(s) = s {
-                            return Err(err(
-                                s,
-                                k,
-                                "tapes are in memory: give `capacity` instead".into(),
-                            ));
-                        }
+                    if let Some(b) = &t.blocks {
+                        return Err(err(
+                            b.span(),
+                            "blocks",
+                            "tapes are in memory: give `capacity` instead".into(),
+                        ));
                     }
                     if let Some(c) = &t.capacity {
                         if *c.get_ref() == 0 || *c.get_ref() > 1 << 30 {
@@ -336,44 +404,82 @@ impl BusDesc {
         let mut images = Vec::new();
         for t in &self.targets {
             let id = *t.id.get_ref();
-            let mut cfg = TargetConfig::new(id);
+            let mut cfg = match t.preset {
+                None => TargetConfig::new(id),
+                Some(Preset::Scsi1) => legacy::old_disk_config(id, 1),
+                Some(Preset::Scsi2) => legacy::old_disk_config(id, 2),
+                Some(Preset::IgnoresAtn) => legacy::ignores_atn_config(id),
+                Some(Preset::RejectsExtended) => legacy::rejects_extended_config(id),
+            };
             if let Some(s) = t.sync {
                 cfg.sync = (s.offset > 0).then_some(SyncCaps {
                     min_period_factor: s.period,
                     max_offset: s.offset,
                 });
             }
-            cfg.wide = t.wide;
-            cfg.reject_negotiation = t.reject_negotiation;
-            cfg.initiate_negotiation = t.initiate_negotiation;
-            cfg.tagged = t.tagged;
+            // Keys given override the preset's (or the modern default's) values.
+            let set = |dst: &mut bool, v: Option<bool>| {
+                if let Some(v) = v {
+                    *dst = v;
+                }
+            };
+            set(&mut cfg.wide, t.wide);
+            set(&mut cfg.reject_negotiation, t.reject_negotiation);
+            set(&mut cfg.initiate_negotiation, t.initiate_negotiation);
+            set(&mut cfg.tagged, t.tagged);
+            set(&mut cfg.disconnect, t.disconnect);
+            set(&mut cfg.report_luns, t.report_luns);
+            set(&mut cfg.ignore_atn, t.ignore_atn);
+            if let Some(v) = &t.inquiry_version {
+                cfg.inquiry_version = *v.get_ref();
+            }
             cfg.queue_depth = *t.queue_depth.get_ref();
-            cfg.disconnect = t.disconnect;
             cfg.access_cycles = t.access_us.saturating_mul(1000) / CORE_CLOCK_NS;
             cfg.chunk = t.chunk;
             if let Some(s) = &t.serial {
                 cfg.serial = s.clone();
             }
-            let tg = Target::new(cfg);
+            let mut tg = Target::new(cfg);
             let mut tg = match t.ty {
                 DevType::Disk => {
                     let rel = t.image.as_ref().expect("validated").get_ref();
-                    let path = base.join(rel);
                     let blocks = t.blocks.as_ref().map(|b| *b.get_ref()).unwrap_or(0);
-                    if blocks == 0 && !path.exists() {
-                        return Err(Error::Input(format!(
-                            "disk at ID {id}: image {} does not exist and no `blocks` says how big to create it",
-                            path.display()
-                        )));
+                    let luns = t.luns.as_ref().map_or(1, |l| *l.get_ref());
+                    for lun in 0..luns {
+                        let name = rel.to_string_lossy().replace("{lun}", &lun.to_string());
+                        let path = base.join(name);
+                        if blocks == 0 && !path.exists() {
+                            return Err(Error::Input(format!(
+                                "disk at ID {id}: image {} does not exist and no `blocks` says how big to create it",
+                                path.display()
+                            )));
+                        }
+                        let disk = Disk::image(&path, blocks, t.read_only)
+                            .map_err(|e| Error::Input(crate::error::report(&e)))?;
+                        images.push((id, path));
+                        tg = tg.with_lun(lun, disk);
                     }
-                    let disk = Disk::image(&path, blocks, t.read_only)
-                        .map_err(|e| Error::Input(crate::error::report(&e)))?;
-                    images.push((id, path));
-                    tg.with_lun(0, disk)
+                    tg
                 }
                 DevType::Tape => {
-                    let cap = t.capacity.as_ref().map(|c| *c.get_ref()).unwrap_or(1 << 20);
-                    tg.with_lun(0, Tape::new(cap))
+                    let cap = t.capacity.as_ref().map(|c| *c.get_ref());
+                    match &t.image {
+                        None => tg.with_lun(0, Tape::new(cap.unwrap_or(1 << 20))),
+                        Some(rel) => {
+                            let dir = base.join(rel.get_ref());
+                            let l = crate::tapeimg::load(&dir)?;
+                            // Room for what is on it and 1 MiB more unless told.
+                            let cap = cap.unwrap_or(l.used + (1 << 20));
+                            if cap < l.used {
+                                return Err(Error::Input(format!(
+                                    "tape at ID {id}: {} holds {} bytes, more than `capacity` {cap}",
+                                    dir.display(),
+                                    l.used
+                                )));
+                            }
+                            tg.with_lun(0, Tape::with_medium(cap, l.medium, l.block_size))
+                        }
+                    }
                 }
                 DevType::Cdrom => {
                     let cd = if t.empty {
@@ -468,6 +574,74 @@ action = { kind = "check_condition", key = 3, asc = 0x11 }
         let f = d.targets[0].faults.as_ref().unwrap();
         assert_eq!(f.rules.len(), 1);
         assert_eq!(f.rules[0].lba, Some([10, 12]));
+    }
+
+    #[test]
+    fn old_device_keys_are_checked_with_line_and_key() {
+        let disk = "[[target]]\nid = 2\ntype = \"disk\"\nimage = \"a.img\"\nblocks = 8\n";
+        for (extra, line, key, what) in [
+            ("luns = 3\n", 6, "luns", "`{lun}`"),
+            ("luns = 9\n", 6, "luns", "1..=8"),
+            ("inquiry_version = 0\n", 6, "inquiry_version", "1..=7"),
+        ] {
+            let e = BusDesc::parse(&format!("{disk}{extra}"), "x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("line {line}, key `{key}`")) && e.contains(what),
+                "{extra}: {e}"
+            );
+        }
+        let e = BusDesc::parse("[[target]]\nid = 2\ntype = \"tape\"\nluns = 2\n", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 4, key `luns`") && e.contains("only disks"),
+            "{e}"
+        );
+        let e = BusDesc::parse(&format!("{disk}preset = \"scsi3\"\n"), "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 6") && e.contains("scsi1"), "{e}");
+        let d = BusDesc::parse(
+            &format!("{disk}preset = \"scsi1\"\ntagged = true\nluns = 1\n"),
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(d.targets[0].preset, Some(Preset::Scsi1));
+        assert_eq!(d.targets[0].tagged, Some(true), "a key refines the preset");
+    }
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let doc = include_str!("../../../docs/bus-toml.md");
+        let mut n = 0;
+        for block in doc.split("```toml\n").skip(1) {
+            let text = block.split("```").next().expect("closed block");
+            BusDesc::parse(text, "docs/bus-toml.md").unwrap_or_else(|e| panic!("{e}\n{text}"));
+            n += 1;
+        }
+        assert_eq!(
+            n, 5,
+            "the page has one example per device type and the old devices"
+        );
+        // The page's error example is the parser's message.
+        let e = BusDesc::parse(
+            "[[target]]\nid = 2\ntype = \"disk\"\nimage = \"a.img\"\nblocks = 8\nluns = 3\n",
+            "bus.toml",
+        )
+        .unwrap_err();
+        assert!(doc.contains(&format!("hbactl: {e}")), "{e}");
+        let e = BusDesc::parse(
+            "[[target]]\nid = 2\ntype = \"tape\"\n[target.faults]\nbus_reset_at_ns = [5]\n",
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("bus_reset_at_ns") && e.contains("not supported"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,8 +7,12 @@ use crate::error::{Error, Result};
 use crate::sense;
 use hba_cam::ccb::{CcbBody, TranSettings, TranType};
 use hba_cam::periph::pass::PassData;
+use hba_cam::periph::PeriphError;
+use hba_cam::scsi_cmd::Capacity;
 use hba_cam::xpt::DeviceInfo;
-use hba_cam::{Ccb, CcbStatus, Completion, DaHandle, DevAddr, IoId, IoResult, PassHandle, Path};
+use hba_cam::{
+    Ccb, CcbStatus, CdHandle, Completion, DaHandle, DevAddr, IoId, IoResult, PassHandle, Path,
+};
 use hba_host_driver::sim::SimConfig;
 use hba_host_driver::stack::Stack;
 use hba_host_driver::transport::xdma::XdmaTransport;
@@ -224,14 +228,19 @@ impl<T: HbaTransport> Hba<T> {
             .ok_or_else(|| Error::NoDevice(a.to_string()))
     }
 
+    /// The tape at `s` with its `sa` periph.
+    pub fn tape(&self, s: &str) -> Result<(DeviceInfo, hba_cam::SaHandle)> {
+        let d = self.device(s)?;
+        let sa = hba_cam::SaHandle::for_device(&self.stack.xpt, d.addr)
+            .ok_or_else(|| wrong_type(&d, "tape"))?;
+        Ok((d, sa))
+    }
+
     /// The disk at `s` with its capacity read.
     pub fn disk(&mut self, s: &str) -> Result<(DeviceInfo, DaHandle, hba_cam::scsi_cmd::Capacity)> {
         let d = self.device(s)?;
-        let da = DaHandle::for_device(&self.stack.xpt, d.addr).ok_or_else(|| Error::WrongType {
-            addr: d.addr.to_string(),
-            want: "disk",
-            is: type_name(&d),
-        })?;
+        let da =
+            DaHandle::for_device(&self.stack.xpt, d.addr).ok_or_else(|| wrong_type(&d, "disk"))?;
         let io = da
             .read_capacity(&mut self.stack.xpt)
             .map_err(|e| periph("READ CAPACITY", e))?;
@@ -243,6 +252,78 @@ impl<T: HbaTransport> Hba<T> {
                 detail: "no capacity reported".into(),
             })?;
         Ok((d, da, cap))
+    }
+
+    /// The CD-ROM at `s` with its capacity read and its TOC checked: the disc's size is
+    /// the lead-out's start in the TOC (READ CAPACITY of CD-Rs is known to be off by a
+    /// few blocks), and an empty drive is a clear error.
+    pub fn cdrom(&mut self, s: &str) -> Result<(DeviceInfo, CdHandle, Capacity)> {
+        let d = self.device(s)?;
+        let cd = CdHandle::for_device(&self.stack.xpt, d.addr)
+            .ok_or_else(|| wrong_type(&d, "CD-ROM"))?;
+        let io = cd
+            .read_capacity(&mut self.stack.xpt)
+            .map_err(|e| periph("READ CAPACITY", e))?;
+        let r = self.wait(io)?;
+        if !passed(&r) {
+            let no_medium = r.sense.as_ref().is_some_and(|s| s.asc == 0x3a);
+            return Err(Error::Device {
+                what: "READ CAPACITY".into(),
+                detail: if no_medium {
+                    format!(
+                        "no medium in the CD-ROM drive at {} ({})",
+                        d.addr,
+                        describe_failure(&r)
+                    )
+                } else {
+                    describe_failure(&r)
+                },
+            });
+        }
+        let mut cap = cd
+            .capacity(&mut self.stack.xpt)
+            .ok_or_else(|| Error::Device {
+                what: "READ CAPACITY".into(),
+                detail: "no capacity reported".into(),
+            })?;
+        let io = cd
+            .read_toc(&mut self.stack.xpt, false)
+            .map_err(|e| periph("READ TOC", e))?;
+        self.wait_ok(io, "READ TOC")?;
+        let toc = cd.toc(&mut self.stack.xpt).unwrap_or_default();
+        let leadout = toc
+            .entries
+            .iter()
+            .find(|e| e.track == hba_cam::scsi_cmd::TOC_LEADOUT)
+            .map(|e| e.lba)
+            .filter(|&l| l > 0)
+            .ok_or_else(|| Error::Device {
+                what: "READ TOC".into(),
+                detail: "the TOC has no lead-out track".into(),
+            })?;
+        let leadout = leadout as u64;
+        if leadout != cap.blocks() {
+            eprintln!(
+                "hbactl: {}: READ CAPACITY says {} blocks, the TOC's lead-out {}: using the TOC",
+                d.addr,
+                cap.blocks(),
+                leadout
+            );
+            cap.last_lba = leadout - 1;
+        }
+        Ok((d, cd, cap))
+    }
+
+    /// The disk or CD-ROM at `s`, as a block device with its capacity.
+    pub fn block_device(&mut self, s: &str) -> Result<(DeviceInfo, BlockDev, Capacity)> {
+        let d = self.device(s)?;
+        if CdHandle::for_device(&self.stack.xpt, d.addr).is_some() {
+            let (d, cd, cap) = self.cdrom(s)?;
+            Ok((d, BlockDev::Cd(cd), cap))
+        } else {
+            let (d, da, cap) = self.disk(s)?;
+            Ok((d, BlockDev::Da(da), cap))
+        }
     }
 
     /// The pass-through handle of a device.
@@ -274,12 +355,9 @@ impl<T: HbaTransport> Hba<T> {
             .xpt
             .submit(Ccb::new(path, body), Completion::Queue);
         let mut out = None;
+        // Only our CCB: other queued completions stay for whoever submitted them.
         self.stack.run_until(what, self.limit * 4, |x| {
-            for c in x.take_completed() {
-                if c.h.id == id {
-                    out = Some(c);
-                }
-            }
+            out = x.take_completed_id(id);
             out.is_some()
         })?;
         let c = out.expect("run_until returned on the completion");
@@ -341,6 +419,45 @@ impl<T: HbaTransport> Hba<T> {
     }
 }
 
+/// A device read by LBA: a disk through `da` (read-write) or a CD-ROM through `cd`
+/// (read-only).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BlockDev {
+    /// A disk.
+    Da(DaHandle),
+    /// A CD-ROM.
+    Cd(CdHandle),
+}
+
+impl BlockDev {
+    /// Reads `count` blocks at `lba`.
+    pub fn read(
+        self,
+        xpt: &mut hba_cam::Xpt,
+        lba: u64,
+        count: u64,
+    ) -> std::result::Result<IoId, PeriphError> {
+        match self {
+            BlockDev::Da(d) => d.read(xpt, lba, count),
+            BlockDev::Cd(c) => c.read(xpt, lba, count),
+        }
+    }
+
+    /// Whether the medium can only be read.
+    pub fn read_only(self) -> bool {
+        matches!(self, BlockDev::Cd(_))
+    }
+}
+
+/// "`d` is not a `want`".
+pub fn wrong_type(d: &DeviceInfo, want: &'static str) -> Error {
+    Error::WrongType {
+        addr: d.addr.to_string(),
+        want,
+        is: type_name(d),
+    }
+}
+
 /// A periph refusal as an error.
 pub fn periph(what: &str, e: hba_cam::periph::PeriphError) -> Error {
     Error::Periph {
@@ -354,6 +471,7 @@ pub fn type_name(d: &DeviceInfo) -> String {
     match d.inquiry.as_ref().map(|i| i.device_type) {
         Some(scsi_defs::inquiry::TYPE_DIRECT_ACCESS) => "disk".into(),
         Some(scsi_defs::inquiry::TYPE_SEQUENTIAL_ACCESS) => "tape".into(),
+        Some(scsi_defs::inquiry::TYPE_CDROM) => "CD-ROM".into(),
         Some(t) => format!("type {t:#04x}"),
         None => "unknown".into(),
     }

@@ -1,6 +1,7 @@
-//! `hbactl image`: copy a disk to an image file the way GNU ddrescue does, keeping a
-//! ddrescue mapfile (same format, so `ddrescuelog` reads it) that lets a later run resume
-//! and retry only what failed.
+//! `hbactl image`: copy a disk or a CD-ROM to an image file the way GNU ddrescue does,
+//! keeping a ddrescue mapfile (same format, so `ddrescuelog` reads it) that lets a later
+//! run resume and retry only what failed. A CD-ROM is read in its 2048-byte blocks and
+//! sized by the lead-out in its TOC; tapes go file by file (`tapeimg`).
 //!
 //! Phases, each over the areas the map gives the matching status:
 //! 1. copying `?` (non-tried) in large reads; a failed read marks its area `*`;
@@ -230,8 +231,8 @@ impl Map {
 pub struct ImageArgs<'a> {
     /// Image file.
     pub out: &'a Path,
-    /// Mapfile.
-    pub map: &'a Path,
+    /// Mapfile (disks and CD-ROMs).
+    pub map: Option<&'a Path>,
     /// Retry passes over bad sectors.
     pub retries: u32,
     /// Blocks per read while copying.
@@ -247,6 +248,7 @@ struct Ctx<'a, T: HbaTransport> {
     img: std::fs::File,
     map: Map,
     a: &'a ImageArgs<'a>,
+    map_path: &'a Path,
     cmdline: String,
     reads: u64,
     read_bytes: u64,
@@ -255,12 +257,13 @@ struct Ctx<'a, T: HbaTransport> {
 
 impl<T: HbaTransport> Ctx<'_, T> {
     fn save(&self) -> Result<()> {
-        let tmp = self.a.map.with_extension("map.tmp");
+        let map = self.map_path;
+        let tmp = map.with_extension("map.tmp");
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::file(&tmp, e))?;
         f.write_all(self.map.render(&self.cmdline).as_bytes())
             .and_then(|_| f.sync_all())
             .map_err(|e| Error::file(&tmp, e))?;
-        std::fs::rename(&tmp, self.a.map).map_err(|e| Error::file(self.a.map, e))
+        std::fs::rename(&tmp, map).map_err(|e| Error::file(map, e))
     }
 
     /// One read attempt of `[pos, pos+size)` (bytes, whole blocks); true if copied.
@@ -295,29 +298,42 @@ impl<T: HbaTransport> Ctx<'_, T> {
     }
 }
 
-/// Runs `image` on the disk at `dev`.
+/// Runs `image` on the disk, CD-ROM or tape at `dev`.
 pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ImageArgs<'_>) -> Result<()> {
     if a.cluster == 0 || a.cluster > 128 {
         return Err(Error::Usage("--cluster must be 1..128 blocks".into()));
     }
-    let (d, _, cap) = h.disk(dev)?;
+    let d = h.device(dev)?;
+    if hba_cam::SaHandle::for_device(&h.stack.xpt, d.addr).is_some() {
+        if a.map.is_some() || a.png.is_some() {
+            return Err(Error::Usage(
+                "a tape is imaged file by file into the --out folder: --map and --png are for disks and CD-ROMs".into(),
+            ));
+        }
+        return crate::tapeimg::image(h, dev, a.out);
+    }
+    let map_path = a
+        .map
+        .ok_or_else(|| Error::Usage("imaging a disk or CD-ROM needs --map FILE".into()))?;
+    let (d, bdev, cap) = h.block_device(dev)?;
+    let kind = if bdev.read_only() { "CD-ROM" } else { "disk" };
     let bl = u64::from(cap.block_len);
     let size = cap.blocks() * bl;
-    let map = if a.map.exists() {
-        let text = std::fs::read_to_string(a.map).map_err(|e| Error::file(a.map, e))?;
+    let map = if map_path.exists() {
+        let text = std::fs::read_to_string(map_path).map_err(|e| Error::file(map_path, e))?;
         let m = Map::parse(&text)
-            .map_err(|e| Error::Input(format!("mapfile {}: {e}", a.map.display())))?;
+            .map_err(|e| Error::Input(format!("mapfile {}: {e}", map_path.display())))?;
         if m.size() != size {
             return Err(Error::Input(format!(
-                "mapfile {} covers {} bytes, the disk has {size}",
-                a.map.display(),
+                "mapfile {} covers {} bytes, the {kind} has {size}",
+                map_path.display(),
                 m.size()
             )));
         }
         if m.areas.iter().any(|&(p, s, _)| p % bl != 0 || s % bl != 0) {
             return Err(Error::Input(format!(
                 "mapfile {}: areas are not whole {bl}-byte blocks",
-                a.map.display()
+                map_path.display()
             )));
         }
         m
@@ -343,6 +359,7 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ImageArgs<'_>) -> Res
         img,
         map,
         a,
+        map_path,
         cmdline,
         reads: 0,
         read_bytes: 0,
@@ -455,7 +472,7 @@ pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ImageArgs<'_>) -> Res
         bad,
         c.map.with(St::Bad).len()
     );
-    println!("image {}, mapfile {}", a.out.display(), a.map.display());
+    println!("image {}, mapfile {}", a.out.display(), map_path.display());
     if bad > 0 {
         return Err(Error::Device {
             what: "image".into(),

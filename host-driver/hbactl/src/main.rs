@@ -13,7 +13,9 @@ mod nbd;
 mod png;
 mod scsi;
 mod sense;
+mod stats;
 mod tape;
+mod tapeimg;
 mod xptcmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -215,16 +217,19 @@ enum Cmd {
         /// Sense bytes, e.g. "70 00 03 00 00 00 00 0a 00 00 00 00 11 00".
         bytes: Vec<String>,
     },
-    /// Copy a disk to an image file like GNU ddrescue, with a ddrescue mapfile.
+    /// Copy a disk or CD-ROM to an image file like GNU ddrescue, with a ddrescue mapfile;
+    /// a tape file by file into a folder with an index (index.json).
     Image {
         /// Device.
         dev: String,
-        /// Image file (created, or continued with the mapfile).
+        /// Image file (created, or continued with the mapfile); for a tape, a new or empty
+        /// folder.
         #[arg(short, long)]
         out: PathBuf,
-        /// GNU ddrescue mapfile (resumes and retries what it lists as bad).
+        /// GNU ddrescue mapfile (resumes and retries what it lists as bad); disks and
+        /// CD-ROMs only.
         #[arg(short, long)]
-        map: PathBuf,
+        map: Option<PathBuf>,
         /// Retry passes over the bad areas.
         #[arg(long, default_value_t = 1)]
         retries: u32,
@@ -235,7 +240,23 @@ enum Cmd {
         #[arg(long)]
         png: Option<PathBuf>,
     },
-    /// Export a disk to other programs.
+    /// Per-device I/O statistics from CAM's devstat (after the scan and, with --exercise,
+    /// a few reads).
+    Stats {
+        /// Device (all devices when absent).
+        dev: Option<String>,
+        /// Read this many blocks from the start of each disk or CD-ROM first, so the
+        /// figures show a workload (a co-simulated bus starts from zero every invocation).
+        #[arg(long, default_value_t = 0)]
+        exercise: u64,
+    },
+    /// Firmware of the sequencer: dump the instruction RAM, verify it against an image,
+    /// load an image.
+    Fw {
+        #[command(subcommand)]
+        op: FwOp,
+    },
+    /// Export a disk (or, read-only, a CD-ROM) to other programs.
     Serve {
         #[command(subcommand)]
         proto: ServeProto,
@@ -251,6 +272,31 @@ enum Cmd {
         symbols: Option<PathBuf>,
         #[command(subcommand)]
         op: bringupcmd::SeqOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum FwOp {
+    /// Read the instruction RAM back and write it (little-endian 32-bit words, the format
+    /// `hba-asm` writes and `fw load` takes).
+    Dump {
+        /// Output file.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Drop the zero words at the end (the loader zero-fills them again).
+        #[arg(long)]
+        trim: bool,
+    },
+    /// Compare the instruction RAM with an image, word by word and by the hardware
+    /// checksum; exit 2 on a difference.
+    Verify {
+        /// Image file.
+        file: PathBuf,
+    },
+    /// Write an image, verify the hardware checksum, restart the sequencer at 0.
+    Load {
+        /// Image file.
+        file: PathBuf,
     },
 }
 
@@ -382,12 +428,13 @@ fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<(
             dev,
             &image::ImageArgs {
                 out,
-                map,
+                map: map.as_deref(),
                 retries: *retries,
                 cluster: *cluster,
                 png: png.as_deref(),
             },
         ),
+        Cmd::Stats { dev, exercise } => stats::run(h, dev.as_deref(), *exercise, json),
         Cmd::Serve {
             proto:
                 ServeProto::Nbd {
@@ -409,7 +456,12 @@ fn stack_cmd<T: HbaTransport>(h: &mut Hba<T>, cmd: &Cmd, json: bool) -> Result<(
                 idle: std::time::Duration::from_secs(*idle),
             },
         ),
-        Cmd::Run { .. } | Cmd::Sense { .. } | Cmd::Regs | Cmd::Selftest | Cmd::Seq { .. } => {
+        Cmd::Run { .. }
+        | Cmd::Sense { .. }
+        | Cmd::Regs
+        | Cmd::Selftest
+        | Cmd::Seq { .. }
+        | Cmd::Fw { .. } => {
             unreachable!("handled without a stack")
         }
     }
@@ -481,6 +533,19 @@ fn dispatch(cli: &Cli) -> Result<()> {
         Cmd::Regs => bringupcmd::regs(open_raw(cli)?.as_mut()),
         Cmd::Selftest => bringupcmd::selftest(open_raw(cli)?.as_mut()),
         Cmd::Seq { symbols, op } => bringupcmd::seq(open_raw(cli)?.as_mut(), op, symbols.as_ref()),
+        Cmd::Fw { op } => {
+            if cli.bus.is_some() || cli.bus_log.is_some() {
+                return Err(Error::Usage(
+                    "fw talks to the card alone: --bus and --bus-log do not apply".into(),
+                ));
+            }
+            let mut t = open_raw(cli)?;
+            match op {
+                FwOp::Dump { out, trim } => bringupcmd::fw_dump(t.as_mut(), out, *trim),
+                FwOp::Verify { file } => bringupcmd::fw_verify(t.as_mut(), file),
+                FwOp::Load { file } => bringupcmd::fw_load(t.as_mut(), file),
+            }
+        }
         _ => match cli.backend {
             Backend::Sim => sim_cmd(cli, cmd),
             Backend::Xdma => xdma_cmd(cli, cmd),

@@ -13,8 +13,7 @@
 //! client is silent for `--idle` seconds.
 
 use crate::error::{Error, Result};
-use crate::hba::{periph, Hba, HbaTransport};
-use hba_cam::DaHandle;
+use crate::hba::{periph, BlockDev, Hba, HbaTransport};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -143,7 +142,7 @@ impl Conn {
 /// The disk behind the export, addressed in bytes.
 struct Export<'a, T: HbaTransport> {
     h: &'a mut Hba<T>,
-    da: DaHandle,
+    dev: BlockDev,
     bl: u64,
     size: u64,
 }
@@ -156,7 +155,7 @@ impl<T: HbaTransport> Export<'_, T> {
         while at < lba + n {
             let k = per.min(lba + n - at);
             let io = self
-                .da
+                .dev
                 .read(&mut self.h.stack.xpt, at, k)
                 .map_err(|e| periph("READ", e))?;
             out.extend(self.h.wait_ok(io, "READ")?.data);
@@ -165,11 +164,14 @@ impl<T: HbaTransport> Export<'_, T> {
         Ok(out)
     }
     fn write_blocks(&mut self, lba: u64, data: &[u8]) -> Result<()> {
+        let BlockDev::Da(da) = self.dev else {
+            // Never reached: a CD-ROM is exported read-only and writes get EPERM first.
+            return Err(Error::Usage("a CD-ROM cannot be written".into()));
+        };
         let per = crate::scsi::CHUNK / self.bl as usize * self.bl as usize;
         for (k, c) in data.chunks(per).enumerate() {
             let at = lba + (k * per) as u64 / self.bl;
-            let io = self
-                .da
+            let io = da
                 .write(&mut self.h.stack.xpt, at, c.to_vec())
                 .map_err(|e| periph("WRITE", e))?;
             self.h.wait_ok(io, "WRITE")?;
@@ -205,8 +207,11 @@ impl<T: HbaTransport> Export<'_, T> {
         self.write_blocks(first, &buf)
     }
     fn flush(&mut self) -> Result<()> {
-        let io = self
-            .da
+        let BlockDev::Da(da) = self.dev else {
+            // Nothing was written to a CD-ROM: nothing to flush.
+            return Ok(());
+        };
+        let io = da
             .sync_cache(&mut self.h.stack.xpt)
             .map_err(|e| periph("SYNCHRONIZE CACHE", e))?;
         self.h.wait_ok(io, "SYNCHRONIZE CACHE")?;
@@ -428,7 +433,9 @@ struct Stats {
 
 /// Serves the disk at `dev`.
 pub fn serve<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ServeArgs) -> Result<()> {
-    let (d, da, cap) = h.disk(dev)?;
+    let (d, bdev, cap) = h.block_device(dev)?;
+    // A CD-ROM is read-only whatever the user asked.
+    let ro = a.read_only || bdev.read_only();
     let bl = u64::from(cap.block_len);
     let size = cap.blocks() * bl;
     let listener = TcpListener::bind(("127.0.0.1", a.port)).map_err(|e| Error::Device {
@@ -445,17 +452,22 @@ pub fn serve<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ServeArgs) -> Resul
     println!(
         "serving {} ({size} bytes{}) as NBD export \"{}\" on nbd://127.0.0.1:{port}/{}",
         d.addr,
-        if a.read_only { ", read-only" } else { "" },
+        if ro { ", read-only" } else { "" },
         a.name,
         a.name
     );
     // Tests and scripts read the line above to learn the port.
     let _ = std::io::stdout().flush();
     let mut tflags = TFLAG_HAS_FLAGS | TFLAG_SEND_FLUSH;
-    if a.read_only {
+    if ro {
         tflags |= TFLAG_READ_ONLY;
     }
-    let mut x = Export { h, da, bl, size };
+    let mut x = Export {
+        h,
+        dev: bdev,
+        bl,
+        size,
+    };
     let mut st = Stats::default();
     let mut served = 0u32;
     let mut waiting_since = Instant::now();
@@ -479,7 +491,7 @@ pub fn serve<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ServeArgs) -> Resul
         let _ = s.set_nodelay(true);
         let mut c = Conn { s, idle: a.idle };
         match handshake(&mut c, a, size, tflags) {
-            Ok(true) => match transmission(&mut c, &mut x, a.read_only, &mut st) {
+            Ok(true) => match transmission(&mut c, &mut x, ro, &mut st) {
                 Ok(End::Bye) => {}
                 Ok(End::Stop) => break,
                 Err(e) => eprintln!("hbactl: client dropped: {e}"),
@@ -490,7 +502,7 @@ pub fn serve<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ServeArgs) -> Resul
         waiting_since = Instant::now();
     }
     // Whatever the client did not flush reaches the medium before we go.
-    if !a.read_only {
+    if !ro {
         if let Err(e) = x.flush() {
             eprintln!("hbactl: final SYNCHRONIZE CACHE: {e}");
         }

@@ -5,7 +5,7 @@
 //! The sequence stops at the first failure.
 
 use crate::error::{Error, Result};
-use crate::hba::{describe_failure, passed, periph, type_name, Hba, HbaTransport};
+use crate::hba::{describe_failure, passed, periph, Hba, HbaTransport};
 use crate::scsi::print_json;
 use hba_cam::periph::pass::PassData;
 use hba_cam::SaHandle;
@@ -117,12 +117,7 @@ fn settle<T: HbaTransport>(h: &mut Hba<T>, sa: SaHandle) -> Result<()> {
 
 /// Runs the operations on the tape at `dev`.
 pub fn run<T: HbaTransport>(h: &mut Hba<T>, dev: &str, ops: &[TapeOp], json: bool) -> Result<()> {
-    let d = h.device(dev)?;
-    let sa = SaHandle::for_device(&h.stack.xpt, d.addr).ok_or_else(|| Error::WrongType {
-        addr: d.addr.to_string(),
-        want: "tape",
-        is: type_name(&d),
-    })?;
+    let (d, sa) = h.tape(dev)?;
     for op in ops {
         match op {
             TapeOp::Rewind => {

@@ -468,3 +468,144 @@ fn start_stop_eject_and_tags() {
     let r = s.run(&["tags", "0", "--openings", "0"]);
     assert_eq!(r.code, 1, "{r:?}");
 }
+
+#[test]
+fn stats_show_devstat_counts_as_text_and_json() {
+    let s = Scratch::new();
+    // 100 blocks of 512 bytes read as 32 KiB commands: 2 READs of 51200 bytes and a
+    // READ CAPACITY (8 bytes in) more than the scan alone gives.
+    let r = s.run(&["--json", "stats", "0", "--exercise", "100"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r);
+    let d = &v.as_array().expect("a list")[0];
+    assert_eq!(d["addr"], "0:0:0");
+    let (plain, _) = {
+        let r0 = s.run(&["--json", "stats", "0"]);
+        assert_eq!(r0.code, 0, "{r0:?}");
+        let v0 = json(&r0);
+        (v0[0].clone(), ())
+    };
+    assert_eq!(
+        d["reads"].as_u64().unwrap() - plain["reads"].as_u64().unwrap(),
+        3,
+        "{d}\n{plain}"
+    );
+    assert_eq!(
+        d["bytes_read"].as_u64().unwrap() - plain["bytes_read"].as_u64().unwrap(),
+        51208
+    );
+    assert_eq!(d["errors"], plain["errors"], "the reads all passed");
+    let hist: u64 = d["latency_hist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .sum();
+    let ops =
+        d["reads"].as_u64().unwrap() + d["writes"].as_u64().unwrap() + d["other"].as_u64().unwrap();
+    assert_eq!(hist, ops, "every command is in the histogram");
+    assert!(d["busy_us"].as_u64().unwrap() > 0);
+    // Text: one line per device of the bus.
+    let r = s.run(&["stats"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.out.lines().count(), 4, "{r:?}");
+    assert!(r.out.contains("0:5:0") && r.out.contains("tape"), "{r:?}");
+    // A tape cannot be exercised; a missing device is exit 3.
+    let r = s.run(&["stats", "5", "--exercise", "1"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let r = s.run(&["stats", "6"]);
+    assert_eq!(r.code, 3, "{r:?}");
+}
+
+#[test]
+fn fw_dump_verify_and_load_the_instruction_ram() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f);
+    let r = hbactl(dir.path(), &["fw", "dump", "-o", "fw.bin"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.out.contains("dumped 1024 of 1024 words"), "{r:?}");
+    let dump = std::fs::read(p("fw.bin")).unwrap();
+    assert_eq!(dump.len(), 4096);
+    // The co-simulated card boots with the default firmware baked into the RTL; the
+    // assembler's image of it must be what comes back.
+    let r = hbactl(dir.path(), &["fw", "dump", "--trim", "-o", "trim.bin"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let trim = std::fs::read(p("trim.bin")).unwrap();
+    assert!(trim.len() < dump.len() && dump.starts_with(&trim));
+    assert!(dump[trim.len()..].iter().all(|&b| b == 0));
+    let r = hbactl(dir.path(), &["fw", "verify", "fw.bin"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = hbactl(dir.path(), &["fw", "verify", "trim.bin"]);
+    assert_eq!(r.code, 0, "zero-filled like the loader: {r:?}");
+    // One word changed: exit 2, the word named.
+    let mut bad = dump.clone();
+    bad[4 * 0x21] ^= 0x40;
+    std::fs::write(p("bad.bin"), &bad).unwrap();
+    let r = hbactl(dir.path(), &["fw", "verify", "bad.bin"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.out.contains("word 0x021"), "{r:?}");
+    assert!(r.err.contains("differs from bad.bin in 1 word(s)"), "{r:?}");
+    // Not whole words: bad input.
+    std::fs::write(p("ragged.bin"), [1u8, 2, 3]).unwrap();
+    let r = hbactl(dir.path(), &["fw", "verify", "ragged.bin"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    let r = hbactl(dir.path(), &["fw", "load", "ragged.bin"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    let r = hbactl(dir.path(), &["fw", "load", "missing.bin"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    // Loading the dump back verifies its checksum.
+    let r = hbactl(dir.path(), &["fw", "load", "fw.bin"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.out.contains("checksum") && r.out.contains("verified"),
+        "{r:?}"
+    );
+    let r = hbactl(dir.path(), &["--bus", "x.toml", "fw", "dump", "-o", "y"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(std::fs::read(p("fw.bin")).unwrap(), dump, "left intact");
+}
+
+#[test]
+fn old_devices_come_from_the_toml_with_their_luns_and_levels() {
+    let ex = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/old-devices.toml");
+    let s = Scratch::with_bus(&std::fs::read_to_string(ex).unwrap());
+    let r = s.run(&["--json", "devlist"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r);
+    let at = |t: u64| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["target"] == t)
+            .map(|d| d["lun"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(at(2), vec![0, 1, 2], "the CCS disk's three LUNs: {r:?}");
+    assert!(!at(3).is_empty() && !at(4).is_empty(), "{r:?}");
+    // Each LUN is its own image, and the SCSI-1 level shows in INQUIRY.
+    for l in 0..3 {
+        assert!(s.path(&format!("ccs-lun{l}.img")).exists());
+    }
+    let r = s.run(&["inquiry", "2:1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.out.contains("version 1, response format 1"), "{r:?}");
+    assert!(r.out.contains("tagged queuing no"), "{r:?}");
+    // Data through the old devices lands on their images.
+    let data = pattern(21, 4 * 512);
+    s.write("blk.bin", &data);
+    for dev in ["2:2", "3", "4"] {
+        let r = s.run(&["write", dev, "--lba", "8", "-i", "blk.bin"]);
+        assert_eq!(r.code, 0, "{dev}: {r:?}");
+    }
+    assert_eq!(&s.read("ccs-lun2.img")[8 * 512..12 * 512], &data[..]);
+    assert_eq!(&s.read("noatn.img")[8 * 512..12 * 512], &data[..]);
+    assert_eq!(&s.read("noext.img")[8 * 512..12 * 512], &data[..]);
+    assert!(
+        s.read("ccs-lun0.img").iter().all(|&b| b == 0),
+        "other LUNs untouched"
+    );
+    // The device that rejects extended messages stays asynchronous.
+    let r = s.run(&["--json", "negotiate", "4"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r)["current"]["offset"], 0, "{r:?}");
+}

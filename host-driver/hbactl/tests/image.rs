@@ -79,6 +79,33 @@ print(w, h, red)
     }
 }
 
+/// Every block of `img` equals `src`'s, except the bad ones, which stay unwritten (zero).
+fn assert_copied_outside(img: &[u8], src: &[u8], bl: usize, bad: impl Fn(usize) -> bool) {
+    assert_eq!(img.len(), src.len());
+    for lba in 0..src.len() / bl {
+        let (a, b) = (&img[lba * bl..][..bl], &src[lba * bl..][..bl]);
+        if bad(lba) {
+            assert!(a.iter().all(|&x| x == 0), "bad block {lba} left unwritten");
+        } else {
+            assert_eq!(a, b, "block {lba} copied");
+        }
+    }
+}
+
+/// The `-` blocks of a mapfile as GNU ddrescuelog lists them (`-b BS -l-`).
+fn ddrescuelog_bad(tool: &std::path::Path, dir: &std::path::Path, bs: u32, map: &str) -> Vec<u64> {
+    let o = std::process::Command::new(tool)
+        .args([&format!("-b{bs}"), "-l-", map])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect()
+}
+
 fn ddrescuelog() -> Option<std::path::PathBuf> {
     ["/usr/bin/ddrescuelog", "/usr/local/bin/ddrescuelog"]
         .iter()
@@ -117,20 +144,9 @@ fn imaging_a_disk_with_medium_errors_then_retrying_only_the_bad_areas() {
         map.contains("# current_pos  current_status  current_pass\n"),
         "{map}"
     );
-    let img = s.read("copy.img");
-    assert_eq!(img.len(), src.len());
-    for lba in 0..512usize {
-        let bad = (100..104).contains(&lba) || lba == 300;
-        let (a, b) = (&img[lba * 512..][..512], &src[lba * 512..][..512]);
-        if bad {
-            assert!(
-                a.iter().all(|&x| x == 0),
-                "bad block {lba} is left unwritten"
-            );
-        } else {
-            assert_eq!(a, b, "block {lba} copied");
-        }
-    }
+    assert_copied_outside(&s.read("copy.img"), &src, 512, |lba| {
+        (100..104).contains(&lba) || lba == 300
+    });
     assert_eq!(s.read("src.img"), src, "the source is never written");
     check_png(&s.path("copy.png"));
 
@@ -148,16 +164,10 @@ fn imaging_a_disk_with_medium_errors_then_retrying_only_the_bad_areas() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(out.contains("2560 B"), "{out}");
-        let o = std::process::Command::new(&tool)
-            .args(["-b512", "-l-", "copy.map"])
-            .current_dir(s.dir.path())
-            .output()
-            .unwrap();
-        let listed: Vec<u64> = String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .map(|w| w.parse().unwrap())
-            .collect();
-        assert_eq!(listed, vec![100, 101, 102, 103, 300]);
+        assert_eq!(
+            ddrescuelog_bad(&tool, s.dir.path(), 512, "copy.map"),
+            vec![100, 101, 102, 103, 300]
+        );
     } else {
         eprintln!(
             "ddrescuelog not installed (scripts/setup.sh installs gddrescue): skipped its check"
@@ -199,4 +209,81 @@ fn a_corrupt_or_foreign_mapfile_is_refused() {
         r.err.contains("covers 512 bytes, the disk has 262144"),
         "{r:?}"
     );
+}
+
+/// A 300-block CD-ROM (2048-byte blocks) whose disc image has medium errors on LBAs
+/// 40..43 and 250.
+const FAULTY_CD: &str = r#"
+[[target]]
+id = 3
+type = "cdrom"
+image = "disc.iso"
+[target.faults]
+[[target.faults.rule]]
+lba = [40, 43]
+action = { kind = "check_condition", key = 3, asc = 0x11 }
+[[target.faults.rule]]
+lba = [250, 251]
+action = { kind = "check_condition", key = 3, asc = 0x11 }
+"#;
+
+#[test]
+fn imaging_a_cdrom_with_medium_errors_maps_exactly_the_bad_blocks() {
+    let s = Scratch::with_bus(FAULTY_CD);
+    let src = pattern(5, 300 * 2048);
+    s.write("disc.iso", &src);
+    let r = s.run(&[
+        "image",
+        "3",
+        "--out",
+        "cd.img",
+        "--map",
+        "cd.map",
+        "--cluster",
+        "16",
+    ]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.out.contains("614400 bytes"), "sized by the TOC: {r:?}");
+    assert!(r.out.contains("bad 8192 bytes in 2 area(s)"), "{r:?}");
+    let map = String::from_utf8(s.read("cd.map")).unwrap();
+    assert_eq!(
+        bad_areas(&map),
+        vec![(40 * 2048, 3 * 2048), (250 * 2048, 2048)],
+        "exactly the injected ranges, in 2048-byte blocks:\n{map}"
+    );
+    assert_copied_outside(&s.read("cd.img"), &src, 2048, |lba| {
+        (40..43).contains(&lba) || lba == 250
+    });
+    if let Some(tool) = ddrescuelog() {
+        assert_eq!(
+            ddrescuelog_bad(&tool, s.dir.path(), 2048, "cd.map"),
+            vec![40, 41, 42, 250]
+        );
+    }
+    // The fault gone, a second run reads exactly the 4 bad blocks.
+    s.write(
+        "bus.toml",
+        b"[[target]]\nid = 3\ntype = \"cdrom\"\nimage = \"disc.iso\"\n",
+    );
+    let r = s.run(&["image", "3", "--out", "cd.img", "--map", "cd.map"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.out.contains("4 reads of 8192 bytes, 0 read errors"),
+        "{r:?}"
+    );
+    assert_eq!(s.read("cd.img"), src);
+}
+
+#[test]
+fn an_empty_cdrom_drive_is_a_clear_error_and_creates_nothing() {
+    let s = Scratch::with_bus("[[target]]\nid = 3\ntype = \"cdrom\"\nempty = true\n");
+    let r = s.run(&["image", "3", "--out", "cd.img", "--map", "cd.map"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.err.contains("no medium in the CD-ROM drive at"), "{r:?}");
+    assert!(r.err.contains("Medium not present"), "{r:?}");
+    assert!(!s.path("cd.img").exists() && !s.path("cd.map").exists());
+    // A disk or CD-ROM needs a mapfile.
+    let r = s.run(&["image", "3", "--out", "cd.img"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("needs --map"), "{r:?}");
 }

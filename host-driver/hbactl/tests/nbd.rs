@@ -67,6 +67,20 @@ fn finish(mut child: Child) -> (i32, String, String) {
     }
 }
 
+/// A tool's stdout and stderr, whatever its exit status.
+fn output(tool: &str, args: &[&str], dir: &std::path::Path) -> String {
+    let o = Command::new(tool)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 fn run(tool: &str, args: &[&str], dir: &std::path::Path) -> String {
     let o = Command::new(tool)
         .args(args)
@@ -146,15 +160,10 @@ fn sigterm_stops_the_server_cleanly_and_read_only_refuses_writes() {
     s.write("disk.img", &img);
     let (child, port) = serve(&s, &["--read-only"]);
     let url = format!("nbd://127.0.0.1:{port}/hba");
-    let o = Command::new("qemu-io")
-        .args(["-f", "raw", &url, "-c", "write -P 0x1 0 512"])
-        .current_dir(s.dir.path())
-        .output()
-        .unwrap();
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    let out = output(
+        "qemu-io",
+        &["-f", "raw", &url, "-c", "write -P 0x1 0 512"],
+        s.dir.path(),
     );
     assert!(
         !out.contains("wrote 512/512"),
@@ -265,4 +274,38 @@ fn hostile_clients_are_dropped_and_the_server_carries_on() {
         "{err}"
     );
     assert!(s.read("disk.img") == img);
+}
+
+/// A CD-ROM is exported read-only without being asked: qemu-io's write is refused, and
+/// qemu-img convert copies the disc (2048-byte blocks) exactly.
+#[test]
+fn a_cdrom_export_is_read_only_and_copies_the_disc() {
+    if !have("qemu-io") || !have("qemu-img") {
+        eprintln!("qemu-utils missing (scripts/setup.sh installs it): skipped");
+        return;
+    }
+    let s = Scratch::with_bus("[[target]]\nid = 1\ntype = \"cdrom\"\nimage = \"disc.iso\"\n");
+    let disc = pattern(11, 200 * 2048);
+    s.write("disc.iso", &disc);
+    let (child, port) = serve(&s, &["--clients", "2"]);
+    let url = format!("nbd://127.0.0.1:{port}/hba");
+    let out = output(
+        "qemu-io",
+        &["-f", "raw", &url, "-c", "write -P 0x1 4096 2048"],
+        s.dir.path(),
+    );
+    assert!(
+        !out.contains("wrote 2048/2048"),
+        "a CD-ROM export took a write: {out}"
+    );
+    run(
+        "qemu-img",
+        &["convert", "-f", "raw", "-O", "raw", &url, "disc.copy"],
+        s.dir.path(),
+    );
+    assert!(s.read("disc.copy") == disc, "qemu-img copy equals the disc");
+    let (code, out, err) = finish(child);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(" 0 writes"), "{out}{err}");
+    assert!(s.read("disc.iso") == disc);
 }

@@ -46,6 +46,15 @@ impl Tape {
             counts: BTreeMap::new(),
         }
     }
+    /// A tape already written: `medium` at BOP, the drive in `block_len` mode (0 =
+    /// variable), holding `capacity` bytes (a loaded tape image).
+    pub fn with_medium(capacity: usize, medium: Vec<Record>, block_len: u32) -> Tape {
+        Tape {
+            medium,
+            block_len: block_len.min(MAX_BLOCK as u32),
+            ..Tape::new(capacity)
+        }
+    }
     /// The records on the medium.
     pub fn medium(&self) -> &[Record] {
         &self.medium
