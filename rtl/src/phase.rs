@@ -39,7 +39,9 @@
 //!   command while not connected or in the wrong direction).
 //! * A command written while another executes is ignored; a command written while the
 //!   engine is busy with something that is not a command (responding to a reselection,
-//!   waiting for RST to go away) is held and starts afterwards. `busy` covers both.
+//!   asserting RST itself) is held and starts afterwards. `busy` covers both. While
+//!   another device holds RST, a command (but BUS_RESET) ends at once without effect:
+//!   it was written before the firmware read the reset.
 //! * SELECT while connected (e.g. a reselection won the race) finishes at once.
 //!   A reselection seen while SELECT waits for bus free abandons the SELECT:
 //!   `ev_reselected` and `ev_cmd_done` pulse together when the reselection completes.
@@ -475,6 +477,8 @@ pub struct PhaseEngine {
     rel_all: Signal<Local, Bit>,
     offset8: Signal<Local, Bits<8>>,
     fw_rst: Signal<Local, Bit>,
+    /// A command written now ends at once: RST from another device is on the bus.
+    rst_drop: Signal<Local, Bit>,
     /// DATA OUT: cycles from the ACK pulse start to ACK (data set up `lead + 1` cycles).
     lead: Signal<Local, Bits<8>>,
     ack_end: Signal<Local, Bits<8>>,
@@ -674,9 +678,20 @@ impl Logic for PhaseEngine {
         self.rd_arrive.d.next = false;
 
         // ---- command intake ----
+        // While RST is on the bus after a reset (RstWait), a command other than BUS_RESET ends
+        // at once: the firmware wrote it before it read the reset, so it belongs to the
+        // bus as it was. Held and started after the reset, a SELECT connected a target
+        // the firmware then took as ended by that reset (a slot given to the wrong
+        // target). Commands written during our own RstHold are held as before.
+        self.rst_drop.next =
+            (self.state.q.val() == PState::RstWait) & (self.cmd.val().get_bits::<4>(0) != 9);
         if self.cmd_valid.val() & !self.pend_valid.q.val() & !self.busy_r.q.val() {
-            self.pend_valid.d.next = true;
-            self.pend_cmd.d.next = self.cmd.val().get_bits::<12>(0);
+            if self.rst_drop.val() {
+                self.e_done.d.next = true;
+            } else {
+                self.pend_valid.d.next = true;
+                self.pend_cmd.d.next = self.cmd.val().get_bits::<12>(0);
+            }
         }
         self.op.next = self.pend_cmd.q.val().get_bits::<4>(0);
         // BUS_RESET written while a command runs (a target that stopped answering in the
@@ -1472,7 +1487,9 @@ impl Logic for PhaseEngine {
                 self.sel_active.d.next = false;
                 self.pend_valid.d.next = false;
                 self.busy_r.d.next = false;
-                self.e_done.d.next = self.busy_r.q.val() | self.pend_valid.q.val();
+                // A command written in this very cycle is dropped with the rest.
+                self.e_done.d.next =
+                    self.busy_r.q.val() | self.pend_valid.q.val() | self.cmd_valid.val();
                 self.state.d.next = PState::RstWait;
             }
         }

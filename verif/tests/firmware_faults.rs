@@ -639,6 +639,13 @@ fn reserved_phase_is_reported_as_a_protocol_error() {
     );
     let e = rig.next_entry(5_000_000);
     assert_eq!(e.kind(), kind::BUS_RESET, "{e:x?}");
+    // The monitor names the target's fault (issue 13: the reserved phase was not flagged).
+    let v = rig.bus().monitor.violations().to_vec();
+    assert!(
+        v.iter()
+            .any(|v| v.rule == Rule::PhaseSequence && v.detail.contains("reserved phase")),
+        "{v:#?}"
+    );
     still_works(&mut rig, 3);
 }
 
@@ -809,4 +816,128 @@ fn target_leaving_message_out_early_gets_the_real_cdb() {
     assert!(log.contains("COMMAND 28 00"), "{log}");
     assert!(rig.read_buf(BUF, 2048) == data, "{log}");
     rig.assert_monitor_clean();
+}
+
+/// Records the cycles at which the bus goes free after a connection (BSY and SEL both
+/// released).
+#[derive(Default)]
+struct FreeWatch {
+    busy: bool,
+    frees: Vec<u64>,
+}
+
+impl BusDevice for FreeWatch {
+    fn tick(&mut self, cycle: u64, bus: &BusSignals) -> BusDrive {
+        let busy = bus.any(ctl::BSY | ctl::SEL);
+        if self.busy && !busy && !bus.has(ctl::RST) {
+            self.frees.push(cycle);
+        }
+        self.busy = busy;
+        BusDrive::NONE
+    }
+}
+
+/// Issue 13 (the whole-stack equivalence scenario): a third-party bus reset that lands
+/// while the firmware is about to select the slot it prepared before the last ACK. The
+/// engine held that SELECT through the reset and ran it afterwards; the firmware then
+/// took the reset it had not read yet as ending the new connection, completed the slot
+/// BUS_RESET and, still connected, sent the next slot's IDENTIFY, tag and CDB (another
+/// target's command) to that target, which later reselected with that tag: UNKNOWN
+/// RESELECTION and ABORT TASK, and the command was lost until the host's timeout. (The
+/// target model did clear its tasks at RST; it was given the command after the reset.)
+/// Now a command written while another device holds RST ends at once, so the firmware
+/// retries the selection after handling the reset. Reads on two disks with data that
+/// differs per disk; the reset is swept over the window around the SELECT.
+#[test]
+fn bus_reset_as_the_next_selection_starts_misfiles_nothing() {
+    let run = |reset_at: Option<u64>| {
+        let mut cfgs = Vec::new();
+        for id in [0u8, 1] {
+            let mut c = TargetConfig::new(id);
+            c.access_cycles = 2_000;
+            cfgs.push(disk_target(c, 4096));
+        }
+        let mut rig = FwRig::new(Width::Narrow, cfgs);
+        let d0 = pattern(40, 2048);
+        let d1 = pattern(41, 2048);
+        rig.write_buf(OUT, &d0);
+        let h = |id: u32, buf: u32, out: bool| {
+            Hcb::new(
+                id,
+                0,
+                &rw10(if out { 0x2A } else { 0x28 }, 8, 4),
+                buf,
+                2048,
+                !out,
+            )
+        };
+        assert_eq!(rig.run(1, &h(0, OUT, true)).hba_status(), 0);
+        rig.write_buf(OUT, &d1);
+        assert_eq!(rig.run(1, &h(1, OUT, true)).hba_status(), 0);
+        let w = rig.bus().add(FreeWatch::default());
+        if let Some(at) = reset_at {
+            rig.bus()
+                .add(scsi_bus::faults::ResetInjector::new(vec![at]));
+        }
+        let bufs = [BUF, BUF + 0x1000, BUF + 0x2000];
+        for b in bufs {
+            rig.write_buf(b, &[0xC3; 2048]);
+        }
+        // A and B on disk 0, C on disk 1: B is prepared at A's disconnection, C waits
+        // in the submission ring.
+        rig.submit(&[
+            (4, tagged(h(0, bufs[0], false))),
+            (5, tagged(h(0, bufs[1], false))),
+            (6, tagged(h(1, bufs[2], false))),
+        ]);
+        let mut done = std::collections::BTreeMap::new();
+        let end = rig.m.cycle() + 3_000_000;
+        while done.len() < 3 {
+            assert!(
+                rig.m.cycle() < end,
+                "reset at {reset_at:?}: {done:x?}\n{}",
+                rig.diag(60)
+            );
+            let Some(e) = rig.host.poll(&mut rig.m).expect("ring") else {
+                rig.m.idle(200);
+                continue;
+            };
+            assert_ne!(
+                e.kind(),
+                kind::UNKNOWN_RESEL,
+                "reset at {reset_at:?}: a target reselected with a tag the firmware did \
+                 not give it: {e:x?}\n{}",
+                rig.log(60)
+            );
+            if e.kind() == kind::COMPLETION {
+                done.insert(e.slot(), e);
+            }
+        }
+        for (slot, (buf, want)) in [
+            (4, (bufs[0], &d0)),
+            (5, (bufs[1], &d0)),
+            (6, (bufs[2], &d1)),
+        ] {
+            let e = &done[&slot];
+            let good = e.hba_status() == hba_status::OK && e.scsi_status() == 0;
+            assert!(
+                good || e.hba_status() == hba_status::BUS_RESET || e.scsi_status() == 2,
+                "reset at {reset_at:?}: slot {slot} {e:x?}\n{}",
+                rig.log(60)
+            );
+            if good {
+                assert!(&rig.read_buf(buf, 2048) == want, "slot {slot}: wrong data");
+            }
+        }
+        let frees = rig.bus().device(w).frees.clone();
+        frees
+    };
+    // Where A's first connection ends without a reset (the first free is the seeding
+    // write's): the firmware writes B's SELECT a bus settle delay (400 ns) and a few
+    // instructions after that bus free. On the old engine a reset 42 cycles after it
+    // misfiled slot 6.
+    let free = run(None)[1];
+    for k in (30..=100).step_by(2) {
+        run(Some(free + k));
+    }
 }

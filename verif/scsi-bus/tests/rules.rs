@@ -313,6 +313,33 @@ fn message_in_must_end_in_bus_free() {
     assert!(w.detail().contains("mid") || w.detail().contains("byte(s) of a message"));
 }
 
+/// Both reserved encodings (MSG alone, MSG with I/O) are no phase of SPI: a REQ in
+/// either is flagged, right after COMMAND where DATA IN would be legal.
+#[test]
+fn reserved_phase_is_flagged() {
+    for raw in [MSG, MSG | IO] {
+        let mut w = W::new();
+        w.select(true);
+        w.msg_out(&[0x80]);
+        w.phase(Phase::Command);
+        for _ in 0..6 {
+            w.byte(0);
+        }
+        w.ph = raw;
+        let b = w.base();
+        w.at(5, sig(b, None, None));
+        w.t += cycles::SETTLE;
+        w.byte(0);
+        assert_eq!(
+            w.rules(),
+            vec![Rule::PhaseSequence],
+            "{raw:#x}: {}",
+            w.detail()
+        );
+        assert!(w.detail().contains("reserved phase"), "{}", w.detail());
+    }
+}
+
 #[test]
 fn reselection_must_start_with_message_in() {
     let mut w = W::new();
