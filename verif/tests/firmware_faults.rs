@@ -941,3 +941,103 @@ fn bus_reset_as_the_next_selection_starts_misfiles_nothing() {
         run(Some(free + k));
     }
 }
+
+/// Issue 11 (noticed with item 7): a target that does not take the queue tag runs the
+/// command untagged, and after a disconnection reselects with IDENTIFY alone. Three
+/// ways: MESSAGE REJECT of the tag message (the MESSAGE OUT held only IDENTIFY and the
+/// tag); MESSAGE REJECT of the tag with an SDTR queued behind it (the target leaves
+/// MESSAGE OUT after the tag, so the reject is the tag's, not the SDTR's); a target that
+/// leaves MESSAGE OUT after IDENTIFY, before the tag. The firmware used to keep the slot
+/// tagged: the untagged reselection found no slot (UNKNOWN_RESEL, ABORT TASK) and the
+/// command never completed; with the SDTR behind it, the reject also dropped the
+/// agreement to asynchronous as if the SDTR had been refused. A fourth case keeps the
+/// other side honest: the SDTR behind a tag that was taken is rejected, and that reject
+/// is the SDTR's (NEGOTIATED asynchronous; the tag stands).
+#[test]
+fn a_tag_the_target_did_not_take_runs_untagged() {
+    // The tag message and an SDTR are both checked at the message fault point: a
+    // rejected negotiation is every one (the tag's check counts too).
+    let rule = |action, first_n| FaultConfig {
+        seed: 1,
+        rules: vec![FaultRule {
+            opcode: None,
+            lba: None,
+            lun: None,
+            every_nth: None,
+            first_n,
+            probability: None,
+            action,
+        }],
+        bus_reset_at_ns: vec![],
+    };
+    for case in ["reject", "reject+sdtr", "left early", "sdtr rejected"] {
+        let fault = match case {
+            "left early" => None,
+            "sdtr rejected" => Some(rule(FaultAction::RejectNegotiation, None)),
+            _ => Some(rule(FaultAction::RejectTag, Some(1))),
+        };
+        let sync = case.contains("sdtr");
+        let mut rig = rig_with(
+            Width::Narrow,
+            |c| {
+                c.access_cycles = 2_000;
+                c.quirks.ignore_atn_after_identify = case == "left early";
+            },
+            fault,
+        );
+        let data = pattern(case.len() as u32, 2048);
+        seed(&mut rig, 1, 0, &data);
+        if sync {
+            rig.set_goal(DISK, 0x0C, 15, false);
+        }
+        rig.write_buf(BUF, &[0xC3; 2048]);
+        rig.submit(&[(
+            2,
+            tagged(Hcb::new(DISK, 0, &rw10(0x28, 0, 4), BUF, 2048, true)),
+        )]);
+        let mut negotiated = false;
+        let e = loop {
+            let e = rig.next_entry(20_000_000);
+            assert_ne!(
+                e.kind(),
+                kind::UNKNOWN_RESEL,
+                "{case}: the untagged reselection found no slot {e:x?}\n{}",
+                rig.log(30)
+            );
+            negotiated |= e.kind() == kind::NEGOTIATED;
+            if e.kind() == kind::COMPLETION {
+                break e;
+            }
+        };
+        let log = rig.log(30);
+        assert_eq!(
+            (e.slot(), e.hba_status(), e.scsi_status(), e.residual()),
+            (2, 0, 0, 0),
+            "{case}: {e:x?}\n{log}"
+        );
+        assert!(rig.read_buf(BUF, 2048) == data, "{case}: wrong data\n{log}");
+        assert!(
+            log.contains("DISCONNECT"),
+            "{case}: no disconnection\n{log}"
+        );
+        if case != "left early" {
+            assert!(log.contains("MESSAGE REJECT"), "{case}\n{log}");
+        }
+        if case == "sdtr rejected" {
+            assert!(
+                negotiated,
+                "{case}: the SDTR's reject was not recorded\n{log}"
+            );
+            assert!(log.contains("MSG IN c0 20 02"), "{case}: not tagged\n{log}");
+            assert_eq!(rig.current(DISK) >> 8 & 0xFF, 0, "{case}: offset");
+        } else if sync {
+            // The SDTR never went out: the next command negotiates and runs Fast-20.
+            rig.submit(&[(3, Hcb::new(DISK, 0, &rw10(0x28, 0, 4), BUF, 2048, true))]);
+            let e = completion(&mut rig);
+            let log = rig.log(30);
+            assert_eq!((e.hba_status(), e.scsi_status()), (0, 0), "{e:x?}\n{log}");
+            assert!(log.contains("DATA IN 2048 bytes sync"), "{log}");
+        }
+        rig.assert_monitor_clean();
+    }
+}
