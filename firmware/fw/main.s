@@ -179,6 +179,7 @@ build:
 .tag:   call    out_append
         mov     byte, slot              ; the tag is the slot index
         call    out_append
+        ori     cf, cf, CF_TAG          ; taken or not: do_msgout and msg_reject tell
 .cdb:   call    neg_start
         mov     t1, slot
         shli    t1, t1, 7

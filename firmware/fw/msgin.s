@@ -140,8 +140,25 @@ conn_end:
         bs      ev, EV_BUS_RESET_BIT, bus_reset
         jmp     conn_timeout
 
-; MESSAGE REJECT: of our WDTR -> narrow, of our SDTR -> asynchronous; else ignored.
+; MESSAGE REJECT: of the queue tag (CF_TAG, see do_msgout) -> untagged, of our WDTR ->
+; narrow, of our SDTR -> asynchronous; else ignored.
 msg_reject:
+        bc      cf, 12, reject_neg
+        call    ack
+; tag_refused: the target runs the command untagged (it rejected the tag message or left
+; MESSAGE OUT before it): from now on the slot is its I_T_L's untagged command, found
+; by an untagged reselection and forgotten at completion (slot_free). A WDTR or SDTR
+; queued behind the tag never went out.
+tag_refused:
+        andi    cf, cf, ~(CF_TAG | CF_WDTR | CF_SDTR) & 0xFFFF
+        li      t1, ~(HCB_CTRL_TAG_MASK << HCB_CTRL_TAG_SHIFT) & 0xFFFFFFFF
+        and     ctrl, t1
+        stwh    ctrl, [HCB_CTRL]
+        call    itl_index
+        addi    t2, slot, 1
+        stb     t2, [t1 + S_UNTAGGED]
+        jmp     phase_loop
+reject_neg:
         bs      cf, 1, .wdtr
         bc      cf, 2, msg_ack
         andi    cf, cf, ~CF_SDTR & 0xFFFF

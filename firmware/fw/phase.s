@@ -172,12 +172,21 @@ do_msgout:
         shri    t1, ev, EV_PHASE_SHIFT
         andi    t1, t1, 7
         beq     t1, PHASE_MSG_OUT, .send
-        jmp     phase_loop
+        jmp     .left
 .last:  bc      cf, 3, .plain           ; CF_ABORT: the target frees the bus after it
         outi    IO_PCMD, t2, PCMD_EXPECT_FREE
         wait    ev, EV_CMD_DONE
 .plain: li      t2, PCMD_SEND_BYTE | PCMD_F_LAST
         call    send_byte
+        ; The target took t3 of the t4 queued bytes (IDENTIFY, tag message, negotiation).
+        ; Left before the tag's two bytes: the command runs untagged. Left right after
+        ; them: a MESSAGE REJECT that follows is the tag's (SPI: the target rejects a
+        ; message before it asks for the next), so CF_TAG stays. Took more: the tag stands.
+.left:  bc      cf, 12, phase_loop      ; CF_TAG
+        beq     t4, 0, phase_loop       ; NO OPERATION: not the queue
+        bltu    t3, 3, tag_refused
+        beq     t3, 3, phase_loop
+        andi    cf, cf, ~CF_TAG & 0xFFFF
         jmp     phase_loop
 
 ; The bus went free. Expected only after an abort message; anything else is an

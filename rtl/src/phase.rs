@@ -39,7 +39,10 @@
 //!   command while not connected or in the wrong direction).
 //! * A command written while another executes is ignored; a command written while the
 //!   engine is busy with something that is not a command (responding to a reselection,
-//!   waiting for RST to go away) is held and starts afterwards. `busy` covers both.
+//!   asserting RST itself) is held and starts afterwards. `busy` covers both. While
+//!   another device's RST is on the bus (until the synchroniser shows it gone), a
+//!   command (but BUS_RESET) ends at once without effect: it was written before the
+//!   firmware read the reset.
 //! * SELECT while connected (e.g. a reselection won the race) finishes at once.
 //!   A reselection seen while SELECT waits for bus free abandons the SELECT:
 //!   `ev_reselected` and `ev_cmd_done` pulse together when the reselection completes.
@@ -329,6 +332,8 @@ pub struct PhaseEngine {
     e_ofs: DFF<Bit>,
     /// The target overran the offset in this data phase (cleared by a phase change).
     ofs_err: DFF<Bit>,
+    /// RstWait was entered by another device's RST (not at the end of our own RstHold).
+    rst_other: DFF<Bit>,
 
     // ---- DMA ----
     xoff: DFF<Bits<32>>,
@@ -475,6 +480,8 @@ pub struct PhaseEngine {
     rel_all: Signal<Local, Bit>,
     offset8: Signal<Local, Bits<8>>,
     fw_rst: Signal<Local, Bit>,
+    /// A command written now ends at once: RST from another device is on the bus.
+    rst_drop: Signal<Local, Bit>,
     /// DATA OUT: cycles from the ACK pulse start to ACK (data set up `lead + 1` cycles).
     lead: Signal<Local, Bits<8>>,
     ack_end: Signal<Local, Bits<8>>,
@@ -530,6 +537,7 @@ impl Logic for PhaseEngine {
             e_mism,
             e_ofs,
             ofs_err,
+            rst_other,
             xoff,
             xcnt,
             dma_left,
@@ -674,9 +682,22 @@ impl Logic for PhaseEngine {
         self.rd_arrive.d.next = false;
 
         // ---- command intake ----
+        // While another device's RST is on the bus (as the synchroniser shows it), a
+        // command other than BUS_RESET ends at once: the firmware wrote it before it read
+        // that reset, so it belongs to the bus as it was. Held and started after the
+        // reset, a SELECT connected a target the firmware then took as ended by that
+        // reset (a slot given to the wrong target). Commands written during our own
+        // reset are held as before.
+        self.rst_drop.next = (self.state.q.val() == PState::RstWait)
+            & self.rst_other.q.val()
+            & (self.cmd.val().get_bits::<4>(0) != 9);
         if self.cmd_valid.val() & !self.pend_valid.q.val() & !self.busy_r.q.val() {
-            self.pend_valid.d.next = true;
-            self.pend_cmd.d.next = self.cmd.val().get_bits::<12>(0);
+            if self.rst_drop.val() {
+                self.e_done.d.next = true;
+            } else {
+                self.pend_valid.d.next = true;
+                self.pend_cmd.d.next = self.cmd.val().get_bits::<12>(0);
+            }
         }
         self.op.next = self.pend_cmd.q.val().get_bits::<4>(0);
         // BUS_RESET written while a command runs (a target that stopped answering in the
@@ -1076,6 +1097,7 @@ impl Logic for PhaseEngine {
             }
             PState::RstWait => {
                 if !self.i_rst.val() {
+                    self.rst_other.d.next = false;
                     self.state.d.next = PState::Idle;
                 }
             }
@@ -1472,7 +1494,10 @@ impl Logic for PhaseEngine {
                 self.sel_active.d.next = false;
                 self.pend_valid.d.next = false;
                 self.busy_r.d.next = false;
-                self.e_done.d.next = self.busy_r.q.val() | self.pend_valid.q.val();
+                // A command written in this very cycle is dropped with the rest.
+                self.e_done.d.next =
+                    self.busy_r.q.val() | self.pend_valid.q.val() | self.cmd_valid.val();
+                self.rst_other.d.next = true;
                 self.state.d.next = PState::RstWait;
             }
         }
@@ -1501,6 +1526,7 @@ impl Logic for PhaseEngine {
             self.busy_r.d.next = false;
             self.e_done.d.next = self.busy_r.q.val() | self.pend_valid.q.val();
             self.rst_r.d.next = true;
+            self.rst_other.d.next = false;
             self.tmr.d.next = 0.into();
             self.state.d.next = PState::RstHold;
         }
@@ -1549,6 +1575,7 @@ impl Logic for PhaseEngine {
             self.e_mism.d.next = false;
             self.e_ofs.d.next = false;
             self.ofs_err.d.next = false;
+            self.rst_other.d.next = false;
             self.xoff.d.next = 0.into();
             self.xcnt.d.next = 0.into();
             self.dma_left.d.next = 0.into();

@@ -1233,7 +1233,27 @@ fn bus_reset_by_host_and_by_others() {
     s.run_until(10, "cmd_done", |s| s.ev.done == d + 1);
     assert_eq!(s.ev.sel_timeout, 0);
     assert!(!s.uut.busy.val());
+    // A SELECT written while that RST is still on the bus ends at once and never
+    // selects (held, it used to start after the reset, before the firmware had read it).
+    s.target = 2;
+    let c0 = s.cycle;
+    s.command(pcmd::SELECT | pcmd::F_ATN);
+    assert!(
+        s.cycle - c0 < 10,
+        "SELECT during RST took {} cycles",
+        s.cycle - c0
+    );
+    assert!(s.val.has(ctl::RST) && !s.uut.busy.val() && !s.connected());
     s.run_until(20_000, "RST gone", |s| !s.val.has(ctl::RST));
+    s.run(200);
+    assert!(
+        !s.connected() && !s.uut.busy.val(),
+        "nothing started after the reset"
+    );
+    s.target = 5;
+    // A command written while the engine still sees another device's RST (through its
+    // synchroniser) ends at once; wait that out.
+    s.run(4);
     // ...and drops a connection.
     s.bus.device(_h).clear_unit_attention();
     s.target = 2;
@@ -1243,7 +1263,8 @@ fn bus_reset_by_host_and_by_others() {
     s.run_until(20_000, "bus reset", |s| s.ev.bus_reset == 4);
     s.step();
     assert!(!s.connected());
-    assert_eq!(s.ev.done, d + 2, "no cmd_done without a command");
+    // d + 1: the SELECT the reset ended, + 1 the one written during RST, + 1 this one.
+    assert_eq!(s.ev.done, d + 3, "no cmd_done without a command");
     s.run_until(20_000, "RST gone", |s| !s.val.has(ctl::RST));
     s.run(200);
     assert_eq!(s.val, BusSignals::NONE, "everything released");

@@ -96,8 +96,8 @@ impl Default for SimConfig {
             abort_timeout: Duration::from_secs(1),
             bdr_timeout: Duration::from_secs(2),
             reset_timeout: Duration::from_secs(3),
-            // On a board, DATA IN capture at Fast-20 does not meet SPI's hold time yet
-            // (docs/timing.md: REQ and data share one synchroniser); Fast-10 holds.
+            // On a board, DATA IN capture at Fast-20 has no hold margin until the pads
+            // delay DB/DBP (docs/timing.md: one 10 ns sample per REQ); Fast-10 holds.
             user: Xfer {
                 period: scsi_defs::spi_timing::PERIOD_FACTOR_FAST10,
                 offset: hba_abi::isa::xmode::MAX_OFFSET as u8,

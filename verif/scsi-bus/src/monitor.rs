@@ -53,7 +53,8 @@ pub enum Rule {
     Atn,
     /// An illegal phase sequence (COMMAND or DATA after STATUS, a phase other than MESSAGE
     /// IN after STATUS, anything but BUS FREE after COMMAND COMPLETE / DISCONNECT, MESSAGE
-    /// IN left in mid-message, a reselection not starting with MESSAGE IN).
+    /// IN left in mid-message, a reselection not starting with MESSAGE IN, a REQ in one
+    /// of the two reserved phases).
     PhaseSequence,
     /// Selection time-out procedure: SEL and the IDs released together, SEL released less
     /// than a selection abort time after the IDs, or (when configured) the selection
@@ -1315,7 +1316,7 @@ impl Monitor {
             self.x.ack_fell = Some(t);
         }
         // Phase sequence, at the first REQ of each new phase.
-        if rose & ctl::REQ != 0 && self.x.conn_phase != Some(phase) && phase != Phase::Reserved {
+        if rose & ctl::REQ != 0 && self.x.conn_phase != Some(phase) {
             self.phase_sequence(t, phase);
         }
     }
@@ -1333,7 +1334,10 @@ impl Monitor {
                 self.x.had_status = true;
             }
         }
-        let why = if last.is_none() && self.x.resel && p != Phase::MsgIn {
+        let why = if p == Phase::Reserved {
+            // MSG without C/D (100, 101): no phase of SPI, whatever came before.
+            Some("REQ in a reserved phase (MSG without C/D)".to_string())
+        } else if last.is_none() && self.x.resel && p != Phase::MsgIn {
             Some(format!("reselection began with {}", p.name()))
         } else if last == Some(Phase::MsgIn) && !self.msg_buf.is_empty() && p != Phase::MsgOut {
             Some(format!(

@@ -313,6 +313,39 @@ fn message_in_must_end_in_bus_free() {
     assert!(w.detail().contains("mid") || w.detail().contains("byte(s) of a message"));
 }
 
+/// Selected with ATN, `identify` taken in MESSAGE OUT, `n` COMMAND bytes `b` sent.
+fn in_command(identify: u8, n: usize, b: u8) -> W {
+    let mut w = W::new();
+    w.select(true);
+    w.msg_out(&[identify]);
+    w.phase(Phase::Command);
+    for _ in 0..n {
+        w.byte(b);
+    }
+    w
+}
+
+/// Both reserved encodings (MSG alone, MSG with I/O) are no phase of SPI: a REQ in
+/// either is flagged, right after COMMAND where DATA IN would be legal.
+#[test]
+fn reserved_phase_is_flagged() {
+    for raw in [MSG, MSG | IO] {
+        let mut w = in_command(0x80, 6, 0);
+        w.ph = raw;
+        let b = w.base();
+        w.at(5, sig(b, None, None));
+        w.t += cycles::SETTLE;
+        w.byte(0);
+        assert_eq!(
+            w.rules(),
+            vec![Rule::PhaseSequence],
+            "{raw:#x}: {}",
+            w.detail()
+        );
+        assert!(w.detail().contains("reserved phase"), "{}", w.detail());
+    }
+}
+
 #[test]
 fn reselection_must_start_with_message_in() {
     let mut w = W::new();
@@ -436,13 +469,7 @@ fn late_arbitration_joiner_is_flagged() {
 #[test]
 fn target_arbitrates_inside_the_disconnection_delay() {
     for (gap, flagged) in [(1_000, true), (cycles::DISCONNECTION + 10, false)] {
-        let mut w = W::new();
-        w.select(true);
-        w.msg_out(&[0xC0]);
-        w.phase(Phase::Command);
-        for _ in 0..10 {
-            w.byte(0x28);
-        }
+        let mut w = in_command(0xC0, 10, 0x28);
         w.atn = true;
         let b = w.base();
         w.at(3, sig(b, None, None));

@@ -43,10 +43,28 @@ pub struct TargetQuirks {
     /// good) two cycles after it, so an initiator that captures late reads wrong data
     /// without a parity error.
     pub min_setup_hold: bool,
+    /// DATA IN at a chosen set-up and hold (cycles of the core clock). Synchronous: each
+    /// word is valid from `setup` cycles before its REQ edge (0 or 1, the pulser's lead)
+    /// until `hold` cycles after it, when it is replaced by its inverse (parity still
+    /// good), so an initiator that samples outside the window reads wrong data without
+    /// a parity error; overrides `min_setup_hold` (`setup` 1, `hold` 2). Asynchronous
+    /// (the window's numbers are not used): valid from the deskew delay before REQ until
+    /// the initiator's ACK, then the inverse instead of released lines, the tightest
+    /// SPI allows.
+    pub data_in_window: Option<DataWindow>,
     /// SCSI-1 style: after selection take only the first MESSAGE OUT byte (IDENTIFY),
     /// then go to COMMAND with ATN still asserted, a microsecond later (an old drive
     /// that decides slowly); MESSAGE OUT again only once a task runs.
     pub ignore_atn_after_identify: bool,
+}
+
+/// Where a target's DATA IN word is valid around its REQ edge ([`TargetQuirks`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DataWindow {
+    /// Cycles the word is on the bus before REQ is asserted (synchronous: 0 or 1).
+    pub setup: u64,
+    /// Cycles after REQ is asserted at which the word is replaced by its inverse.
+    pub hold: u64,
 }
 
 /// Target configuration.
@@ -267,8 +285,11 @@ struct Run {
     t: u64,
     prev_ack: bool,
     stop: bool,
-    /// Cycle at which `min_setup_hold` inverts the data of the last REQ.
+    /// Cycle at which the data window inverts the data of the last REQ.
     junk_at: u64,
+    /// Synchronous window with set-up 0: the word (data, parity) of the pulse under
+    /// way, put on the bus with its REQ (the inverse is there until then).
+    real: Option<(u16, u8)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -487,6 +508,16 @@ impl Target {
         }
     }
 
+    /// The synchronous DATA IN window of the quirks, if any (`min_setup_hold` is set-up
+    /// 1, hold 2).
+    fn data_window(&self) -> Option<DataWindow> {
+        let q = &self.cfg.quirks;
+        q.data_in_window.or(q.min_setup_hold.then_some(DataWindow {
+            setup: cycles::SYNC_SETUP,
+            hold: 1 + cycles::SYNC_HOLD,
+        }))
+    }
+
     fn start_run(&mut self, c: u64, phase: Phase, n: usize, data: bool) {
         self.set_phase(c, phase);
         let a = self.agreements[usize::from(self.conn.init & 15)];
@@ -514,6 +545,7 @@ impl Target {
             prev_ack: false,
             stop: false,
             junk_at: 0,
+            real: None,
         });
         if phase.is_in() && !is_sync {
             let w = self.src_word(0, wide);
@@ -658,7 +690,10 @@ impl Target {
                         let ok = bus.parity_ok(r.wide);
                         let w = if r.wide { bus.data } else { bus.data & 0xFF };
                         self.drive.ctl &= !ctl::REQ;
-                        if r.phase.is_in() {
+                        if r.phase == Phase::DataIn && self.cfg.quirks.data_in_window.is_some() {
+                            // Held exactly until ACK, then the inverse (parity good).
+                            self.drive.data ^= if r.wide { 0xFFFF } else { 0xFF };
+                        } else if r.phase.is_in() {
                             self.drive.clear_data();
                         }
                         self.run = Some(r);
@@ -721,13 +756,22 @@ impl Target {
                         let rel = i - r.acks;
                         let w = self.src_word(rel, r.wide);
                         self.put_word(w, r.wide, r.phase, rel);
+                        if self.data_window().is_some_and(|w| w.setup == 0) {
+                            r.real = Some((self.drive.data, self.drive.parity));
+                            self.drive.data ^= if r.wide { 0xFFFF } else { 0xFF };
+                        }
                     }
                 }
-                if self.cfg.quirks.min_setup_hold && r.phase.is_in() {
+                if let Some(win) = self.data_window().filter(|_| r.phase.is_in()) {
                     if line && !self.drive.has(ctl::REQ) {
-                        r.junk_at = c + 1 + cycles::SYNC_HOLD;
+                        if let Some((d, p)) = r.real.take() {
+                            self.drive.data = d;
+                            self.drive.parity = p;
+                        }
+                        r.junk_at = c + win.hold;
                     }
-                    if c == r.junk_at {
+                    // Never the next pulse's word, put on this very cycle.
+                    if c == r.junk_at && !set_data {
                         // Inverting all bits of a lane keeps its parity right.
                         self.drive.data ^= if r.wide { 0xFFFF } else { 0xFF };
                     }
