@@ -11,6 +11,7 @@
 //!   the core onto a pin-level bus with targets and the protocol monitor.
 
 pub mod campaign;
+pub mod faulty_transport;
 pub mod fwrig;
 pub mod host;
 pub mod model;
