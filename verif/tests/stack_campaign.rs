@@ -1,6 +1,7 @@
 //! The whole-stack fault campaign (`hba_verif::campaign`). `make test` runs the first 8
 //! seeds; `make campaign SEEDS=n [SHARD=i/N]` runs more, `make campaign SEED=s` replays one
-//! (the failing seed is printed with its shrunk workload length).
+//! (the failing seed is printed with its shrunk workload length). `CAMPAIGN_PROGRESS=1`
+//! prints a line per seed.
 
 use hba_verif::campaign::{run, shrink, table, Scenario};
 
@@ -33,6 +34,15 @@ fn whole_stack_campaign() {
     for seed in seeds() {
         let sc = Scenario::new(seed);
         let rep = run(&sc, None);
+        if std::env::var_os("CAMPAIGN_PROGRESS").is_some() {
+            eprintln!(
+                "seed {seed}: {} commands, {} failed, {} violations, {:.1} s",
+                rep.commands,
+                rep.failed,
+                rep.violations.len(),
+                rep.wall.as_secs_f64()
+            );
+        }
         if !rep.violations.is_empty() {
             let n = if std::env::var_os("CAMPAIGN_NO_SHRINK").is_some() {
                 sc.ops.len()
