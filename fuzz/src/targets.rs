@@ -107,7 +107,7 @@ const HCB_CYCLES: u64 = 300_000;
 /// with a pattern beforehand and must keep it.
 pub fn hcb_cosim(data: &[u8]) {
     use hba_verif::fwrig::{disk_target, FwRig};
-    use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule};
+    use scsi_bus::faults::{FaultAction, FaultConfig};
     use scsi_bus::target::TargetConfig;
     if data.len() < 2 {
         return;
@@ -141,15 +141,7 @@ pub fn hcb_cosim(data: &[u8]) {
     if let Some(action) = action {
         t.set_faults(&FaultConfig {
             seed: u64::from(behaviour),
-            rules: vec![FaultRule {
-                opcode: None,
-                lba: None,
-                lun: None,
-                every_nth: None,
-                first_n: None,
-                probability: None,
-                action,
-            }],
+            rules: vec![hba_verif::campaign::rule(action)],
             bus_reset_at_ns: vec![],
         });
     }

@@ -170,7 +170,8 @@ fn chance(p: &mut Prng, per_mille: u64) -> bool {
     p.below(1000) < per_mille
 }
 
-fn rule(action: FaultAction) -> FaultRule {
+/// A fault rule that matches every command (narrow it with struct update syntax).
+pub fn rule(action: FaultAction) -> FaultRule {
     FaultRule {
         opcode: None,
         lba: None,
@@ -541,6 +542,53 @@ fn wait_raw(r: &mut Rig, id: CcbId, done: &RawDone, limit: Duration) -> Option<C
         (_, Some(i)) => Some(v.remove(i)),
         _ => None,
     }
+}
+
+/// One entry of a target's service log: (initiator, LUN, tag, opcode, LBA).
+pub type Served = (u8, u8, Option<u8>, u8, u64);
+
+/// Where ORDERED commands lost their order: `issued` is the host's submission order of
+/// commands with `opcode` to one device, as (LBA, tag); `service` the target's log of the
+/// order tasks started. An ORDERED command must start after every command submitted
+/// before it and before every one submitted after it but HEAD OF QUEUE ones (first
+/// starts: a retry may come later); commands that never started are skipped, and LBAs
+/// must tell them apart.
+pub fn ordered_violations(
+    service: &[Served],
+    issued: &[(u64, TagAction)],
+    opcode: u8,
+) -> Vec<String> {
+    let first = |lba: u64| {
+        service
+            .iter()
+            .position(|&(init, lun, _, op, l)| init == 7 && lun == 0 && op == opcode && l == lba)
+    };
+    let mut out = Vec::new();
+    for (k, &(lba, tag)) in issued.iter().enumerate() {
+        if tag != TagAction::Ordered {
+            continue;
+        }
+        let Some(at) = first(lba) else { continue };
+        for &(e, _) in &issued[..k] {
+            if first(e).is_some_and(|x| x > at) {
+                out.push(format!(
+                    "ORDERED read of {lba} started before the earlier read of {e}"
+                ));
+            }
+        }
+        for &(l, t) in &issued[k + 1..] {
+            // HEAD OF QUEUE goes to the front, past an ORDERED task too (SAM-5 8.6).
+            if t == TagAction::HeadOfQueue || issued[..=k].iter().any(|&(e, _)| e == l) {
+                continue;
+            }
+            if first(l).is_some_and(|x| x < at) {
+                out.push(format!(
+                    "read of {l} submitted after the ORDERED read of {lba} started before it"
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Runs a scenario, with its workload cut to `ops` steps when given.
@@ -1084,25 +1132,9 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 init == 7 && lun == 0 && op == RAW_READ && l == lba
             })
         };
-        for (k, &(lba, tag)) in issued[d].iter().enumerate() {
-            if tag != TagAction::Ordered || requeues {
-                continue;
-            }
-            let Some(at) = first(lba) else { continue };
-            for &(e, _) in &issued[d][..k] {
-                if first(e).is_some_and(|x| x > at) {
-                    violation!(
-                        "disk {d}: ORDERED read of {lba} started before the earlier read of {e}"
-                    );
-                }
-            }
-            for &(l, _) in &issued[d][k + 1..] {
-                if issued[d][..=k].iter().any(|&(e, _)| e == l) {
-                    continue;
-                }
-                if first(l).is_some_and(|x| x < at) {
-                    violation!("disk {d}: read of {l} submitted after the ORDERED read of {lba} started before it");
-                }
+        if !requeues {
+            for v in ordered_violations(&service, &issued[d], RAW_READ) {
+                violation!("disk {d}: {v}");
             }
         }
         // A tagged disk that served an ORDERED or HEAD OF QUEUE read got its message.

@@ -9,6 +9,7 @@ use hba_cam::status::CAM_DEV_QFRZN;
 use hba_cam::xpt::{Completion, XptLog};
 use hba_cam::{CamStatus, Ccb, CcbId};
 use hba_host_driver::sim::SimLog;
+use hba_verif::campaign::{ordered_violations, rule};
 use hba_verif::rig::{pattern, rw10};
 use hba_verif::simrig::{disk, SimRig};
 use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule};
@@ -24,13 +25,17 @@ fn rig(cfgs: Vec<TargetConfig>) -> SimRig {
 }
 
 fn raw_read(r: &mut SimRig, id: u32, lba: u32, timeout: Duration) -> CcbId {
+    tagged_read(r, id, lba, timeout, TagAction::Simple)
+}
+
+fn tagged_read(r: &mut SimRig, id: u32, lba: u32, timeout: Duration, tag: TagAction) -> CcbId {
     let mut c = Ccb::scsi_io(
         r.addr(id).path(),
         Cdb::new(&rw10(0x28, lba, 1)).unwrap(),
         DataXfer::In(DataBuf::Single(vec![0; 512])),
         timeout,
     );
-    c.h.tag_action = TagAction::Simple;
+    c.h.tag_action = tag;
     r.stack.xpt.submit(c, Completion::Queue)
 }
 
@@ -229,13 +234,8 @@ fn requeue_loops_are_bounded() {
         t.set_faults(&FaultConfig {
             seed: 3,
             rules: vec![FaultRule {
-                opcode: None,
                 lba: Some([4, 5]),
-                lun: None,
-                every_nth: None,
-                first_n: None,
-                probability: None,
-                action: FaultAction::QueueFull,
+                ..rule(FaultAction::QueueFull)
             }],
             bus_reset_at_ns: vec![],
         })
@@ -258,4 +258,42 @@ fn requeue_loops_are_bounded() {
         .iter()
         .all(|l| !matches!(l, SimLog::GaveUp(_))));
     r.check(false);
+}
+
+/// ORDERED keeps its order (SAM task attributes): twelve SIMPLE reads around one ORDERED
+/// read on a tagged disk that runs SIMPLE tasks in random order. The ORDERED one starts
+/// after all six submitted before it and before all six after it, and went out with its
+/// message; a HEAD OF QUEUE read submitted last is served with its own message and may
+/// pass the ORDERED one (here it starts first of all).
+#[test]
+fn ordered_tags_keep_their_order() {
+    let mut cfg = TargetConfig::new(0);
+    cfg.tagged = true;
+    // 500 us per command: all fourteen are queued on the target before the first ends.
+    cfg.access_cycles = 50_000;
+    cfg.seed = 11;
+    let mut r = rig(vec![cfg]);
+    let mut issued = Vec::new();
+    let mut ids = Vec::new();
+    for (lba, tag) in (0..6)
+        .map(|l| (l, TagAction::Simple))
+        .chain([(10, TagAction::Ordered)])
+        .chain((20..26).map(|l| (l, TagAction::Simple)))
+        .chain([(30, TagAction::HeadOfQueue)])
+    {
+        ids.push(tagged_read(&mut r, 0, lba, Duration::from_secs(1), tag));
+        issued.push((u64::from(lba), tag));
+    }
+    for id in ids {
+        let c = r.wait_ccb(id, Duration::from_millis(200));
+        assert!(c.h.status.is_ok(), "{:?}", c.h.status);
+    }
+    let (service, msgs) = r.target(0, |t| {
+        (t.stats.service_order.clone(), t.stats.messages_in.clone())
+    });
+    let v = ordered_violations(&service, &issued, 0x28);
+    assert!(v.is_empty(), "{v:?}\n{service:?}");
+    assert!(msgs.contains(&0x22), "ORDERED QUEUE TAG sent: {msgs:x?}");
+    assert!(msgs.contains(&0x21), "HEAD OF QUEUE TAG sent: {msgs:x?}");
+    r.check(true);
 }
