@@ -1118,8 +1118,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     // submitted after it (the first time each started: a retry may come later). Only
     // where no target fault may requeue a command ahead of it (QUEUE FULL, BUSY, lost
     // connections): those reorder by design.
-    for d in 0..nd {
-        let (cfg, faults) = &sc.disks[d];
+    for (d, ((cfg, faults), issued)) in sc.disks.iter().zip(&issued).enumerate() {
         let requeues = faults
             .rules
             .iter()
@@ -1133,7 +1132,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             })
         };
         if !requeues {
-            for v in ordered_violations(&service, &issued[d], RAW_READ) {
+            for v in ordered_violations(&service, issued, RAW_READ) {
                 violation!("disk {d}: {v}");
             }
         }
@@ -1143,9 +1142,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 (TagAction::Ordered, 0x22u8, "ORDERED QUEUE TAG"),
                 (TagAction::HeadOfQueue, 0x21, "HEAD OF QUEUE TAG"),
             ] {
-                let served = issued[d]
-                    .iter()
-                    .any(|&(l, t)| t == tag && first(l).is_some());
+                let served = issued.iter().any(|&(l, t)| t == tag && first(l).is_some());
                 if served && !msgs.contains(&code) {
                     violation!("disk {d}: a read tagged {name} was served without that message");
                 }

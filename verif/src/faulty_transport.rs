@@ -223,7 +223,9 @@ impl Transport for FaultyTransport {
         let v = self.inner.reg_read(offset)?;
         // Word 0 of a completion entry read through the BAR window.
         if let Some(a) = offset.checked_sub(mem::CARD_MEM_WINDOW) {
-            if Self::is_cq(u64::from(a), 4) && (a - layout::CQ) % layout::CQ_ENTRY_BYTES == 0 {
+            if Self::is_cq(u64::from(a), 4)
+                && (a - layout::CQ).is_multiple_of(layout::CQ_ENTRY_BYTES)
+            {
                 if let Some(TransportFault::CorruptEntry(how)) =
                     self.take(|f| matches!(f, TransportFault::CorruptEntry(_)))
                 {
