@@ -4,7 +4,7 @@ CARGO ?= cargo
 BUILD := build
 VERILOG := $(BUILD)/hba_core.v
 
-.PHONY: all setup run test verilog lint synth bitstream bench campaign campaign-bus fmt clippy clean
+.PHONY: all setup run test verilog lint synth bitstream bench campaign campaign-bus fuzz fmt clippy clean
 
 all: test
 
@@ -75,6 +75,17 @@ SEEDS ?= 1000
 campaign:
 	CAMPAIGN_SEEDS=$(SEEDS) $(if $(SHARD),CAMPAIGN_SHARD=$(SHARD)) $(if $(SEED),CAMPAIGN_SEED=$(SEED)) \
 	  $(CARGO) test --release -p hba-verif --test stack_campaign -- --nocapture
+
+# Fuzz targets (fuzz/, cargo-fuzz on nightly), one after the other, FUZZ_SECONDS each;
+# new inputs go to fuzz/corpus-raw/<target>, the checked-in corpus is read. `make test`
+# replays the checked-in corpus on stable (verif/tests/fuzz_corpus.rs).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= cdb sense messages completion bus_toml asm hcb_cosim
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p corpus-raw/$$t && \
+	  nice -n 10 $(CARGO) +nightly fuzz run $$t corpus-raw/$$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; done
 
 # Long seeded fault campaign on the SCSI bus models alone (a failing seed is printed and
 # reproduces alone with CAMPAIGN_SEED=n). BUS_SEEDS sets how many.

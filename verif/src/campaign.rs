@@ -1,20 +1,28 @@
 //! The whole-stack fault campaign (TigerBeetle's VOPR in spirit): one seed decides a bus
-//! (disks and a tape, narrow or wide, tags on or off, synchronous or not), a workload
-//! through `da`, `sa` and raw CCBs, and faults from every class the target models inject,
-//! plus host-side aborts, device and bus resets, firmware traps and short timeouts placed
-//! to race completions. The invariants are checked on every seed; a failing seed replays
-//! exactly, and [`shrink`] cuts its workload to the shortest prefix that still fails.
+//! (disks, SCSI-1/CCS disks, a tape, a CD-ROM, narrow or wide, tags on or off,
+//! synchronous or not), a workload through `da`, `sa`, `cd` and raw CCBs (SIMPLE, ORDERED
+//! and HEAD OF QUEUE tags), and faults from every class the target models inject, plus
+//! host-side aborts, device and bus resets, firmware traps, short timeouts placed to race
+//! completions, and faults of the host link itself ([`FaultyTransport`]: DMA errors and
+//! timeouts, lost and merged interrupts, completion entries corrupted in transit, surprise
+//! removal). The invariants are checked on every seed; a failing seed replays exactly, and
+//! [`shrink`] cuts its workload to the shortest prefix that still fails.
 
+use crate::faulty_transport::{Corruption, FaultyTransport, TransportFault, TRANSPORT_CLASSES};
 use crate::simrig::{disk, tape, SimRig};
 use hba_cam::ccb::{Abort, CcbBody, Cdb, DataBuf, DataXfer, TagAction};
+use hba_cam::periph::cd::CdHandle;
 use hba_cam::periph::da::DaHandle;
 use hba_cam::periph::sa::SaHandle;
 use hba_cam::status::CAM_DEV_QFRZN;
 use hba_cam::xpt::XptLog;
+use hba_cam::CamStatus;
 use hba_cam::{Ccb, CcbId, IoId};
 use hba_host_driver::sim::SimConfig;
 use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule, Prng, ResetInjector};
+use scsi_bus::target::cdrom::CdRom;
 use scsi_bus::target::disk::Disk;
+use scsi_bus::target::legacy::old_disk_config;
 use scsi_bus::target::tape::{Record, Tape};
 use scsi_bus::target::{SyncCaps, TargetConfig};
 use scsi_bus::{Phase, Width};
@@ -26,6 +34,20 @@ use std::time::{Duration, Instant};
 
 /// Blocks per campaign disk.
 const DISK_BLOCKS: u64 = 1024;
+/// Blocks at the top of each disk only the ORDERED and HEAD OF QUEUE reads touch, one LBA
+/// each, so that the target's service log names them without doubt.
+const RESERVED: u64 = 64;
+/// 2048-byte blocks on the campaign's CD-ROM.
+const CD_BLOCKS: u64 = 256;
+/// SCSI ID of the tape and of the CD-ROM.
+const TAPE_ID: u8 = 5;
+const CD_ID: u8 = 6;
+/// Opcode of the raw reads (READ(12): `da` never uses it, so the service log tells the
+/// raw CCBs apart from the periph's).
+const RAW_READ: u8 = 0xA8;
+
+/// The rig of the campaign: the co-simulated stack over the fault-injecting transport.
+pub type Rig = SimRig<FaultyTransport>;
 
 /// One step of a workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,13 +56,17 @@ pub enum Op {
     Write { d: usize, lba: u64, blocks: u64 },
     /// `da` read.
     Read { d: usize, lba: u64, blocks: u64 },
-    /// A raw tagged READ CCB with a short timeout, aborted by the host when `abort`.
+    /// A raw READ(12) CCB of one block with tag `tag`, a short timeout when asked,
+    /// aborted by the host when `abort`.
     RawRead {
         d: usize,
         lba: u64,
         abort: bool,
         timeout_us: u64,
+        tag: TagAction,
     },
+    /// `cd` read of `blocks` 2048-byte blocks at `lba` on the CD-ROM.
+    CdRead { lba: u64, blocks: u64 },
     /// Tape: write a record (tagged).
     TapeWrite { len: usize },
     /// XPT_RESET_DEV on disk `d`.
@@ -71,6 +97,19 @@ pub const CLASSES: &[&str] = &[
     "short timeout",
 ];
 
+/// Kinds of device and bus set-up, for the summary (seeds with each).
+pub const BUS_KINDS: &[&str] = &[
+    "wide bus",
+    "tagged disk",
+    "untagged disk",
+    "async disk",
+    "SCSI-1/CCS disk",
+    "tape",
+    "CD-ROM",
+    "ORDERED tag",
+    "HEAD OF QUEUE tag",
+];
+
 /// What one seed is: the bus, the faults and the workload.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -82,6 +121,12 @@ pub struct Scenario {
     pub disks: Vec<(TargetConfig, FaultConfig)>,
     /// A tape on ID 5.
     pub tape: bool,
+    /// A CD-ROM with a disc on ID 6.
+    pub cdrom: bool,
+    /// Host-link faults, in ns from the start of the workload.
+    pub transport: Vec<(u64, TransportFault)>,
+    /// Set-up kinds present (for the summary).
+    pub bus: BTreeMap<&'static str, u64>,
     /// Third-party resets, in ns from the start of the workload.
     pub resets_at_ns: Vec<u64>,
     /// The workload.
@@ -99,8 +144,14 @@ pub struct SeedReport {
     pub commands: u64,
     /// Of which failed (allowed under faults).
     pub failed: u64,
-    /// Fault classes injected.
+    /// Fault classes injected (host-link faults: those that fired).
     pub injected: BTreeMap<&'static str, u64>,
+    /// Host-link faults planned, per class.
+    pub planned: BTreeMap<&'static str, u64>,
+    /// Set-up kinds present.
+    pub bus: BTreeMap<&'static str, u64>,
+    /// Completion entries the SIM refused (corrupted in transit or otherwise).
+    pub bad_entries: u64,
     /// SIM recoveries: timeouts, BDRs, bus resets, re-initialisations.
     pub rungs: [u64; 4],
     /// Invariant violations (must be empty).
@@ -119,7 +170,8 @@ fn chance(p: &mut Prng, per_mille: u64) -> bool {
     p.below(1000) < per_mille
 }
 
-fn rule(action: FaultAction) -> FaultRule {
+/// A fault rule that matches every command (narrow it with struct update syntax).
+pub fn rule(action: FaultAction) -> FaultRule {
     FaultRule {
         opcode: None,
         lba: None,
@@ -140,20 +192,40 @@ impl Scenario {
         let mut injected: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut disks = Vec::new();
         let clean = chance(&mut p, 200);
+        let mut bus: BTreeMap<&'static str, u64> = BTreeMap::new();
         for i in 0..ndisks {
-            let mut c = TargetConfig::new(i as u8);
+            // A SCSI-1 or CCS disk (untagged, narrow, Fast-5 at most, no REPORT LUNS).
+            let old = chance(&mut p, 200);
+            let mut c = if old {
+                old_disk_config(i as u8, 1 + pick(&mut p, 2) as u8)
+            } else {
+                TargetConfig::new(i as u8)
+            };
             c.seed = p.next_u64();
-            c.tagged = chance(&mut p, 700);
-            c.wide = wide && chance(&mut p, 700);
+            if !old {
+                c.tagged = chance(&mut p, 700);
+                c.wide = wide && chance(&mut p, 700);
+            }
             c.disconnect = chance(&mut p, 850);
             c.access_cycles = pick(&mut p, 20_000);
             if chance(&mut p, 250) {
                 c.sync = None;
-            } else if chance(&mut p, 300) {
+            } else if !old && chance(&mut p, 300) {
                 c.sync = Some(SyncCaps {
                     min_period_factor: 0x19,
                     max_offset: 8,
                 });
+            }
+            let kinds = [
+                (old, "SCSI-1/CCS disk"),
+                (c.tagged, "tagged disk"),
+                (!c.tagged, "untagged disk"),
+                (c.sync.is_none(), "async disk"),
+            ];
+            for (on, k) in kinds {
+                if on {
+                    *bus.entry(k).or_default() += 1;
+                }
             }
             let mut rules = Vec::new();
             if !clean {
@@ -261,17 +333,51 @@ impl Scenario {
             ));
         }
         let tape = chance(&mut p, 400);
+        let cdrom = chance(&mut p, 300);
         let mut resets_at_ns = Vec::new();
         if !clean && chance(&mut p, 200) {
             resets_at_ns.push(50_000 + pick(&mut p, 2_000_000));
             *injected.entry("third-party reset").or_default() += 1;
         }
+        // Host-link faults: each class now and then, at a time within the workload.
+        let mut transport = Vec::new();
+        if !clean {
+            let corruption = [
+                Corruption::Kind,
+                Corruption::Status,
+                Corruption::Slot,
+                Corruption::Phase,
+            ][pick(&mut p, 4) as usize];
+            let faults = [
+                (TransportFault::DmaError, 120),
+                (TransportFault::DmaTimeout, 100),
+                (TransportFault::LostIrq, 150),
+                (TransportFault::MergedIrq, 150),
+                (TransportFault::CorruptEntry(corruption), 150),
+                (TransportFault::Removal, 30),
+            ];
+            for (f, pm) in faults {
+                if chance(&mut p, pm) {
+                    transport.push((20_000 + pick(&mut p, 3_000_000), f));
+                }
+            }
+        }
+        if wide {
+            *bus.entry("wide bus").or_default() += 1;
+        }
+        if tape {
+            *bus.entry("tape").or_default() += 1;
+        }
+        if cdrom {
+            *bus.entry("CD-ROM").or_default() += 1;
+        }
         let nops = 8 + pick(&mut p, 24) as usize;
         let mut ops = Vec::new();
+        let mut reserved_next = vec![DISK_BLOCKS - RESERVED; ndisks];
         for _ in 0..nops {
             let d = pick(&mut p, ndisks as u64) as usize;
             let blocks = 1 + pick(&mut p, 16);
-            let lba = pick(&mut p, DISK_BLOCKS - blocks);
+            let lba = pick(&mut p, DISK_BLOCKS - RESERVED - blocks);
             let r = pick(&mut p, 100);
             let op = match r {
                 0..=34 => Op::Write { d, lba, blocks },
@@ -285,6 +391,25 @@ impl Scenario {
                     if short {
                         *injected.entry("short timeout").or_default() += 1;
                     }
+                    // One raw read in three carries an ORDERED or HEAD OF QUEUE tag, on a
+                    // reserved block of its own (while one is left).
+                    let tag = match pick(&mut p, 6) {
+                        0 => TagAction::Ordered,
+                        1 => TagAction::HeadOfQueue,
+                        _ => TagAction::Simple,
+                    };
+                    let (tag, lba) = if tag != TagAction::Simple && reserved_next[d] < DISK_BLOCKS {
+                        reserved_next[d] += 1;
+                        let k = if tag == TagAction::Ordered {
+                            "ORDERED tag"
+                        } else {
+                            "HEAD OF QUEUE tag"
+                        };
+                        *bus.entry(k).or_default() += 1;
+                        (tag, reserved_next[d] - 1)
+                    } else {
+                        (TagAction::Simple, lba)
+                    };
                     Op::RawRead {
                         d,
                         lba,
@@ -294,11 +419,19 @@ impl Scenario {
                         } else {
                             500_000
                         },
+                        tag,
                     }
                 }
                 80..=87 if tape => Op::TapeWrite {
                     len: 512 * (1 + pick(&mut p, 4) as usize),
                 },
+                80..=87 if cdrom => {
+                    let blocks = 1 + pick(&mut p, 8);
+                    Op::CdRead {
+                        lba: pick(&mut p, CD_BLOCKS - blocks),
+                        blocks,
+                    }
+                }
                 88..=90 if !clean => {
                     *injected.entry("device reset").or_default() += 1;
                     Op::ResetDev { d }
@@ -321,6 +454,9 @@ impl Scenario {
             wide,
             disks,
             tape,
+            cdrom,
+            transport,
+            bus,
             resets_at_ns,
             ops,
             injected,
@@ -329,7 +465,7 @@ impl Scenario {
 
     /// Whether no fault at all is injected (then every command must succeed).
     pub fn clean(&self) -> bool {
-        self.injected.is_empty()
+        self.injected.is_empty() && self.transport.is_empty()
     }
 }
 
@@ -351,6 +487,14 @@ enum Pending {
         lba: u64,
         blocks: u64,
         write: Option<Vec<u8>>,
+        /// Submitted after the card was removed: must not succeed.
+        gone: bool,
+    },
+    Cd {
+        io: IoId,
+        lba: u64,
+        blocks: u64,
+        gone: bool,
     },
     Tape {
         io: IoId,
@@ -360,6 +504,7 @@ enum Pending {
         id: CcbId,
         d: usize,
         lba: u64,
+        gone: bool,
     },
     Mgmt {
         id: CcbId,
@@ -370,7 +515,7 @@ type RawDone = Rc<RefCell<Vec<Ccb>>>;
 
 /// Submits a raw CCB whose owner is the campaign: like a periph, it releases a device
 /// queue freeze the moment the CCB comes back, then keeps the CCB for [`wait_raw`].
-fn submit_raw(r: &mut SimRig, c: Ccb, done: &RawDone) -> CcbId {
+fn submit_raw(r: &mut Rig, c: Ccb, done: &RawDone) -> CcbId {
     let done = done.clone();
     r.stack.xpt.submit_cb(c, move |x, c| {
         if c.h.status.has(CAM_DEV_QFRZN) {
@@ -383,7 +528,7 @@ fn submit_raw(r: &mut SimRig, c: Ccb, done: &RawDone) -> CcbId {
 }
 
 /// Runs the loop until raw CCB `id` is back.
-fn wait_raw(r: &mut SimRig, id: CcbId, done: &RawDone, limit: Duration) -> Option<Ccb> {
+fn wait_raw(r: &mut Rig, id: CcbId, done: &RawDone, limit: Duration) -> Option<Ccb> {
     let d = done.clone();
     let ok = r
         .stack
@@ -399,12 +544,60 @@ fn wait_raw(r: &mut SimRig, id: CcbId, done: &RawDone, limit: Duration) -> Optio
     }
 }
 
+/// One entry of a target's service log: (initiator, LUN, tag, opcode, LBA).
+pub type Served = (u8, u8, Option<u8>, u8, u64);
+
+/// Where ORDERED commands lost their order: `issued` is the host's submission order of
+/// commands with `opcode` to one device, as (LBA, tag); `service` the target's log of the
+/// order tasks started. An ORDERED command must start after every command submitted
+/// before it and before every one submitted after it but HEAD OF QUEUE ones (first
+/// starts: a retry may come later); commands that never started are skipped, and LBAs
+/// must tell them apart.
+pub fn ordered_violations(
+    service: &[Served],
+    issued: &[(u64, TagAction)],
+    opcode: u8,
+) -> Vec<String> {
+    let first = |lba: u64| {
+        service
+            .iter()
+            .position(|&(init, lun, _, op, l)| init == 7 && lun == 0 && op == opcode && l == lba)
+    };
+    let mut out = Vec::new();
+    for (k, &(lba, tag)) in issued.iter().enumerate() {
+        if tag != TagAction::Ordered {
+            continue;
+        }
+        let Some(at) = first(lba) else { continue };
+        for &(e, _) in &issued[..k] {
+            if first(e).is_some_and(|x| x > at) {
+                out.push(format!(
+                    "ORDERED read of {lba} started before the earlier read of {e}"
+                ));
+            }
+        }
+        for &(l, t) in &issued[k + 1..] {
+            // HEAD OF QUEUE goes to the front, past an ORDERED task too (SAM-5 8.6).
+            if t == TagAction::HeadOfQueue || issued[..=k].iter().any(|&(e, _)| e == l) {
+                continue;
+            }
+            if first(l).is_some_and(|x| x < at) {
+                out.push(format!(
+                    "read of {l} submitted after the ORDERED read of {lba} started before it"
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Runs a scenario, with its workload cut to `ops` steps when given.
 pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     let w0 = Instant::now();
     let mut rep = SeedReport {
         seed: sc.seed,
         injected: sc.injected.clone(),
+        bus: sc.bus.clone(),
         ..Default::default()
     };
     let width = if sc.wide { Width::Wide } else { Width::Narrow };
@@ -413,13 +606,19 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         targets.push(disk(c.clone(), DISK_BLOCKS));
     }
     if sc.tape {
-        targets.push(tape(TargetConfig::new(5), 1 << 20));
+        targets.push(tape(TargetConfig::new(TAPE_ID), 1 << 20));
+    }
+    if sc.cdrom {
+        let mut t = scsi_bus::target::Target::new(TargetConfig::new(CD_ID))
+            .with_lun(0, CdRom::with_disc(CD_BLOCKS));
+        t.clear_unit_attention();
+        targets.push(t);
     }
     let cfg = SimConfig {
         sel_timeout: Duration::from_micros(200),
         ..SimConfig::cosim()
     };
-    let mut r = match SimRig::new(width, targets, cfg) {
+    let mut r = match SimRig::over(FaultyTransport::new(), width, targets, cfg) {
         Ok(r) => r,
         Err(e) => {
             rep.violations.push(format!("attach: {e}"));
@@ -454,7 +653,27 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         das.push(da);
     }
     let sa = if sc.tape {
-        SaHandle::for_device(&r.stack.xpt, r.addr(5))
+        SaHandle::for_device(&r.stack.xpt, r.addr(u32::from(TAPE_ID)))
+    } else {
+        None
+    };
+    let cd = if sc.cdrom {
+        let Some(cd) = CdHandle::for_device(&r.stack.xpt, r.addr(u32::from(CD_ID))) else {
+            rep.violations.push("CD-ROM not found by the scan".into());
+            return rep;
+        };
+        let io = cd
+            .read_capacity(&mut r.stack.xpt)
+            .expect("cd read capacity");
+        match r.stack.wait(io, Duration::from_millis(100)) {
+            Ok(res) if res.is_ok() => {}
+            other => {
+                rep.violations
+                    .push(format!("CD-ROM READ CAPACITY: {other:?}"));
+                return rep;
+            }
+        }
+        Some(cd)
     } else {
         None
     };
@@ -468,6 +687,19 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         r.model(|m| m.bus().expect("bus").add(ResetInjector::new(at)));
     }
     let c0 = r.cycles();
+    {
+        let t0 = r.model(|m| m.time_ns());
+        r.stack.with_transport(|t| {
+            for (at, f) in &sc.transport {
+                t.plan(t0 + at, *f);
+            }
+        });
+    }
+    for (_, f) in &sc.transport {
+        *rep.planned.entry(f.class()).or_default() += 1;
+    }
+    // Raw reads in the order the campaign submitted them, per disk: (LBA, tag).
+    let mut issued: Vec<Vec<(u64, TagAction)>> = vec![Vec::new(); nd];
     // Shadow of each disk: Some(content) where known, None where a failed or racing write
     // leaves it unknown.
     let mut shadow: Vec<Vec<Option<Vec<u8>>>> = (0..nd)
@@ -483,7 +715,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         ($($t:tt)*) => { rep.violations.push(format!($($t)*)) };
     }
     let raw_done: RawDone = Rc::new(RefCell::new(Vec::new()));
-    let finish = |r: &mut SimRig,
+    let finish = |r: &mut Rig,
                   p: Pending,
                   rep: &mut SeedReport,
                   shadow: &mut Vec<Vec<Option<Vec<u8>>>>,
@@ -496,6 +728,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 lba,
                 blocks,
                 write,
+                gone,
             } => {
                 let res = match r.stack.wait(io, wait) {
                     Ok(res) => res,
@@ -518,6 +751,10 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 }
                 if !res.is_ok() {
                     rep.failed += 1;
+                } else if gone {
+                    rep.violations.push(format!(
+                        "request {io:?} on disk {d} submitted after the card was removed succeeded"
+                    ));
                 }
                 match write {
                     Some(data) => {
@@ -559,13 +796,49 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                     .violations
                     .push(format!("tape write never completed: {e}")),
             },
-            Pending::Raw { id, d, lba } => {
+            Pending::Cd {
+                io,
+                lba,
+                blocks,
+                gone,
+            } => match r.stack.wait(io, wait) {
+                Ok(res) if res.is_ok() => {
+                    if gone {
+                        rep.violations.push(format!(
+                            "CD read {io:?} submitted after the card was removed succeeded"
+                        ));
+                    }
+                    // The disc's pattern: bytes 0..8 of each block its LBA, then 0xCD.
+                    let want: Vec<u8> = (lba..lba + blocks)
+                        .flat_map(|b| {
+                            let mut v = vec![0xCDu8; 2048];
+                            v[..8].copy_from_slice(&b.to_be_bytes());
+                            v
+                        })
+                        .collect();
+                    if res.data != want {
+                        rep.violations.push(format!(
+                            "CD read {lba}+{blocks}: GOOD with wrong data ({} bytes)",
+                            res.data.len()
+                        ));
+                    }
+                }
+                Ok(_) => rep.failed += 1,
+                Err(e) => rep.violations.push(format!("CD read never completed: {e}")),
+            },
+            Pending::Raw { id, d, lba, gone } => {
                 let Some(c) = wait_raw(r, id, &raw_done, wait) else {
                     rep.violations
                         .push(format!("raw CCB {id:?} never completed"));
                     return;
                 };
                 busy[d][lba as usize] -= 1;
+                if gone && c.h.status.status() != CamStatus::NoHba {
+                    rep.violations.push(format!(
+                        "raw CCB {id:?} submitted after the card was removed ended {:?}, not CAM_NO_HBA",
+                        c.h.status
+                    ));
+                }
                 if !c.h.status.is_ok() {
                     rep.failed += 1;
                 } else if let (CcbBody::ScsiIo(io), Some(want)) =
@@ -589,6 +862,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         }
     };
     for (i, op) in sc.ops.iter().take(limit).enumerate() {
+        let gone = r.stack.with_transport(|t| t.removed());
         // Keep a few requests in flight; wait for the oldest beyond that.
         while pending.len() >= 6 {
             let p = pending.remove(0);
@@ -632,6 +906,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                         lba,
                         blocks,
                         write,
+                        gone,
                     }),
                     Err(e) => {
                         // The periph was invalidated (a device lost after faults).
@@ -648,6 +923,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 lba,
                 abort,
                 timeout_us,
+                tag,
             } => {
                 let (d, lba) = (*d, *lba);
                 while busy[d][lba as usize] > 0 && !pending.is_empty() {
@@ -663,15 +939,18 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 }
                 busy[d][lba as usize] += 1;
                 rep.commands += 1;
+                let l = (lba as u32).to_be_bytes();
                 let mut c = Ccb::scsi_io(
                     r.addr(d as u32).path(),
-                    Cdb::new(&crate::rig::rw10(0x28, lba as u32, 1)).expect("cdb"),
+                    Cdb::new(&[RAW_READ, 0, l[0], l[1], l[2], l[3], 0, 0, 0, 1, 0, 0])
+                        .expect("cdb"),
                     DataXfer::In(DataBuf::Single(vec![0; 512])),
                     Duration::from_micros(*timeout_us),
                 );
-                c.h.tag_action = TagAction::Simple;
+                c.h.tag_action = *tag;
                 let id = submit_raw(&mut r, c, &raw_done);
-                pending.push(Pending::Raw { id, d, lba });
+                issued[d].push((lba, *tag));
+                pending.push(Pending::Raw { id, d, lba, gone });
                 if *abort {
                     r.stack.xpt.step();
                     let ab = Ccb::new(
@@ -688,6 +967,20 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                     let data = tagged(sc.seed, i, *len);
                     if let Ok(io) = sa.write(&mut r.stack.xpt, data.clone()) {
                         pending.push(Pending::Tape { io, data });
+                    }
+                }
+            }
+            Op::CdRead { lba, blocks } => {
+                if let Some(cd) = cd {
+                    rep.commands += 1;
+                    match cd.read(&mut r.stack.xpt, *lba, *blocks) {
+                        Ok(io) => pending.push(Pending::Cd {
+                            io,
+                            lba: *lba,
+                            blocks: *blocks,
+                            gone,
+                        }),
+                        Err(_) => rep.failed += 1,
                     }
                 }
             }
@@ -787,12 +1080,74 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             violation!("the SIM still holds {} commands", rp.outstanding);
         }
         let c = &rp.counters;
+        rep.bad_entries = c.bad_entries;
+        let fired = r.stack.with_transport(|t| t.fired().clone());
+        let n = |k: &str| fired.get(k).copied().unwrap_or(0);
+        if n("surprise removal") > 0 && !rp.dead {
+            violation!("the card was removed but the SIM did not give up on it");
+        }
+        let detectable = sc
+            .transport
+            .iter()
+            .any(|(_, f)| matches!(f, TransportFault::CorruptEntry(c) if *c != Corruption::Phase));
+        if detectable
+            && n("corrupted completion entry") > 0
+            && (c.bad_entries == 0 || c.reinits == 0)
+        {
+            violation!(
+                "a corrupted completion entry was not refused ({} bad entries, {} re-initialisations)",
+                c.bad_entries,
+                c.reinits
+            );
+        }
+        if n("DMA error") + n("DMA timeout") > 0 && c.reinits == 0 && !rp.dead {
+            violation!("a failed DMA call did not re-initialise the card");
+        }
+        for (k, v) in fired {
+            *rep.injected.entry(k).or_default() += v;
+        }
         rep.rungs = [
             c.timeouts,
             c.bdrs,
             c.bus_resets.saturating_sub(1),
             c.reinits,
         ];
+    }
+    // ORDERED tags keep their order: in the target's service log, a raw ORDERED read
+    // starts after every raw read to that disk submitted before it and before every one
+    // submitted after it (the first time each started: a retry may come later). Only
+    // where no target fault may requeue a command ahead of it (QUEUE FULL, BUSY, lost
+    // connections): those reorder by design.
+    for (d, ((cfg, faults), issued)) in sc.disks.iter().zip(&issued).enumerate() {
+        let requeues = faults
+            .rules
+            .iter()
+            .any(|f| !matches!(f.action, FaultAction::CheckCondition { .. }));
+        let (service, msgs) = r.target(d as u8, |t| {
+            (t.stats.service_order.clone(), t.stats.messages_in.clone())
+        });
+        let first = |lba: u64| {
+            service.iter().position(|&(init, lun, _, op, l)| {
+                init == 7 && lun == 0 && op == RAW_READ && l == lba
+            })
+        };
+        if !requeues {
+            for v in ordered_violations(&service, issued, RAW_READ) {
+                violation!("disk {d}: {v}");
+            }
+        }
+        // A tagged disk that served an ORDERED or HEAD OF QUEUE read got its message.
+        if cfg.tagged {
+            for (tag, code, name) in [
+                (TagAction::Ordered, 0x22u8, "ORDERED QUEUE TAG"),
+                (TagAction::HeadOfQueue, 0x21, "HEAD OF QUEUE TAG"),
+            ] {
+                let served = issued.iter().any(|&(l, t)| t == tag && first(l).is_some());
+                if served && !msgs.contains(&code) {
+                    violation!("disk {d}: a read tagged {name} was served without that message");
+                }
+            }
+        }
     }
     // The media: what the shadow knows is there, block for block.
     for (d, sh) in shadow.iter().enumerate() {
@@ -812,7 +1167,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     }
     // The tape: every acknowledged record once, in order, nothing twice.
     if sc.tape {
-        let recs: Vec<Vec<u8>> = r.target(5, |t| {
+        let recs: Vec<Vec<u8>> = r.target(TAPE_ID, |t| {
             t.lun_mut::<Tape>(0)
                 .map(|tp| {
                     tp.medium()
@@ -844,8 +1199,10 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     }
     // The monitor: protocol violations by anyone count when no bus fault was injected
     // (faults such as parity or a hang are the target's own violations).
-    let bus_faults =
-        sc.disks.iter().any(|(_, f)| !f.rules.is_empty()) || !sc.resets_at_ns.is_empty();
+    // A card removed mid-connection leaves the bus as it was: a host-link fault counts.
+    let bus_faults = sc.disks.iter().any(|(_, f)| !f.rules.is_empty())
+        || !sc.resets_at_ns.is_empty()
+        || !sc.transport.is_empty();
     if !bus_faults {
         let v = r.model(|m| {
             m.bus()
@@ -905,12 +1262,23 @@ pub fn table(reps: &[SeedReport]) -> String {
     let wall: f64 = reps.iter().map(|r| r.wall.as_secs_f64()).sum();
     let mut rungs = [0u64; 4];
     let mut classes: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut seeds_with: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut planned: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut bus: BTreeMap<&str, u64> = BTreeMap::new();
+    let bad: u64 = reps.iter().map(|r| r.bad_entries).sum();
     for r in reps {
         for (total, n) in rungs.iter_mut().zip(r.rungs) {
             *total += n;
         }
         for (k, v) in &r.injected {
             *classes.entry(k).or_default() += v;
+            *seeds_with.entry(k).or_default() += 1;
+        }
+        for (k, v) in &r.planned {
+            *planned.entry(k).or_default() += v;
+        }
+        for k in r.bus.keys() {
+            *bus.entry(k).or_default() += 1;
         }
     }
     let _ = writeln!(
@@ -924,9 +1292,35 @@ pub fn table(reps: &[SeedReport]) -> String {
         reps.len(),
         cycles as f64 / wall.max(1e-9) / 1e6
     );
-    let _ = writeln!(out, "\n| fault class | seeds with it |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "\n| fault class | injected | seeds with it |\n|---|---|---|"
+    );
     for c in CLASSES {
-        let _ = writeln!(out, "| {c} | {} |", classes.get(c).copied().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "| {c} | {} | {} |",
+            classes.get(c).copied().unwrap_or(0),
+            seeds_with.get(c).copied().unwrap_or(0)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| host-link fault | planned | fired | seeds with it |\n|---|---|---|---|"
+    );
+    for c in TRANSPORT_CLASSES {
+        let _ = writeln!(
+            out,
+            "| {c} | {} | {} | {} |",
+            planned.get(c).copied().unwrap_or(0),
+            classes.get(c).copied().unwrap_or(0),
+            seeds_with.get(c).copied().unwrap_or(0)
+        );
+    }
+    let _ = writeln!(out, "\ncompletion entries refused by the SIM: {bad}");
+    let _ = writeln!(out, "\n| bus / device | seeds with it |\n|---|---|");
+    for k in BUS_KINDS {
+        let _ = writeln!(out, "| {k} | {} |", bus.get(k).copied().unwrap_or(0));
     }
     let _ = writeln!(
         out,

@@ -6,11 +6,16 @@
 //! - [`transport::SimTransport`]: the host driver's `Transport` over the model, with a
 //!   cost model of the PCIe/XDMA link so simulated time predicts the hardware.
 //!
+//! - [`faulty_transport::FaultyTransport`]: the same transport with host-link faults
+//!   (DMA errors and timeouts, lost and merged interrupts, corrupted completion entries,
+//!   surprise removal) for the whole-stack [`campaign`].
+//!
 //! - [`pins`]: the SCSI pins of the core packed as `hba_abi::regs::scsi_bus`, and their
 //!   conversion to the `scsi-bus` model's signals; [`model::Model::attach_bus`] plugs
 //!   the core onto a pin-level bus with targets and the protocol monitor.
 
 pub mod campaign;
+pub mod faulty_transport;
 pub mod fwrig;
 pub mod host;
 pub mod model;

@@ -3,6 +3,7 @@
 //! target models, with the protocol monitor watching. The same SIM drives a board; only
 //! the transport differs.
 
+use crate::faulty_transport::CosimTransport;
 use crate::SimTransport;
 use hba_cam::periph::da::DaHandle;
 use hba_cam::xpt::DeviceInfo;
@@ -18,10 +19,11 @@ use std::time::Duration;
 /// Simulated time a test allows for one request to finish.
 pub const IO_LIMIT: Duration = Duration::from_millis(400);
 
-/// A co-simulated stack with its targets.
-pub struct SimRig {
+/// A co-simulated stack with its targets (over the plain co-simulation transport unless
+/// a wrapper such as [`crate::faulty_transport::FaultyTransport`] is given).
+pub struct SimRig<T: CosimTransport = SimTransport> {
     /// XPT + SIM + transport.
-    pub stack: Stack<SimTransport>,
+    pub stack: Stack<T>,
     /// Target handles by SCSI ID.
     pub targets: Vec<(u8, DeviceHandle<Target>)>,
     /// CCBs submitted with `Completion::Queue` that completed and were not yet claimed by
@@ -46,7 +48,24 @@ pub fn tape(cfg: TargetConfig, capacity: usize) -> Target {
 impl SimRig {
     /// Attaches the SIM to a core on a bus of `width` with `targets`.
     pub fn new(width: Width, targets: Vec<Target>, cfg: SimConfig) -> Result<SimRig, StackError> {
-        let mut t = SimTransport::new();
+        SimRig::over(SimTransport::new(), width, targets, cfg)
+    }
+
+    /// The default co-simulation configuration.
+    pub fn cfg() -> SimConfig {
+        SimConfig::cosim()
+    }
+}
+
+impl<T: CosimTransport> SimRig<T> {
+    /// Attaches the SIM through transport `t` to its core on a bus of `width` with
+    /// `targets`.
+    pub fn over(
+        mut t: T,
+        width: Width,
+        targets: Vec<Target>,
+        cfg: SimConfig,
+    ) -> Result<SimRig<T>, StackError> {
         let mut bus = Bus::new(width);
         let mut handles = Vec::new();
         for tg in targets {
@@ -63,11 +82,6 @@ impl SimRig {
             targets: handles,
             done: Vec::new(),
         })
-    }
-
-    /// The default co-simulation configuration.
-    pub fn cfg() -> SimConfig {
-        SimConfig::cosim()
     }
 
     /// Scans the bus; panics with the bus log if the scan does not finish.

@@ -1,6 +1,7 @@
 //! The whole-stack fault campaign (`hba_verif::campaign`). `make test` runs the first 8
 //! seeds; `make campaign SEEDS=n [SHARD=i/N]` runs more, `make campaign SEED=s` replays one
-//! (the failing seed is printed with its shrunk workload length).
+//! (the failing seed is printed with its shrunk workload length). `CAMPAIGN_PROGRESS=1`
+//! prints a line per seed and the table every 20 seeds.
 
 use hba_verif::campaign::{run, shrink, table, Scenario};
 
@@ -33,6 +34,15 @@ fn whole_stack_campaign() {
     for seed in seeds() {
         let sc = Scenario::new(seed);
         let rep = run(&sc, None);
+        if std::env::var_os("CAMPAIGN_PROGRESS").is_some() {
+            eprintln!(
+                "seed {seed}: {} commands, {} failed, {} violations, {:.1} s",
+                rep.commands,
+                rep.failed,
+                rep.violations.len(),
+                rep.wall.as_secs_f64()
+            );
+        }
         if !rep.violations.is_empty() {
             let n = if std::env::var_os("CAMPAIGN_NO_SHRINK").is_some() {
                 sc.ops.len()
@@ -47,6 +57,10 @@ fn whole_stack_campaign() {
             ));
         }
         reps.push(rep);
+        // A long run shows its table as it goes.
+        if std::env::var_os("CAMPAIGN_PROGRESS").is_some() && reps.len() % 20 == 0 {
+            eprintln!("after {} seeds:\n{}", reps.len(), table(&reps));
+        }
     }
     println!("{}", table(&reps));
     assert!(failures.is_empty(), "{}", failures.join("\n"));

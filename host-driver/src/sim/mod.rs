@@ -944,24 +944,38 @@ impl<T: Transport> HbaSim<T> {
         let addr = DevAddr::new(ctx.bus(), a.target, u64::from(a.lun));
         // Data in: whatever moved, up to the residual, goes back into the CCB.
         let moved = a.len - resid;
+        // A failed read of card memory (a DMA error or timeout) leaves the command on
+        // its slot, so that the re-initialisation the error causes returns it once;
+        // dropped here, its CCB would never complete.
         if a.dir_in && moved > 0 {
             let b = a.buf.expect("data in has a buffer");
-            let bytes = self
-                .card
-                .borrow_mut()
-                .mem_read(b.addr, moved as usize)
-                .map_err(|e| format!("reading data back: {e}"))?;
+            let read = self.card.borrow_mut().mem_read(b.addr, moved as usize);
+            let bytes = match read {
+                Ok(v) => v,
+                Err(e) => {
+                    a.ccb = ccb;
+                    self.slots[slot as usize] = Slot::Busy(a);
+                    return Err(format!("reading data back: {e}"));
+                }
+            };
             if let Some(DataXfer::In(d)) = ccb.scsiio_mut().map(|io| &mut io.data) {
                 d.write_at(0, &bytes);
             }
         }
         let mut flags = CAM_SIM_QUEUED;
         if let Some(n) = sense {
-            let bytes = self
+            let read = self
                 .card
                 .borrow_mut()
-                .mem_read(layout::hcb_addr(slot) + hcb::SENSE, usize::from(n))
-                .map_err(|e| format!("reading sense: {e}"))?;
+                .mem_read(layout::hcb_addr(slot) + hcb::SENSE, usize::from(n));
+            let bytes = match read {
+                Ok(v) => v,
+                Err(e) => {
+                    a.ccb = ccb;
+                    self.slots[slot as usize] = Slot::Busy(a);
+                    return Err(format!("reading sense: {e}"));
+                }
+            };
             let io = ccb.scsiio_mut().expect("SCSI I/O");
             io.sense = bytes;
             io.sense_resid = (a.sense_len - u32::from(n)) as u8;

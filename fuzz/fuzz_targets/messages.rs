@@ -1,0 +1,5 @@
+//! libFuzzer entry for `hba_fuzz::targets::messages` (the body is shared with the corpus
+//! replay test of `make test`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hba_fuzz::targets::messages(data));
