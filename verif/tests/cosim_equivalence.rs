@@ -1,9 +1,11 @@
 //! The lazy edge ([`Eval::LazyEdge`], one evaluation of the combinational logic per
-//! tick) against Verilator's own scheduling ([`Eval::Reference`]): each scenario runs
-//! twice, once per mode, from the same seeds, and must give
+//! tick) and the fast-forward of idle time ([`Eval::FastForward`], one clock standing for
+//! many quiet cycles) against Verilator's own scheduling ([`Eval::Reference`]): each
+//! scenario runs three times, once per mode, from the same seeds, and must give
 //! - the same pins, cycle for cycle: a digest of every input and output pin of the core
-//!   at every tick (AXI4-Lite, BRAM port, interrupt request/acknowledge, every SCSI
-//!   signal), from power-up to the end;
+//!   at every cycle (AXI4-Lite, BRAM port, interrupt request/acknowledge, every SCSI
+//!   signal), from power-up to the end, run-length encoded so that a fast-forward clock
+//!   and the cycles it stands for compare equal;
 //! - the same host-visible event trace: completion entries, MSIs, register reads, data
 //!   read back, CAM results and the SIM's log;
 //! - the same bus monitor log (every line carries its time), and the same violations.
@@ -23,8 +25,10 @@ use scsi_bus::{Phase, Width};
 /// What one run of a scenario shows.
 #[derive(Debug, PartialEq)]
 struct Run {
-    /// Per-cycle digest of all the core's pins.
-    pins: Vec<u64>,
+    /// Per-cycle digest of all the core's pins, as (digest, cycles) runs.
+    pins: Vec<(u64, u64)>,
+    /// Cycles that fast-forward clocks stood for beyond one each (not compared).
+    skipped: u64,
     /// Host-visible events, in order.
     events: Vec<String>,
     /// The bus monitor's decoded log.
@@ -44,37 +48,60 @@ fn fingerprint(data: &[u8]) -> u64 {
     })
 }
 
-fn check(name: &str, scenario: fn() -> Run) {
-    if !Model::lazy_edge_available() {
-        eprintln!("{name}: this build has no lazy edge; both runs use the reference tick");
-    }
-    let a = in_mode(Eval::Reference, scenario);
-    let b = in_mode(Eval::LazyEdge, scenario);
-    assert!(
-        a.pins.len() > 10_000,
-        "{name}: only {} cycles",
-        a.pins.len()
-    );
-    assert!(!a.bus_log.is_empty() || name == "core_registers_and_interrupts");
-    if let Some(i) = a.pins.iter().zip(&b.pins).position(|(x, y)| x != y) {
+fn cycles(pins: &[(u64, u64)]) -> u64 {
+    pins.iter().map(|r| r.1).sum()
+}
+
+/// Panics at the first cycle where the two records differ.
+fn same_pins(name: &str, mode: &str, a: &[(u64, u64)], b: &[(u64, u64)]) {
+    if let Some(i) = a.iter().zip(b).position(|(x, y)| x != y) {
         panic!(
-            "{name}: the pins differ first at tick {i} of {}",
-            a.pins.len()
+            "{name}: {mode}: the pins differ first in run {i} of {}, at cycle {} (runs {:x?} / {:x?})",
+            a.len(),
+            cycles(&a[..i]),
+            a[i],
+            b[i]
         );
     }
-    assert_eq!(a.pins.len(), b.pins.len(), "{name}: run lengths differ");
-    assert_eq!(a.events, b.events, "{name}: host-visible events differ");
-    assert_eq!(a.bus_log, b.bus_log, "{name}: bus logs differ");
-    assert_eq!(
-        a.violations, b.violations,
-        "{name}: monitor violations differ"
-    );
-    eprintln!(
-        "{name}: {} ticks, {} events, {} bus log lines: identical",
-        a.pins.len(),
-        a.events.len(),
-        a.bus_log.lines().count()
-    );
+    assert_eq!(a.len(), b.len(), "{name}: {mode}: record lengths differ");
+}
+
+fn check(name: &str, scenario: fn() -> Run) {
+    if !Model::lazy_edge_available() {
+        eprintln!("{name}: this build has no lazy edge; it falls back to the reference tick");
+    }
+    let a = in_mode(Eval::Reference, scenario);
+    let total = cycles(&a.pins);
+    assert!(total > 10_000, "{name}: only {total} cycles");
+    assert!(!a.bus_log.is_empty() || name == "core_registers_and_interrupts");
+    for (mode, eval) in [
+        ("lazy edge", Eval::LazyEdge),
+        ("fast-forward", Eval::FastForward),
+    ] {
+        let b = in_mode(eval, scenario);
+        same_pins(name, mode, &a.pins, &b.pins);
+        assert_eq!(
+            a.events, b.events,
+            "{name}: {mode}: host-visible events differ"
+        );
+        assert_eq!(a.bus_log, b.bus_log, "{name}: {mode}: bus logs differ");
+        assert_eq!(
+            a.violations, b.violations,
+            "{name}: {mode}: monitor violations differ"
+        );
+        if eval == Eval::FastForward {
+            // The mode must have been exercised, not just agreed with.
+            assert!(b.skipped > 0, "{name}: fast-forward never skipped a cycle");
+        } else {
+            assert_eq!(b.skipped, 0, "{name}: {mode} skipped cycles");
+        }
+        eprintln!(
+            "{name}: {mode}: {total} cycles ({} skipped), {} events, {} bus log lines: identical",
+            b.skipped,
+            a.events.len(),
+            a.bus_log.lines().count()
+        );
+    }
 }
 
 fn fw_run(rig: &mut FwRig, mut events: Vec<String>) -> Run {
@@ -97,6 +124,7 @@ fn fw_run(rig: &mut FwRig, mut events: Vec<String>) -> Run {
     let violations = format!("{:?}", bus.monitor.violations());
     Run {
         pins: rig.m.take_record(),
+        skipped: rig.m.cycles_skipped(),
         events,
         bus_log,
         violations,
@@ -273,12 +301,14 @@ fn stack_scan_io_reset() -> Run {
     ev.push(format!("sim counters {:?}", rep.counters));
     drop(rep);
     ev.push(format!("now {:?}", r.stack.now()));
-    let (pins, bus_log, violations, msi) = r.model(|m| {
+    let (pins, skipped, bus_log, violations, msi) = r.model(|m| {
         let msi = m.msi_sent();
         let pins = m.take_record();
+        let skipped = m.cycles_skipped();
         let bus = m.bus().unwrap();
         (
             pins,
+            skipped,
             bus.monitor.log_text(),
             format!("{:?}", bus.monitor.violations()),
             msi,
@@ -287,6 +317,7 @@ fn stack_scan_io_reset() -> Run {
     ev.push(format!("msi {msi}"));
     Run {
         pins,
+        skipped,
         events: ev,
         bus_log,
         violations,
@@ -329,6 +360,7 @@ fn core_registers_and_interrupts() -> Run {
     ev.push(format!("cycles {:#x?}", m.axil_read(regs::CNT_CYCLES)));
     Run {
         pins: m.take_record(),
+        skipped: m.cycles_skipped(),
         events: ev,
         bus_log: String::new(),
         violations: String::new(),
@@ -336,27 +368,27 @@ fn core_registers_and_interrupts() -> Run {
 }
 
 #[test]
-fn lazy_edge_equals_reference_firmware_disconnects() {
+fn all_modes_equal_reference_firmware_disconnects() {
     check("fw_disconnects", fw_disconnects);
 }
 
 #[test]
-fn lazy_edge_equals_reference_wide_fast20_tagged() {
+fn all_modes_equal_reference_wide_fast20_tagged() {
     check("fw_wide_fast20_tagged", fw_wide_fast20_tagged);
 }
 
 #[test]
-fn lazy_edge_equals_reference_firmware_errors() {
+fn all_modes_equal_reference_firmware_errors() {
     check("fw_errors", fw_errors);
 }
 
 #[test]
-fn lazy_edge_equals_reference_whole_stack() {
+fn all_modes_equal_reference_whole_stack() {
     check("stack_scan_io_reset", stack_scan_io_reset);
 }
 
 #[test]
-fn lazy_edge_equals_reference_core_registers_and_interrupts() {
+fn all_modes_equal_reference_core_registers_and_interrupts() {
     check(
         "core_registers_and_interrupts",
         core_registers_and_interrupts,

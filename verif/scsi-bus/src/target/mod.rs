@@ -1867,6 +1867,28 @@ impl Target {
 }
 
 impl BusDevice for Target {
+    // Idle with nothing to do, or waiting for a task's seek or reselection delay
+    // (`ready_at`): ticks before then return NONE and change nothing.
+    fn idle_until(&self, next: u64, bus: &BusSignals) -> u64 {
+        if bus.has(ctl::RST) || self.st != St::Idle {
+            return next;
+        }
+        let me = 1u16 << self.cfg.id;
+        if bus.has(ctl::SEL) && !bus.any(ctl::BSY | ctl::IO) && bus.data & me != 0 {
+            return next;
+        }
+        if self.tasks.is_empty() {
+            return u64::MAX;
+        }
+        let Some(id) = self.serving else {
+            return next;
+        };
+        match self.tasks.iter().find(|t| t.id == id) {
+            Some(t) if t.ready_at > next => t.ready_at,
+            _ => next,
+        }
+    }
+
     fn tick(&mut self, c: u64, bus: &BusSignals) -> BusDrive {
         if bus.has(ctl::RST) {
             if self.st != St::Reset {
