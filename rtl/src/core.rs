@@ -176,8 +176,8 @@ pub struct HbaCore {
     /// no interrupt edge or cause pending).
     pub ff_quiet: Signal<Out, Bit>,
     /// Co-simulation fast-forward: how many extra cycles may be skipped before the
-    /// nearest of the core's own deadlines (firmware timer, moderation time), at most
-    /// 2^30 - 1.
+    /// nearest of the core's own deadlines (firmware timer, moderation time, selection
+    /// timeout), at most 2^30 - 1.
     pub ff_horizon: Signal<Out, Bits<32>>,
 
     card_mem: CardMem,
@@ -1701,7 +1701,8 @@ impl Logic for HbaCore {
 
         // ---- Co-simulation fast-forward ----
         // Quiet: no transaction on any port, no interrupt edge, rearm or ack pending, no
-        // event pulse, both SCSI synchroniser stages settled, every unit quiet.
+        // event pulse, both SCSI synchroniser stages settled, every unit quiet. (The
+        // watchdog needs no deadline: it is cleared in WAIT and stopped when halted.)
         self.engine.ff_skip.next = self.ff_skip.val();
         self.cq.ff_skip.next = self.ff_skip.val();
         self.ff_quiet.next = !self.reset.val()
@@ -1738,6 +1739,9 @@ impl Logic for HbaCore {
         self.ff_h.next = self.ff_th.val();
         if self.cq.ff_horizon.val() < self.ff_h.val() {
             self.ff_h.next = self.cq.ff_horizon.val();
+        }
+        if self.engine.ff_horizon.val() < self.ff_h.val() {
+            self.ff_h.next = self.engine.ff_horizon.val();
         }
         if self.ff_h.val() > 0x3FFF_FFFF {
             self.ff_h.next = 0x3FFF_FFFF.into();

@@ -282,9 +282,13 @@ pub struct PhaseEngine {
     /// Co-simulation fast-forward (tied to 0 on the board): this clock stands for
     /// `1 + ff_skip` cycles; the free-running timers advance by that much.
     pub ff_skip: Signal<In, Bits<32>>,
-    /// Co-simulation fast-forward: idle with settled inputs; the next cycles change only
-    /// the free-running timers (`tmr`, `tmr2`, `free_cnt`, `sp_cnt`) until an input moves.
+    /// Co-simulation fast-forward: idle, or a selection waiting for the target's BSY,
+    /// with settled inputs; the next cycles change only the free-running timers (`tmr`,
+    /// `tmr2`, `free_cnt`, `sp_cnt`) until an input moves or `ff_horizon` runs out.
     pub ff_quiet: Signal<Out, Bit>,
+    /// Co-simulation fast-forward: extra cycles that may be skipped before the
+    /// selection timeout (all ones outside a selection).
+    pub ff_horizon: Signal<Out, Bits<32>>,
 
     // ---- input synchroniser: ctl = {io,cd,msg,req,ack,atn,rst,sel,bsy}, dat = {dbp,db} ----
     s1_ctl: DFF<Bits<9>>,
@@ -480,6 +484,8 @@ pub struct PhaseEngine {
     ff_sp: Signal<Local, Bits<32>>,
     ff_settled: Signal<Local, Bit>,
     ff_fifo_clear: Signal<Local, Bit>,
+    ff_idle: Signal<Local, Bit>,
+    ff_selwait: Signal<Local, Bit>,
     start_addr: Signal<Local, Bits<BYTE_ADDR_BITS>>,
     out_done: Signal<Local, Bit>,
     in_done: Signal<Local, Bit>,
@@ -1617,10 +1623,23 @@ impl Logic for PhaseEngine {
             & !self.fifo_wp.q.val().any()
             & !self.fifo_rp.q.val().any()
             & !self.hi_next.q.val();
-        self.ff_quiet.next = (self.state.q.val() == PState::Idle)
+        self.ff_idle.next = (self.state.q.val() == PState::Idle)
+            & !self.busy_r.q.val()
+            & !(self.resel_cond.val() & !self.connected_r.q.val())
+            & !(self.connected_r.q.val()
+                & !(self.i_bsy.val() | self.i_sel.val() | self.i_rst.val()));
+        // SELECT waiting for BSY: BSY steady (low and already seen low, or high and not
+        // yet seen low), the selection timeout not reached.
+        self.ff_selwait.next = (self.state.q.val() == PState::SelWait)
+            & (self.seen_low.q.val() != self.i_bsy.val())
+            & (self.tmr.q.val() < self.tim_sel_timeout.val());
+        self.ff_horizon.next = 0xFFFF_FFFF_u64.into();
+        if self.state.q.val() == PState::SelWait {
+            self.ff_horizon.next = self.tim_sel_timeout.val() - self.tmr.q.val() - 1;
+        }
+        self.ff_quiet.next = (self.ff_idle.val() | self.ff_selwait.val())
             & self.ff_settled.val()
             & !self.reset.val()
-            & !self.busy_r.q.val()
             & !self.pend_valid.q.val()
             & !self.cmd_valid.val()
             & !self.host_release.val()
@@ -1640,9 +1659,6 @@ impl Logic for PhaseEngine {
             & !self.rd_req.q.val()
             & !self.rd_arrive.q.val()
             & !self.sp_armed.q.val()
-            & !(self.resel_cond.val() & !self.connected_r.q.val())
-            & !(self.connected_r.q.val()
-                & !(self.i_bsy.val() | self.i_sel.val() | self.i_rst.val()))
             & (!self.phase_reset.val() | self.ff_fifo_clear.val())
             & (self.sync_track.val() | !self.outst.q.val().any());
 

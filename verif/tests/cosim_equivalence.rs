@@ -12,8 +12,9 @@
 
 use hba_abi::layout::{self, hcb, mailbox};
 use hba_abi::regs;
+use hba_firmware::builder::{r, Program};
 use hba_verif::fwrig::{disk_target, FwRig};
-use hba_verif::host::Hcb;
+use hba_verif::host::{load_program, Hcb};
 use hba_verif::model::{Eval, ModelOptions};
 use hba_verif::rig::{pattern, rw10};
 use hba_verif::simrig::{disk, SimRig};
@@ -73,7 +74,7 @@ fn check(name: &str, scenario: fn() -> Run) {
     let a = in_mode(Eval::Reference, scenario);
     let total = cycles(&a.pins);
     assert!(total > 10_000, "{name}: only {total} cycles");
-    assert!(!a.bus_log.is_empty() || name == "core_registers_and_interrupts");
+    assert!(!a.bus_log.is_empty() || name.starts_with("core_"));
     for (mode, eval) in [
         ("lazy edge", Eval::LazyEdge),
         ("fast-forward", Eval::FastForward),
@@ -365,6 +366,58 @@ fn core_registers_and_interrupts() -> Run {
         bus_log: String::new(),
         violations: String::new(),
     }
+}
+
+/// The core's own deadlines while the host waits (what a fast-forward jumps to): a
+/// program that arms the firmware timer with delays from 1 to 60,000 cycles, blocks in a
+/// WAIT on it, and posts a completion entry each time; the interrupt moderation time
+/// threshold (3,000 cycles, the count threshold out of reach) raises the interrupt, and
+/// the host looks every 25,000 cycles, clearing the cause.
+fn core_timers_while_waiting() -> Run {
+    use hba_abi::isa::{ev, io};
+    let mut m = Model::new();
+    m.axil_write(regs::IRQ_MOD_COUNT, 100).unwrap();
+    m.axil_write(regs::IRQ_MOD_TIME, 3_000).unwrap();
+    m.axil_write(regs::IRQ_ENABLE, regs::irq::CQ).unwrap();
+    let mut p = Program::new();
+    for (k, delay) in [1u32, 2, 3, 7, 500, 2_999, 3_001, 17_000, 60_000, 2]
+        .into_iter()
+        .enumerate()
+    {
+        p.li(r(1), delay).out(io::TIMER, r(1));
+        p.wait(r(2), ev::TIMER);
+        p.outi(io::EV_CLEAR, r(3), ev::TIMER);
+        p.li(r(1), k as u32).out(io::CQ_W1, r(1));
+        p.out(io::CQ_POST, r(2));
+    }
+    p.halt();
+    load_program(&mut m, &p.build().unwrap()).unwrap();
+    let mut ev = Vec::new();
+    for _ in 0..8 {
+        m.idle(25_000);
+        let cause = m.axil_read(regs::IRQ_CAUSE).unwrap();
+        m.axil_write(regs::IRQ_CAUSE, cause).unwrap();
+        ev.push(format!(
+            "cycle {} cause {cause:#x} msi {} cq_pi {:#x?} cycles {:#x?} status {:#x?}",
+            m.cycle(),
+            m.take_msi(),
+            m.axil_read(regs::CQ_PRODUCER),
+            m.axil_read(regs::CNT_CYCLES),
+            m.axil_read(regs::SEQ_STATUS)
+        ));
+    }
+    Run {
+        pins: m.take_record(),
+        skipped: m.cycles_skipped(),
+        events: ev,
+        bus_log: String::new(),
+        violations: String::new(),
+    }
+}
+
+#[test]
+fn all_modes_equal_reference_core_timers_while_waiting() {
+    check("core_timers_while_waiting", core_timers_while_waiting);
 }
 
 #[test]

@@ -1868,9 +1868,16 @@ impl Target {
 
 impl BusDevice for Target {
     // Idle with nothing to do, or waiting for a task's seek or reselection delay
-    // (`ready_at`): ticks before then return NONE and change nothing.
+    // (`ready_at`), or ignoring a selection that stays on the bus: ticks before then
+    // return NONE and change nothing.
     fn idle_until(&self, next: u64, bus: &BusSignals) -> u64 {
-        if bus.has(ctl::RST) || self.st != St::Idle {
+        if bus.has(ctl::RST) {
+            return next;
+        }
+        if self.st == St::Ignoring && bus.has(ctl::SEL) {
+            return u64::MAX;
+        }
+        if self.st != St::Idle {
             return next;
         }
         let me = 1u16 << self.cfg.id;
