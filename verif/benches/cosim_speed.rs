@@ -135,8 +135,9 @@ fn busy_retry() -> (f64, f64, f64) {
     r.target(0, |t| {
         t.set_faults(&FaultConfig {
             seed: 1,
+            // Any opcode: da reads this small with READ(6), and nothing else is issued.
             rules: vec![FaultRule {
-                opcode: Some(0x28),
+                opcode: None,
                 lba: None,
                 lun: None,
                 every_nth: None,
@@ -150,10 +151,15 @@ fn busy_retry() -> (f64, f64, f64) {
     let c0 = r.cycles();
     let t = Instant::now();
     let io = da.read(&mut r.stack.xpt, 0, 8).unwrap();
-    let res = r.wait(io);
+    // Longer than `SimRig::wait`'s limit: the retry comes a second later.
+    let res = r
+        .stack
+        .wait(io, std::time::Duration::from_secs(5))
+        .expect("the retried read completes");
     let wall = t.elapsed().as_secs_f64();
     assert!(res.is_ok(), "{:?}", res.status);
     let cycles = (r.cycles() - c0) as f64;
+    assert!(cycles >= 1e8, "no BUSY delay: {cycles} cycles");
     r.check(true);
     (wall, cycles * 1e-8, cycles / wall)
 }
