@@ -47,14 +47,13 @@ pub enum ModelError {
     Trace(String),
 }
 
+/// Most cycles one fast-forward clock may stand for beyond one (the core's
+/// `ff_horizon` is below 2^30 too, which keeps its saturating counters exact).
+pub const MAX_SKIP: u64 = (1 << 30) - 1;
+
 /// How [`Model::tick`] applies one clock cycle to the Verilated core, and whether idle
 /// time may be fast-forwarded. All give the same outputs at every cycle
 /// (`tests/cosim_equivalence.rs` checks it cycle for cycle).
-
-/// Most cycles one fast-forward clock may stand for (the core's `ff_horizon` is below
-/// 2^30 too, which keeps its saturating counters exact).
-pub const MAX_SKIP: u64 = (1 << 30) - 1;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Eval {
     /// Two `eval`s as Verilator schedules them: the combinational logic is evaluated three
