@@ -77,6 +77,7 @@ fn firmware_reads(n: u32) -> f64 {
     rig.write_buf(layout::DATA, &data);
     let w = Hcb::new(id, 0, &rw10(0x2A, 0, 128), layout::DATA, LEN, false);
     assert_eq!(rig.run(2, &w).hba_status(), 0);
+    let (s0, t0) = (rig.m.cycles_skipped(), rig.m.cycle());
     let r = rate(|| {
         let c0 = rig.m.cycle();
         for k in 0..n {
@@ -92,6 +93,8 @@ fn firmware_reads(n: u32) -> f64 {
         }
         rig.m.cycle() - c0
     });
+    let share = (rig.m.cycles_skipped() - s0) as f64 / (rig.m.cycle() - t0) as f64;
+    SKIPPED.with(|s| s.borrow_mut()[0] = share);
     assert_eq!(rig.read_buf(layout::DATA, LEN as usize), data);
     rig.assert_monitor_clean();
     LAST_RECORD.with(|l| *l.borrow_mut() = rig.m.take_record());
@@ -110,6 +113,7 @@ fn stack_reads(n: usize) -> (f64, f64) {
     let io = da.write(&mut r.stack.xpt, 0, data.clone()).unwrap();
     assert!(r.wait(io).is_ok());
     let c0 = r.cycles();
+    let s0 = r.model(|m| m.cycles_skipped());
     let t = Instant::now();
     for _ in 0..n {
         let io = da.read(&mut r.stack.xpt, 0, 128).unwrap();
@@ -119,6 +123,8 @@ fn stack_reads(n: usize) -> (f64, f64) {
     }
     let wall = t.elapsed().as_secs_f64();
     let cycles = (r.cycles() - c0) as f64;
+    let skipped = r.model(|m| m.cycles_skipped()) - s0;
+    SKIPPED.with(|s| s.borrow_mut()[1] = skipped as f64 / cycles);
     r.check(true);
     LAST_RECORD.with(|l| *l.borrow_mut() = r.model(|m| m.take_record()));
     (cycles / wall, wall * 1e3 / n as f64)
@@ -177,6 +183,8 @@ fn quiet_stack() -> Vec<(u64, u64)> {
 }
 
 thread_local! {
+    /// Share of cycles fast-forward skipped in the last firmware and whole-stack runs.
+    static SKIPPED: std::cell::RefCell<[f64; 2]> = const { std::cell::RefCell::new([0.0; 2]) };
     static LAST_RECORD: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -202,6 +210,7 @@ fn main() {
     let on = |w: &str| workloads.split(',').any(|x| x == w);
     // [mode][workload][rep]; NaN where not run.
     let mut res = vec![vec![Vec::new(); 5]; modes.len()];
+    let mut shares = Vec::new();
     for _ in 0..reps {
         for (i, &eval) in modes.iter().enumerate() {
             let opts = ModelOptions {
@@ -232,6 +241,10 @@ fn main() {
                 } else {
                     stack_reads(2)
                 };
+                if eval == Eval::FastForward && !skip {
+                    let [fw, st] = SKIPPED.with(|s| *s.borrow());
+                    shares.push((fw, st));
+                }
                 r[3].push(s);
                 r[4].push(ms);
             });
@@ -274,6 +287,13 @@ fn main() {
             c * scale,
             c0 * scale,
             c1 * scale
+        );
+    }
+    if let Some((fw, st)) = shares.last() {
+        println!(
+            "fast-forward, share of cycles skipped (last run): firmware reads {:.1} %, whole stack {:.1} %",
+            fw * 100.0,
+            st * 100.0
         );
     }
     if on("busy") {

@@ -325,6 +325,17 @@ fn stack_scan_io_reset() -> Run {
     }
 }
 
+/// A run of the core without a bus.
+fn core_run(m: &mut Model, events: Vec<String>) -> Run {
+    Run {
+        pins: m.take_record(),
+        skipped: m.cycles_skipped(),
+        events,
+        bus_log: String::new(),
+        violations: String::new(),
+    }
+}
+
 /// The core without a bus: registers, the interrupt path (raise, acknowledge, clear,
 /// raise again while pending), card memory by BAR window and BRAM port.
 fn core_registers_and_interrupts() -> Run {
@@ -359,13 +370,7 @@ fn core_registers_and_interrupts() -> Run {
     ev.push(format!("bram {}", back == words));
     m.idle(20_000);
     ev.push(format!("cycles {:#x?}", m.axil_read(regs::CNT_CYCLES)));
-    Run {
-        pins: m.take_record(),
-        skipped: m.cycles_skipped(),
-        events: ev,
-        bus_log: String::new(),
-        violations: String::new(),
-    }
+    core_run(&mut m, ev)
 }
 
 /// The core's own deadlines while the host waits (what a fast-forward jumps to): a
@@ -406,13 +411,7 @@ fn core_timers_while_waiting() -> Run {
             m.axil_read(regs::SEQ_STATUS)
         ));
     }
-    Run {
-        pins: m.take_record(),
-        skipped: m.cycles_skipped(),
-        events: ev,
-        bus_log: String::new(),
-        violations: String::new(),
-    }
+    core_run(&mut m, ev)
 }
 
 #[test]
