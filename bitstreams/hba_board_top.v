@@ -212,7 +212,11 @@ module hba_board_top (
         .scsi_req_oe     (req_oe),
         .scsi_msg_oe     (msg_oe),
         .scsi_cd_oe      (cd_oe),
-        .scsi_io_oe      (io_oe)
+        .scsi_io_oe      (io_oe),
+        // Co-simulation fast-forward only (hba-verif): every clock is one cycle here.
+        .ff_skip         (32'd0),
+        .ff_quiet        (),
+        .ff_horizon      ()
     );
 
     // ---- SCSI pins ---------------------------------------------------------------

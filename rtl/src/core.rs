@@ -164,6 +164,22 @@ pub struct HbaCore {
     /// Assert I/O (target role; always 0).
     pub scsi_io_oe: Signal<Out, Bit>,
 
+    /// Co-simulation fast-forward, tied to 0 on the board (`hba_board_top.v`): this
+    /// clock stands for `1 + ff_skip` cycles. The free-running counters (`CNT_CYCLES`,
+    /// the phase engine's timers, the moderation timer) add that many and the firmware
+    /// timer subtracts it, exactly as that many ordinary cycles would. Only valid while
+    /// `ff_quiet` and with `ff_skip <= ff_horizon`.
+    pub ff_skip: Signal<In, Bits<32>>,
+    /// Co-simulation fast-forward: with the present inputs held, the coming cycles change
+    /// nothing but those counters (no AXI or BRAM access, sequencer blocked in WAIT or
+    /// stopped, phase engine idle with settled inputs, ring writer and slot unit idle,
+    /// no interrupt edge or cause pending).
+    pub ff_quiet: Signal<Out, Bit>,
+    /// Co-simulation fast-forward: how many extra cycles may be skipped before the
+    /// nearest of the core's own deadlines (firmware timer, moderation time, selection
+    /// timeout), at most 2^30 - 1.
+    pub ff_horizon: Signal<Out, Bits<32>>,
+
     card_mem: CardMem,
     seq: Sequencer,
     engine: PhaseEngine,
@@ -287,6 +303,9 @@ pub struct HbaCore {
     m_seq_iaddr: Signal<Local, Bits<10>>,
     m_sq_pi: Signal<Local, Bits<8>>,
     m_cq_ci: Signal<Local, Bits<8>>,
+    ff_step: Signal<Local, Bits<32>>,
+    ff_th: Signal<Local, Bits<32>>,
+    ff_h: Signal<Local, Bits<32>>,
 
     // Contract values from hba-abi (hdl_gen cannot name Rust constants directly).
     k_id: Constant<Bits<OFF_BITS>>,
@@ -578,6 +597,12 @@ impl HbaCore {
             m_seq_iaddr: Default::default(),
             m_sq_pi: Default::default(),
             m_cq_ci: Default::default(),
+            ff_skip: Default::default(),
+            ff_quiet: Default::default(),
+            ff_horizon: Default::default(),
+            ff_step: Default::default(),
+            ff_th: Default::default(),
+            ff_h: Default::default(),
             k_id: off(regs::ID),
             k_version: off(regs::VERSION),
             k_caps: off(regs::CAPS),
@@ -1545,12 +1570,14 @@ impl Logic for HbaCore {
                 self.timer.d.next = self.seq.io_wdata.val();
             }
         }
-        // The countdown timer: TIMER fires on the step from 1 to 0.
+        // The countdown timer: TIMER fires on the step from 1 to 0 (a fast-forward
+        // step stands for `1 + ff_skip` cycles).
+        self.ff_step.next = self.ff_skip.val() + 1;
         self.timer_fire.next = false;
         if !(self.io_go_wr.val() & (self.io_port.val() == self.p_timer.val()))
             & self.timer.q.val().any()
         {
-            self.timer.d.next = self.timer.q.val() - 1;
+            self.timer.d.next = self.timer.q.val() - self.ff_step.val();
             if self.timer.q.val() == 1 {
                 self.timer_fire.next = true;
             }
@@ -1607,7 +1634,7 @@ impl Logic for HbaCore {
         self.cq.mod_time.next = self.mod_time.q.val();
 
         // ---- Counters ----
-        self.cnt_cycles.d.next = self.cnt_cycles.q.val() + 1;
+        self.cnt_cycles.d.next = self.cnt_cycles.q.val() + self.ff_step.val();
         self.err_w.next = 0.into();
         self.err_r.next = 0.into();
         if self.wr_go.val() & self.wr_err.val() {
@@ -1671,6 +1698,55 @@ impl Logic for HbaCore {
         }
         self.cnt_irq_raised.d.next = self.cnt_irq_raised.q.val() + self.raise_inc.val();
         self.cnt_irq_acked.d.next = self.cnt_irq_acked.q.val() + self.ack_inc.val();
+
+        // ---- Co-simulation fast-forward ----
+        // Quiet: no transaction on any port, no interrupt edge, rearm or ack pending, no
+        // event pulse, both SCSI synchroniser stages settled, every unit quiet. (The
+        // watchdog needs no deadline: it is cleared in WAIT and stopped when halted.)
+        self.engine.ff_skip.next = self.ff_skip.val();
+        self.cq.ff_skip.next = self.ff_skip.val();
+        self.ff_quiet.next = !self.reset.val()
+            & !self.s_axil_awvalid.val()
+            & !self.s_axil_wvalid.val()
+            & !self.s_axil_arvalid.val()
+            & !self.bram_en.val()
+            & !self.usr_irq_ack.val()
+            & !self.have_aw.q.val()
+            & !self.have_w.q.val()
+            & !self.bvalid.q.val()
+            & !self.rd_stage.q.val()
+            & !self.rvalid.q.val()
+            & !self.irq_rearm.q.val()
+            & !self.irq_wait.q.val()
+            & (self.irq_next.val() == self.irq_req.q.val())
+            & !self.ev_set.val().any()
+            & (self.bus_meta.q.val() == self.bus_raw.val())
+            & (self.bus_sync.q.val() == bit_cast::<32, BUS_BITS>(self.bus_meta.q.val()))
+            & !self.trap_pending.q.val()
+            & !self.cq.post.val()
+            & !self.slot_unit.busy.val()
+            & self.seq.ff_quiet.val()
+            & self.engine.ff_quiet.val()
+            & self.cq.ff_quiet.val();
+        // The firmware timer fires on the step from 1 to 0: from T it may skip T - 2.
+        self.ff_th.next = 0x3FFF_FFFF.into();
+        if self.timer.q.val().any() {
+            self.ff_th.next = 0.into();
+            if self.timer.q.val() >= 2 {
+                self.ff_th.next = self.timer.q.val() - 2;
+            }
+        }
+        self.ff_h.next = self.ff_th.val();
+        if self.cq.ff_horizon.val() < self.ff_h.val() {
+            self.ff_h.next = self.cq.ff_horizon.val();
+        }
+        if self.engine.ff_horizon.val() < self.ff_h.val() {
+            self.ff_h.next = self.engine.ff_horizon.val();
+        }
+        if self.ff_h.val() > 0x3FFF_FFFF {
+            self.ff_h.next = 0x3FFF_FFFF.into();
+        }
+        self.ff_horizon.next = self.ff_h.val();
 
         // ---- Resets ----
         // Soft reset is a register path: it restarts the sequencer, releases the bus and

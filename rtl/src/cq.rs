@@ -62,6 +62,15 @@ pub struct CqUnit {
     /// Grant.
     pub mem_gnt: Signal<In, Bit>,
 
+    /// Co-simulation fast-forward (0 on the board): this clock stands for `1 + ff_skip`
+    /// cycles of the moderation timer.
+    pub ff_skip: Signal<In, Bits<32>>,
+    /// Co-simulation fast-forward: no entry being written, no pulse, no interrupt due now.
+    pub ff_quiet: Signal<Out, Bit>,
+    /// Co-simulation fast-forward: extra cycles that may be skipped before the
+    /// moderation time threshold fires (all ones when no time threshold is running).
+    pub ff_horizon: Signal<Out, Bits<32>>,
+
     busy: DFF<Bit>,
     k: DFF<Bits<2>>,
     idx: DFF<Bits<8>>,
@@ -182,12 +191,26 @@ impl Logic for CqUnit {
         self.pending.d.next = self.pending_next.val();
         self.timer.d.next = 0.into();
         if self.pending_next.val().any() {
-            self.timer.d.next = self.timer.q.val() + 1;
+            self.timer.d.next = self.timer.q.val() + 1 + self.ff_skip.val();
         }
         self.irq_q.d.next = self.fire.val();
         if self.fire.val() {
             self.pending.d.next = 0.into();
             self.timer.d.next = 0.into();
+        }
+
+        // Co-simulation fast-forward: with nothing posted, the pending count stays below
+        // its threshold and only the timer runs, up to one cycle before `mod_time`.
+        self.ff_quiet.next = !self.reset.val()
+            & !self.post.val()
+            & !self.busy.q.val()
+            & !self.irq_q.q.val()
+            & !self.posted_q.q.val()
+            & !self.completed_q.q.val()
+            & !self.fire.val();
+        self.ff_horizon.next = 0xFFFF_FFFF_u64.into();
+        if self.pending.q.val().any() & self.mod_time.val().any() {
+            self.ff_horizon.next = self.mod_time.val() - self.timer.q.val() - 1;
         }
 
         if self.reset.val() {

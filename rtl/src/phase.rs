@@ -282,6 +282,17 @@ pub struct PhaseEngine {
     /// Read data, valid the cycle after the grant.
     pub mem_rdata: Signal<In, Bits<32>>,
 
+    /// Co-simulation fast-forward (tied to 0 on the board): this clock stands for
+    /// `1 + ff_skip` cycles; the free-running timers advance by that much.
+    pub ff_skip: Signal<In, Bits<32>>,
+    /// Co-simulation fast-forward: idle, or a selection waiting for the target's BSY,
+    /// with settled inputs; the next cycles change only the free-running timers (`tmr`,
+    /// `tmr2`, `free_cnt`, `sp_cnt`) until an input moves or `ff_horizon` runs out.
+    pub ff_quiet: Signal<Out, Bit>,
+    /// Co-simulation fast-forward: extra cycles that may be skipped before the
+    /// selection timeout (all ones outside a selection).
+    pub ff_horizon: Signal<Out, Bits<32>>,
+
     // ---- input synchroniser: ctl = {io,cd,msg,req,ack,atn,rst,sel,bsy}, dat = {dbp,db} ----
     s1_ctl: DFF<Bits<9>>,
     s2_ctl: DFF<Bits<9>>,
@@ -473,6 +484,13 @@ pub struct PhaseEngine {
     enc3: Signal<Local, Bit>,
     resel_ok: Signal<Local, Bit>,
     in_byte_cmd: Signal<Local, Bit>,
+    ff_step: Signal<Local, Bits<32>>,
+    ff_free: Signal<Local, Bits<32>>,
+    ff_sp: Signal<Local, Bits<32>>,
+    ff_settled: Signal<Local, Bit>,
+    ff_fifo_clear: Signal<Local, Bit>,
+    ff_idle: Signal<Local, Bit>,
+    ff_selwait: Signal<Local, Bit>,
     start_addr: Signal<Local, Bits<BYTE_ADDR_BITS>>,
     out_done: Signal<Local, Bit>,
     in_done: Signal<Local, Bit>,
@@ -622,11 +640,23 @@ impl Logic for PhaseEngine {
         self.prev_phase.d.next = self.i_phase.val();
         self.req_rise.next = self.i_req.val() & !self.prev_req.q.val();
 
+        // ---- co-simulation fast-forward: cycles this clock stands for ----
+        self.ff_step.next = self.ff_skip.val() + 1;
+        self.ff_free.next = self.free_cnt.q.val() + self.ff_step.val();
+        if self.ff_free.val().get_bit(31) {
+            self.ff_free.next = 0x8000_0000_u64.into();
+        }
+        self.ff_sp.next = bit_cast::<32, 8>(self.sp_cnt.q.val()) + self.ff_step.val();
+        if self.ff_sp.val() >= 255 {
+            self.ff_sp.next = 255.into();
+        }
+
         // ---- bus free detection ----
         if self.i_bsy.val() | self.i_sel.val() | self.i_rst.val() {
             self.free_cnt.d.next = 0.into();
         } else if !self.free_cnt.q.val().get_bit(31) {
-            self.free_cnt.d.next = self.free_cnt.q.val() + 1;
+            // Saturates at bit 31, also after a fast-forward step (`ff_skip` < 2^30).
+            self.free_cnt.d.next = self.ff_free.val();
         }
         self.free_seen.next = !(self.i_bsy.val() | self.i_sel.val() | self.i_rst.val())
             & (self.free_cnt.q.val() >= self.tim_settle.val());
@@ -674,10 +704,10 @@ impl Logic for PhaseEngine {
         self.e_perr.d.next = false;
         self.e_mism.d.next = false;
         self.e_ofs.d.next = false;
-        self.tmr.d.next = self.tmr.q.val() + 1;
-        self.tmr2.d.next = self.tmr2.q.val() + 1;
+        self.tmr.d.next = self.tmr.q.val() + self.ff_step.val();
+        self.tmr2.d.next = self.tmr2.q.val() + self.ff_step.val();
         if self.sp_cnt.q.val() != 255 {
-            self.sp_cnt.d.next = self.sp_cnt.q.val() + 1;
+            self.sp_cnt.d.next = self.ff_sp.val().get_bits::<8>(0);
         }
         self.rd_arrive.d.next = false;
 
@@ -1600,6 +1630,64 @@ impl Logic for PhaseEngine {
             self.free_cnt.d.next = 0.into();
             self.prev_rst.d.next = false;
         }
+
+        // ---- co-simulation fast-forward: quiet ----
+        // Idle, no command, no pulse, no memory access, both synchronisers and the edge
+        // detectors settled on the present inputs, no reselection to answer, no bus-free
+        // count running towards a BUS FREE of the connection, and the registers that
+        // `phase_reset` / `!sync_track` clear already clear: with the inputs held, the
+        // next cycles change nothing but the free-running timers.
+        self.ff_settled.next = (self.s1_ctl.q.val() == self.s1_ctl.d.val())
+            & (self.s2_ctl.q.val() == self.s1_ctl.q.val())
+            & (self.s1_dat.q.val() == self.s1_dat.d.val())
+            & (self.s2_dat.q.val() == self.s1_dat.q.val())
+            & (self.prev_req.q.val() == self.i_req.val())
+            & (self.prev_rst.q.val() == self.i_rst.val())
+            & (self.prev_phase.q.val() == self.i_phase.val());
+        self.ff_fifo_clear.next = !self.ofs_err.q.val()
+            & !self.ack_owed.q.val().any()
+            & !self.fifo_n.q.val().any()
+            & !self.fifo_wp.q.val().any()
+            & !self.fifo_rp.q.val().any()
+            & !self.hi_next.q.val();
+        self.ff_idle.next = (self.state.q.val() == PState::Idle)
+            & !self.busy_r.q.val()
+            & !(self.resel_cond.val() & !self.connected_r.q.val())
+            & !(self.connected_r.q.val()
+                & !(self.i_bsy.val() | self.i_sel.val() | self.i_rst.val()));
+        // SELECT waiting for BSY: BSY steady (low and already seen low, or high and not
+        // yet seen low), the selection timeout not reached.
+        self.ff_selwait.next = (self.state.q.val() == PState::SelWait)
+            & (self.seen_low.q.val() != self.i_bsy.val())
+            & (self.tmr.q.val() < self.tim_sel_timeout.val());
+        self.ff_horizon.next = 0xFFFF_FFFF_u64.into();
+        if self.state.q.val() == PState::SelWait {
+            self.ff_horizon.next = self.tim_sel_timeout.val() - self.tmr.q.val() - 1;
+        }
+        self.ff_quiet.next = (self.ff_idle.val() | self.ff_selwait.val())
+            & self.ff_settled.val()
+            & !self.reset.val()
+            & !self.pend_valid.q.val()
+            & !self.cmd_valid.val()
+            & !self.host_release.val()
+            & !self.host_bus_reset.val()
+            & !self.xfer_offset_we.val()
+            & !self.xfer_count_we.val()
+            & !(self.e_done.q.val()
+                | self.e_selto.q.val()
+                | self.e_resel.q.val()
+                | self.e_free.q.val()
+                | self.e_unexp.q.val()
+                | self.e_rst.q.val()
+                | self.e_perr.q.val()
+                | self.e_mism.q.val()
+                | self.e_ofs.q.val())
+            & !self.wr_pend.q.val()
+            & !self.rd_req.q.val()
+            & !self.rd_arrive.q.val()
+            & !self.sp_armed.q.val()
+            & (!self.phase_reset.val() | self.ff_fifo_clear.val())
+            & (self.sync_track.val() | !self.outst.q.val().any());
 
         // ---- outputs ----
         self.bsy_oe.next = self.bsy_r.q.val();

@@ -267,6 +267,10 @@ pub struct Sequencer {
     pub mem_rdata: Signal<In, Bits<32>>,
     /// Word address of the current slot's HCB (for LDWH/LDBH/STWH/STBH).
     pub hcb_base: Signal<In, Bits<MEM_ADDR_BITS>>,
+    /// Co-simulation fast-forward: blocked in a WAIT no present event satisfies, or
+    /// stopped (halted or trapped) at an instruction boundary; nothing counts meanwhile
+    /// (the watchdog is cleared in WAIT and stopped when not running).
+    pub ff_quiet: Signal<Out, Bit>,
 
     // ---- Storage ----
     iram: Iram,
@@ -358,6 +362,7 @@ pub struct Sequencer {
     /// Bits the design does not need (Verilator's `*unused*` convention).
     unused: Signal<Local, Bit>,
     in_flight: Signal<Local, Bit>,
+    ff_stopped: Signal<Local, Bit>,
 }
 
 impl Sequencer {
@@ -481,6 +486,8 @@ impl Sequencer {
             push: Default::default(),
             unused: Default::default(),
             in_flight: Default::default(),
+            ff_quiet: Default::default(),
+            ff_stopped: Default::default(),
         }
     }
 
@@ -934,6 +941,22 @@ impl Logic for Sequencer {
         self.unused.next = self.ctl_wdata.val().get_bits::<28>(4).any()
             | self.brk.val().get_bits::<21>(10).any()
             | self.stack.rdata_b.val().any();
+
+        // ---- Co-simulation fast-forward ----
+        self.ff_stopped.next = (self.state.q.val() == SeqState::Fetch)
+            & (self.r_trapped.q.val() | !self.r_run.q.val());
+        self.ff_quiet.next = !self.reset.val()
+            & !self.ctl_write.val()
+            & !self.iram_we.val()
+            & !self.r_trap_pulse.q.val()
+            & !self.r_halt_pulse.q.val()
+            & !self.r_scan.q.val()
+            & !self.r_pcr.q.val()
+            & !self.r_step.q.val()
+            & (((self.state.q.val() == SeqState::Wait)
+                & !self.wait_hit.val()
+                & !self.abandon.val())
+                | self.ff_stopped.val());
 
         // ---- Outputs ----
         self.in_flight.next = self.state.q.val() != SeqState::Fetch;

@@ -1,14 +1,20 @@
 //! Co-simulation speed of the core, measured side by side in one run for each way of
-//! evaluating a tick ([`Eval::Reference`], the scheduling Verilator gives, and
-//! [`Eval::LazyEdge`]): idle cycles, an AXI4-Lite read loop, the firmware on a busy bus
+//! running a tick ([`Eval::Reference`], the scheduling Verilator gives,
+//! [`Eval::LazyEdge`], and [`Eval::FastForward`], the lazy edge with idle time
+//! fast-forwarded): idle cycles, an AXI4-Lite read loop, the firmware on a busy bus
 //! (64 KiB Fast-20 READ(10)s) and the whole stack (CAM + SIM + transport + core + bus +
 //! disk + monitor, 64 KiB reads at QD1). Each figure is the median of `REPS` runs
-//! (default 5) with their minimum and maximum; the two modes alternate run by run so
-//! that load from other processes falls on both.
+//! (default 5) with their minimum and maximum; the modes alternate run by run so that
+//! load from other processes falls on all.
+//!
+//! The `busy` workload (one run, lazy edge and fast-forward only: the reference tick
+//! would take minutes) is a `da` read that the disk answers with BUSY once: the periph
+//! retries after its 1 s BUSY delay, 100 M cycles of simulated idle.
 //!
 //! `CYCLES` sets the idle length (default 4 M; the AXI loop runs a quarter of it);
-//! `MODES=reference` or `MODES=lazy` runs one mode only and `WORKLOADS=idle,axi,fw,stack,quiet`
-//! a subset (for callgrind: `REPS=1 CYCLES=100000 MODES=lazy WORKLOADS=idle`).
+//! `MODES=reference`, `MODES=lazy` or `MODES=fast` runs one mode only and
+//! `WORKLOADS=idle,axi,fw,stack,busy,quiet` a subset (for callgrind: `REPS=1
+//! CYCLES=100000 MODES=lazy WORKLOADS=idle`).
 
 use hba_abi::layout;
 use hba_verif::fwrig::{disk_target, FwRig};
@@ -17,6 +23,7 @@ use hba_verif::model::{Eval, ModelOptions};
 use hba_verif::rig::{pattern, rw10};
 use hba_verif::simrig::{disk, SimRig};
 use hba_verif::Model;
+use scsi_bus::faults::{FaultAction, FaultConfig, FaultRule};
 use scsi_bus::target::TargetConfig;
 use scsi_bus::Width;
 use std::time::Instant;
@@ -70,6 +77,7 @@ fn firmware_reads(n: u32) -> f64 {
     rig.write_buf(layout::DATA, &data);
     let w = Hcb::new(id, 0, &rw10(0x2A, 0, 128), layout::DATA, LEN, false);
     assert_eq!(rig.run(2, &w).hba_status(), 0);
+    let (s0, t0) = (rig.m.cycles_skipped(), rig.m.cycle());
     let r = rate(|| {
         let c0 = rig.m.cycle();
         for k in 0..n {
@@ -85,6 +93,8 @@ fn firmware_reads(n: u32) -> f64 {
         }
         rig.m.cycle() - c0
     });
+    let share = (rig.m.cycles_skipped() - s0) as f64 / (rig.m.cycle() - t0) as f64;
+    SKIPPED.with(|s| s.borrow_mut()[0] = share);
     assert_eq!(rig.read_buf(layout::DATA, LEN as usize), data);
     rig.assert_monitor_clean();
     LAST_RECORD.with(|l| *l.borrow_mut() = rig.m.take_record());
@@ -103,6 +113,7 @@ fn stack_reads(n: usize) -> (f64, f64) {
     let io = da.write(&mut r.stack.xpt, 0, data.clone()).unwrap();
     assert!(r.wait(io).is_ok());
     let c0 = r.cycles();
+    let s0 = r.model(|m| m.cycles_skipped());
     let t = Instant::now();
     for _ in 0..n {
         let io = da.read(&mut r.stack.xpt, 0, 128).unwrap();
@@ -112,25 +123,69 @@ fn stack_reads(n: usize) -> (f64, f64) {
     }
     let wall = t.elapsed().as_secs_f64();
     let cycles = (r.cycles() - c0) as f64;
+    let skipped = r.model(|m| m.cycles_skipped()) - s0;
+    SKIPPED.with(|s| s.borrow_mut()[1] = skipped as f64 / cycles);
     r.check(true);
     LAST_RECORD.with(|l| *l.borrow_mut() = r.model(|m| m.take_record()));
     (cycles / wall, wall * 1e3 / n as f64)
 }
 
+/// The whole stack: one `da` read of 4 KiB that the disk answers with BUSY first; the
+/// periph retries after its BUSY delay (1 s). Returns (wall s, simulated s, cycles/s).
+fn busy_retry() -> (f64, f64, f64) {
+    let mut c = TargetConfig::new(0);
+    c.access_cycles = 0;
+    let mut r = SimRig::new(Width::Narrow, vec![disk(c, 1024)], SimRig::cfg()).unwrap();
+    r.scan();
+    let da = r.da(0);
+    r.target(0, |t| {
+        t.set_faults(&FaultConfig {
+            seed: 1,
+            // Any opcode: da reads this small with READ(6), and nothing else is issued.
+            rules: vec![FaultRule {
+                opcode: None,
+                lba: None,
+                lun: None,
+                every_nth: None,
+                first_n: Some(1),
+                probability: None,
+                action: FaultAction::Busy,
+            }],
+            bus_reset_at_ns: vec![],
+        })
+    });
+    let c0 = r.cycles();
+    let t = Instant::now();
+    let io = da.read(&mut r.stack.xpt, 0, 8).unwrap();
+    // Longer than `SimRig::wait`'s limit: the retry comes a second later.
+    let res = r
+        .stack
+        .wait(io, std::time::Duration::from_secs(5))
+        .expect("the retried read completes");
+    let wall = t.elapsed().as_secs_f64();
+    assert!(res.is_ok(), "{:?}", res.status);
+    let cycles = (r.cycles() - c0) as f64;
+    assert!(cycles >= 1e8, "no BUSY delay: {cycles} cycles");
+    r.check(true);
+    (wall, cycles * 1e-8, cycles / wall)
+}
+
 /// The pin record of [`firmware_reads`] (one read).
-fn quiet_firmware() -> Vec<u64> {
+fn quiet_firmware() -> Vec<(u64, u64)> {
     let _ = firmware_reads(1);
     LAST_RECORD.with(|r| r.take())
 }
 
 /// The pin record of [`stack_reads`] (one read).
-fn quiet_stack() -> Vec<u64> {
+fn quiet_stack() -> Vec<(u64, u64)> {
     let _ = stack_reads(1);
     LAST_RECORD.with(|r| r.take())
 }
 
 thread_local! {
-    static LAST_RECORD: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Share of cycles fast-forward skipped in the last firmware and whole-stack runs.
+    static SKIPPED: std::cell::RefCell<[f64; 2]> = const { std::cell::RefCell::new([0.0; 2]) };
+    static LAST_RECORD: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Median, minimum and maximum.
@@ -143,16 +198,19 @@ fn main() {
     let cycles = env("CYCLES", 4_000_000);
     let reps = env("REPS", 5).max(1) as usize;
     let only = std::env::var("MODES").unwrap_or_default();
-    let modes = [Eval::Reference, Eval::LazyEdge];
+    let modes = [Eval::Reference, Eval::LazyEdge, Eval::FastForward];
     let run_mode = |e: Eval| match only.as_str() {
         "reference" => e == Eval::Reference,
         "lazy" => e == Eval::LazyEdge,
+        "fast" => e == Eval::FastForward,
         _ => true,
     };
-    let workloads = std::env::var("WORKLOADS").unwrap_or_else(|_| "idle,axi,fw,stack,quiet".into());
+    let workloads =
+        std::env::var("WORKLOADS").unwrap_or_else(|_| "idle,axi,fw,stack,busy,quiet".into());
     let on = |w: &str| workloads.split(',').any(|x| x == w);
     // [mode][workload][rep]; NaN where not run.
     let mut res = vec![vec![Vec::new(); 5]; modes.len()];
+    let mut shares = Vec::new();
     for _ in 0..reps {
         for (i, &eval) in modes.iter().enumerate() {
             let opts = ModelOptions {
@@ -183,6 +241,10 @@ fn main() {
                 } else {
                     stack_reads(2)
                 };
+                if eval == Eval::FastForward && !skip {
+                    let [fw, st] = SKIPPED.with(|s| *s.borrow());
+                    shares.push((fw, st));
+                }
                 r[3].push(s);
                 r[4].push(ms);
             });
@@ -201,23 +263,54 @@ fn main() {
         "whole stack: wall ms per 64 KiB read",
     ];
     println!(
-        "{:40} {:>22} {:>22} {:>7}",
-        "", "reference", "lazy edge", "ratio"
+        "{:40} {:>22} {:>22} {:>22} {:>8} {:>8}",
+        "", "reference", "lazy edge", "fast-forward", "lazy/ref", "fast/ref"
     );
     for (w, name) in names.iter().enumerate() {
         let scale = if w == 4 { 1.0 } else { 1e-6 };
         let (a, a0, a1) = spread(&mut res[0][w]);
         let (b, b0, b1) = spread(&mut res[1][w]);
-        let ratio = if w == 4 { a / b } else { b / a };
+        let (c, c0, c1) = spread(&mut res[2][w]);
+        let (rb, rc) = if w == 4 {
+            (a / b, a / c)
+        } else {
+            (b / a, c / a)
+        };
         println!(
-            "{name:40} {:>7.2} [{:>5.2}-{:>5.2}] {:>7.2} [{:>5.2}-{:>5.2}] {ratio:>6.2}x",
+            "{name:40} {:>7.2} [{:>5.2}-{:>5.2}] {:>7.2} [{:>5.2}-{:>5.2}] {:>7.2} [{:>5.2}-{:>5.2}] {rb:>7.2}x {rc:>7.2}x",
             a * scale,
             a0 * scale,
             a1 * scale,
             b * scale,
             b0 * scale,
-            b1 * scale
+            b1 * scale,
+            c * scale,
+            c0 * scale,
+            c1 * scale
         );
+    }
+    if let Some((fw, st)) = shares.last() {
+        println!(
+            "fast-forward, share of cycles skipped (last run): firmware reads {:.1} %, whole stack {:.1} %",
+            fw * 100.0,
+            st * 100.0
+        );
+    }
+    if on("busy") {
+        for eval in [Eval::LazyEdge, Eval::FastForward] {
+            if !run_mode(eval) {
+                continue;
+            }
+            let opts = ModelOptions {
+                eval,
+                ..ModelOptions::default()
+            };
+            let (wall, sim, rate) = Model::with_options(opts, busy_retry);
+            println!(
+                "one BUSY + 1 s retry delay, {eval:?}: {wall:.2} s wall for {sim:.3} s simulated                  ({:.2} M cycles/s)",
+                rate * 1e-6
+            );
+        }
     }
     if on("quiet") {
         // How much an idle fast-forward could skip at most: ticks whose pins (every input
@@ -241,11 +334,12 @@ fn main() {
             ),
             ("whole stack", Model::with_options(opts, quiet_stack)),
         ] {
-            let same = pins.windows(2).filter(|w| w[0] == w[1]).count();
+            // Run-length encoded: a run of n cycles has n - 1 repeats.
+            let ticks: u64 = pins.iter().map(|r| r.1).sum();
+            let same = ticks - pins.len() as u64;
             println!(
-                "pins unchanged from the previous tick, {name:22}: {:5.1} % of {} ticks",
-                100.0 * same as f64 / pins.len().max(1) as f64,
-                pins.len()
+                "pins unchanged from the previous tick, {name:22}: {:5.1} % of {ticks} ticks",
+                100.0 * same as f64 / ticks.max(1) as f64,
             );
         }
     }

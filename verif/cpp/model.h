@@ -18,7 +18,10 @@ class HbaModel {
   ~HbaModel();
   // Applies `in`, settles the logic with the clock low, samples the outputs (what the
   // core presents at the coming edge), then gives one rising edge.
-  PinsOut tick(const PinsIn& in);
+  // Fast-forward: with max_skip > 0, the core quiet, the outputs equal to the previous
+  // tick's and no trace open, this clock stands for 1 + min(max_skip, ff_horizon)
+  // cycles (returned in `skipped`).
+  PinsOut tick(const PinsIn& in, uint32_t max_skip);
   // Lazy edge on or off (on by default where the build patched the scheduler; ignored
   // while a trace is open). Both give the same outputs at every tick.
   void set_lazy_edge(bool on);
@@ -32,6 +35,8 @@ class HbaModel {
   std::unique_ptr<Vhba> top_;
   std::unique_ptr<VerilatedFstC> trace_;
   bool lazy_ = true;
+  // Outputs of the previous tick (a skip needs them unchanged: no edge in flight).
+  uint64_t last_a_ = ~0ull, last_b_ = ~0ull;
 };
 
 // Whether the build patched Verilator's scheduler for the lazy edge.

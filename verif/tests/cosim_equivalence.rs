@@ -1,17 +1,20 @@
 //! The lazy edge ([`Eval::LazyEdge`], one evaluation of the combinational logic per
-//! tick) against Verilator's own scheduling ([`Eval::Reference`]): each scenario runs
-//! twice, once per mode, from the same seeds, and must give
+//! tick) and the fast-forward of idle time ([`Eval::FastForward`], one clock standing for
+//! many quiet cycles) against Verilator's own scheduling ([`Eval::Reference`]): each
+//! scenario runs three times, once per mode, from the same seeds, and must give
 //! - the same pins, cycle for cycle: a digest of every input and output pin of the core
-//!   at every tick (AXI4-Lite, BRAM port, interrupt request/acknowledge, every SCSI
-//!   signal), from power-up to the end;
+//!   at every cycle (AXI4-Lite, BRAM port, interrupt request/acknowledge, every SCSI
+//!   signal), from power-up to the end, run-length encoded so that a fast-forward clock
+//!   and the cycles it stands for compare equal;
 //! - the same host-visible event trace: completion entries, MSIs, register reads, data
 //!   read back, CAM results and the SIM's log;
 //! - the same bus monitor log (every line carries its time), and the same violations.
 
 use hba_abi::layout::{self, hcb, mailbox};
 use hba_abi::regs;
+use hba_firmware::builder::{r, Program};
 use hba_verif::fwrig::{disk_target, FwRig};
-use hba_verif::host::Hcb;
+use hba_verif::host::{load_program, Hcb};
 use hba_verif::model::{Eval, ModelOptions};
 use hba_verif::rig::{pattern, rw10};
 use hba_verif::simrig::{disk, SimRig};
@@ -23,8 +26,10 @@ use scsi_bus::{Phase, Width};
 /// What one run of a scenario shows.
 #[derive(Debug, PartialEq)]
 struct Run {
-    /// Per-cycle digest of all the core's pins.
-    pins: Vec<u64>,
+    /// Per-cycle digest of all the core's pins, as (digest, cycles) runs.
+    pins: Vec<(u64, u64)>,
+    /// Cycles that fast-forward clocks stood for beyond one each (not compared).
+    skipped: u64,
     /// Host-visible events, in order.
     events: Vec<String>,
     /// The bus monitor's decoded log.
@@ -44,37 +49,60 @@ fn fingerprint(data: &[u8]) -> u64 {
     })
 }
 
-fn check(name: &str, scenario: fn() -> Run) {
-    if !Model::lazy_edge_available() {
-        eprintln!("{name}: this build has no lazy edge; both runs use the reference tick");
-    }
-    let a = in_mode(Eval::Reference, scenario);
-    let b = in_mode(Eval::LazyEdge, scenario);
-    assert!(
-        a.pins.len() > 10_000,
-        "{name}: only {} cycles",
-        a.pins.len()
-    );
-    assert!(!a.bus_log.is_empty() || name == "core_registers_and_interrupts");
-    if let Some(i) = a.pins.iter().zip(&b.pins).position(|(x, y)| x != y) {
+fn cycles(pins: &[(u64, u64)]) -> u64 {
+    pins.iter().map(|r| r.1).sum()
+}
+
+/// Panics at the first cycle where the two records differ.
+fn same_pins(name: &str, mode: &str, a: &[(u64, u64)], b: &[(u64, u64)]) {
+    if let Some(i) = a.iter().zip(b).position(|(x, y)| x != y) {
         panic!(
-            "{name}: the pins differ first at tick {i} of {}",
-            a.pins.len()
+            "{name}: {mode}: the pins differ first in run {i} of {}, at cycle {} (runs {:x?} / {:x?})",
+            a.len(),
+            cycles(&a[..i]),
+            a[i],
+            b[i]
         );
     }
-    assert_eq!(a.pins.len(), b.pins.len(), "{name}: run lengths differ");
-    assert_eq!(a.events, b.events, "{name}: host-visible events differ");
-    assert_eq!(a.bus_log, b.bus_log, "{name}: bus logs differ");
-    assert_eq!(
-        a.violations, b.violations,
-        "{name}: monitor violations differ"
-    );
-    eprintln!(
-        "{name}: {} ticks, {} events, {} bus log lines: identical",
-        a.pins.len(),
-        a.events.len(),
-        a.bus_log.lines().count()
-    );
+    assert_eq!(a.len(), b.len(), "{name}: {mode}: record lengths differ");
+}
+
+fn check(name: &str, scenario: fn() -> Run) {
+    if !Model::lazy_edge_available() {
+        eprintln!("{name}: this build has no lazy edge; it falls back to the reference tick");
+    }
+    let a = in_mode(Eval::Reference, scenario);
+    let total = cycles(&a.pins);
+    assert!(total > 10_000, "{name}: only {total} cycles");
+    assert!(!a.bus_log.is_empty() || name.starts_with("core_"));
+    for (mode, eval) in [
+        ("lazy edge", Eval::LazyEdge),
+        ("fast-forward", Eval::FastForward),
+    ] {
+        let b = in_mode(eval, scenario);
+        same_pins(name, mode, &a.pins, &b.pins);
+        assert_eq!(
+            a.events, b.events,
+            "{name}: {mode}: host-visible events differ"
+        );
+        assert_eq!(a.bus_log, b.bus_log, "{name}: {mode}: bus logs differ");
+        assert_eq!(
+            a.violations, b.violations,
+            "{name}: {mode}: monitor violations differ"
+        );
+        if eval == Eval::FastForward {
+            // The mode must have been exercised, not just agreed with.
+            assert!(b.skipped > 0, "{name}: fast-forward never skipped a cycle");
+        } else {
+            assert_eq!(b.skipped, 0, "{name}: {mode} skipped cycles");
+        }
+        eprintln!(
+            "{name}: {mode}: {total} cycles ({} skipped), {} events, {} bus log lines: identical",
+            b.skipped,
+            a.events.len(),
+            a.bus_log.lines().count()
+        );
+    }
 }
 
 fn fw_run(rig: &mut FwRig, mut events: Vec<String>) -> Run {
@@ -97,6 +125,7 @@ fn fw_run(rig: &mut FwRig, mut events: Vec<String>) -> Run {
     let violations = format!("{:?}", bus.monitor.violations());
     Run {
         pins: rig.m.take_record(),
+        skipped: rig.m.cycles_skipped(),
         events,
         bus_log,
         violations,
@@ -273,12 +302,14 @@ fn stack_scan_io_reset() -> Run {
     ev.push(format!("sim counters {:?}", rep.counters));
     drop(rep);
     ev.push(format!("now {:?}", r.stack.now()));
-    let (pins, bus_log, violations, msi) = r.model(|m| {
+    let (pins, skipped, bus_log, violations, msi) = r.model(|m| {
         let msi = m.msi_sent();
         let pins = m.take_record();
+        let skipped = m.cycles_skipped();
         let bus = m.bus().unwrap();
         (
             pins,
+            skipped,
             bus.monitor.log_text(),
             format!("{:?}", bus.monitor.violations()),
             msi,
@@ -287,9 +318,21 @@ fn stack_scan_io_reset() -> Run {
     ev.push(format!("msi {msi}"));
     Run {
         pins,
+        skipped,
         events: ev,
         bus_log,
         violations,
+    }
+}
+
+/// A run of the core without a bus.
+fn core_run(m: &mut Model, events: Vec<String>) -> Run {
+    Run {
+        pins: m.take_record(),
+        skipped: m.cycles_skipped(),
+        events,
+        bus_log: String::new(),
+        violations: String::new(),
     }
 }
 
@@ -327,36 +370,77 @@ fn core_registers_and_interrupts() -> Run {
     ev.push(format!("bram {}", back == words));
     m.idle(20_000);
     ev.push(format!("cycles {:#x?}", m.axil_read(regs::CNT_CYCLES)));
-    Run {
-        pins: m.take_record(),
-        events: ev,
-        bus_log: String::new(),
-        violations: String::new(),
+    core_run(&mut m, ev)
+}
+
+/// The core's own deadlines while the host waits (what a fast-forward jumps to): a
+/// program that arms the firmware timer with delays from 1 to 60,000 cycles, blocks in a
+/// WAIT on it, and posts a completion entry each time; the interrupt moderation time
+/// threshold (3,000 cycles, the count threshold out of reach) raises the interrupt, and
+/// the host looks every 25,000 cycles, clearing the cause.
+fn core_timers_while_waiting() -> Run {
+    use hba_abi::isa::{ev, io};
+    let mut m = Model::new();
+    m.axil_write(regs::IRQ_MOD_COUNT, 100).unwrap();
+    m.axil_write(regs::IRQ_MOD_TIME, 3_000).unwrap();
+    m.axil_write(regs::IRQ_ENABLE, regs::irq::CQ).unwrap();
+    let mut p = Program::new();
+    for (k, delay) in [1u32, 2, 3, 7, 500, 2_999, 3_001, 17_000, 60_000, 2]
+        .into_iter()
+        .enumerate()
+    {
+        p.li(r(1), delay).out(io::TIMER, r(1));
+        p.wait(r(2), ev::TIMER);
+        p.outi(io::EV_CLEAR, r(3), ev::TIMER);
+        p.li(r(1), k as u32).out(io::CQ_W1, r(1));
+        p.out(io::CQ_POST, r(2));
     }
+    p.halt();
+    load_program(&mut m, &p.build().unwrap()).unwrap();
+    let mut ev = Vec::new();
+    for _ in 0..8 {
+        m.idle(25_000);
+        let cause = m.axil_read(regs::IRQ_CAUSE).unwrap();
+        m.axil_write(regs::IRQ_CAUSE, cause).unwrap();
+        ev.push(format!(
+            "cycle {} cause {cause:#x} msi {} cq_pi {:#x?} cycles {:#x?} status {:#x?}",
+            m.cycle(),
+            m.take_msi(),
+            m.axil_read(regs::CQ_PRODUCER),
+            m.axil_read(regs::CNT_CYCLES),
+            m.axil_read(regs::SEQ_STATUS)
+        ));
+    }
+    core_run(&mut m, ev)
 }
 
 #[test]
-fn lazy_edge_equals_reference_firmware_disconnects() {
+fn all_modes_equal_reference_core_timers_while_waiting() {
+    check("core_timers_while_waiting", core_timers_while_waiting);
+}
+
+#[test]
+fn all_modes_equal_reference_firmware_disconnects() {
     check("fw_disconnects", fw_disconnects);
 }
 
 #[test]
-fn lazy_edge_equals_reference_wide_fast20_tagged() {
+fn all_modes_equal_reference_wide_fast20_tagged() {
     check("fw_wide_fast20_tagged", fw_wide_fast20_tagged);
 }
 
 #[test]
-fn lazy_edge_equals_reference_firmware_errors() {
+fn all_modes_equal_reference_firmware_errors() {
     check("fw_errors", fw_errors);
 }
 
 #[test]
-fn lazy_edge_equals_reference_whole_stack() {
+fn all_modes_equal_reference_whole_stack() {
     check("stack_scan_io_reset", stack_scan_io_reset);
 }
 
 #[test]
-fn lazy_edge_equals_reference_core_registers_and_interrupts() {
+fn all_modes_equal_reference_core_registers_and_interrupts() {
     check(
         "core_registers_and_interrupts",
         core_registers_and_interrupts,

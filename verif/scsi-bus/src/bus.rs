@@ -21,6 +21,14 @@ impl<T: Any> AsAny for T {
 pub trait BusDevice: AsAny {
     /// One core cycle.
     fn tick(&mut self, cycle: u64, bus: &BusSignals) -> BusDrive;
+
+    /// Co-simulation fast-forward: the first cycle, at or after `next` (the cycle of the
+    /// coming `tick`), whose `tick` may do anything but return [`BusDrive::NONE`] with no
+    /// change of state while the bus stays at `bus`. The default, `next`, never lets the
+    /// bus skip a cycle of this device.
+    fn idle_until(&self, next: u64, _bus: &BusSignals) -> u64 {
+        next
+    }
 }
 
 /// Index of a device added to a [`Bus`], typed so a test can get it back.
@@ -118,6 +126,28 @@ impl Bus {
                 .observe_drivers(self.cycle, &self.drives, external);
         }
         v
+    }
+    /// Co-simulation fast-forward: how many coming [`Bus::step`]s with `external` as the
+    /// outside drive are sure to change nothing (every device idle and driving nothing,
+    /// the value already `external`, no connection for the monitor's per-driver checks).
+    /// [`Bus::skip`] may then stand for at most that many steps.
+    pub fn quiet_steps(&self, external: BusDrive) -> u64 {
+        if self.value != external || self.monitor.wants_drivers() {
+            return 0;
+        }
+        let next = self.cycle + 1;
+        let until = self
+            .devices
+            .iter()
+            .map(|d| d.idle_until(next, &self.value))
+            .min()
+            .unwrap_or(u64::MAX);
+        until.saturating_sub(next)
+    }
+    /// Co-simulation fast-forward: stands for `n` steps that [`Bus::quiet_steps`] said
+    /// change nothing (the devices are not ticked; the monitor sees no change).
+    pub fn skip(&mut self, n: u64) {
+        self.cycle += n;
     }
     /// Steps with no external drive until `done(self)` is true or `max_cycles` pass.
     /// Returns true when `done` became true.

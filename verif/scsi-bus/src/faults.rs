@@ -407,4 +407,11 @@ impl BusDevice for ResetInjector {
             BusDrive::NONE
         }
     }
+
+    fn idle_until(&self, next: u64, _bus: &BusSignals) -> u64 {
+        if next < self.until {
+            return next;
+        }
+        self.at.last().map_or(u64::MAX, |&t| t.max(next))
+    }
 }

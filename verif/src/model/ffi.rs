@@ -39,6 +39,9 @@ pub mod bridge {
         pub usr_irq_req: bool,
         /// SCSI output enables packed as `hba_abi::regs::scsi_bus` (1 = asserted).
         pub scsi_oe: u32,
+        /// Extra cycles this tick stood for (fast-forward; 0 for an ordinary tick).
+        /// Not a pin: the tick stood for `1 + skipped` cycles with these outputs.
+        pub skipped: u32,
     }
 
     unsafe extern "C++" {
@@ -49,8 +52,11 @@ pub mod bridge {
 
         /// A new model, clock low, before reset.
         fn new_hba_model() -> UniquePtr<HbaModel>;
-        /// One clock cycle: apply inputs, sample outputs, rising edge.
-        fn tick(self: Pin<&mut HbaModel>, pins: &PinsIn) -> PinsOut;
+        /// One clock cycle: apply inputs, sample outputs, rising edge. With `max_skip` > 0
+        /// and the core quiet (`ff_quiet`), its outputs the same as at the previous tick
+        /// and no trace open, the clock stands for `1 + min(max_skip, ff_horizon)` cycles
+        /// (`PinsOut::skipped`).
+        fn tick(self: Pin<&mut HbaModel>, pins: &PinsIn, max_skip: u32) -> PinsOut;
         /// Lazy edge on or off: one evaluation of the combinational logic per tick
         /// instead of three (`build.rs` `patch_lazy_edge`); ignored while tracing.
         fn set_lazy_edge(self: Pin<&mut HbaModel>, on: bool);

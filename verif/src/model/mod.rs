@@ -47,8 +47,13 @@ pub enum ModelError {
     Trace(String),
 }
 
-/// How [`Model::tick`] applies one clock cycle to the Verilated core. Both give the same
-/// outputs at every tick (`tests/cosim_equivalence.rs` checks it cycle for cycle).
+/// Most cycles one fast-forward clock may stand for beyond one (the core's
+/// `ff_horizon` is below 2^30 too, which keeps its saturating counters exact).
+pub const MAX_SKIP: u64 = (1 << 30) - 1;
+
+/// How [`Model::tick`] applies one clock cycle to the Verilated core, and whether idle
+/// time may be fast-forwarded. All give the same outputs at every cycle
+/// (`tests/cosim_equivalence.rs` checks it cycle for cycle).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Eval {
     /// Two `eval`s as Verilator schedules them: the combinational logic is evaluated three
@@ -60,27 +65,35 @@ pub enum Eval {
     /// [`Eval::Reference`] while an FST trace is open, or when the build could not patch
     /// this Verilator version ([`Model::lazy_edge_available`]).
     LazyEdge,
+    /// The lazy edge, and idle time fast-forwarded: where the host waits
+    /// ([`Model::advance`], [`Model::idle`], the transport's cost delays and interrupt
+    /// waits) and the core says `ff_quiet`, one clock stands for up to `ff_horizon` +
+    /// 1 cycles, bounded by the attached bus's next possible change
+    /// ([`scsi_bus::Bus::quiet_steps`]) and the host's own deadline. The core's counters
+    /// advance exactly as over that many ordinary cycles.
+    FastForward,
 }
 
 /// What a new [`Model`] starts with (see [`Model::with_options`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelOptions {
-    /// Tick evaluation. Default [`Eval::LazyEdge`]; the environment variable
-    /// `HBA_COSIM_EVAL=reference` selects [`Eval::Reference`].
+    /// Tick evaluation. Default [`Eval::FastForward`]; the environment variable
+    /// `HBA_COSIM_EVAL` selects another (`reference`, `lazy`, `fast`).
     pub eval: Eval,
-    /// Record a digest of every cycle's input and output pins ([`Model::take_record`]).
+    /// Record a digest of every cycle's input and output pins, run-length encoded
+    /// ([`Model::take_record`]).
     pub record: bool,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        let reference = std::env::var("HBA_COSIM_EVAL").is_ok_and(|v| v == "reference");
+        let eval = match std::env::var("HBA_COSIM_EVAL").as_deref() {
+            Ok("reference") => Eval::Reference,
+            Ok("lazy") => Eval::LazyEdge,
+            _ => Eval::FastForward,
+        };
         ModelOptions {
-            eval: if reference {
-                Eval::Reference
-            } else {
-                Eval::LazyEdge
-            },
+            eval,
             record: false,
         }
     }
@@ -140,7 +153,8 @@ pub struct Model {
     msi_sent: u64,
     bus: Option<Bus>,
     eval: Eval,
-    record: Option<Vec<u64>>,
+    record: Option<Vec<(u64, u64)>>,
+    skipped: u64,
 }
 
 impl Default for Model {
@@ -167,6 +181,7 @@ impl Model {
             bus: None,
             eval: Eval::Reference,
             record: opts.record.then(Vec::new),
+            skipped: 0,
         };
         m.set_eval(opts.eval);
         m.reset(4);
@@ -194,7 +209,7 @@ impl Model {
     /// Selects how the following ticks are evaluated.
     pub fn set_eval(&mut self, eval: Eval) {
         self.eval = eval;
-        self.inner.pin_mut().set_lazy_edge(eval == Eval::LazyEdge);
+        self.inner.pin_mut().set_lazy_edge(eval != Eval::Reference);
     }
 
     /// How ticks are evaluated.
@@ -203,9 +218,16 @@ impl Model {
     }
 
     /// The digests of every cycle's input and output pins since the model was created
-    /// with [`ModelOptions::record`] (or since the last call); empty without it.
-    pub fn take_record(&mut self) -> Vec<u64> {
+    /// with [`ModelOptions::record`] (or since the last call), run-length encoded as
+    /// (digest, cycles): a fast-forward tick and the ordinary ticks it stands for give
+    /// the same record. Empty without it.
+    pub fn take_record(&mut self) -> Vec<(u64, u64)> {
         self.record.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Cycles that fast-forward ticks stood for beyond one each, since creation.
+    pub fn cycles_skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Holds the reset input for `cycles` cycles, then releases it.
@@ -256,16 +278,54 @@ impl Model {
     /// With a bus attached, the bus advances one cycle too: it resolves what the core
     /// drives during this cycle, and the core sees that value at the next edge.
     pub fn tick(&mut self) -> PinsOut {
-        let out = self.inner.pin_mut().tick(&self.pins);
-        if let Some(r) = self.record.as_mut() {
-            r.push(digest(&self.pins, &out));
+        self.clock(0)
+    }
+
+    /// One clock standing for 1 to `max_cycles` cycles (at least 1): with
+    /// [`Eval::FastForward`], as many as the core, the bus and the XDMA interrupt logic
+    /// allow while nothing changes (see [`Eval::FastForward`]); otherwise one. The inputs
+    /// stay as they are. Returns the cycles it stood for.
+    pub fn advance(&mut self, max_cycles: u64) -> u64 {
+        let mut extra = 0;
+        // An ack due from the XDMA IP or being given is an input about to change.
+        if self.eval == Eval::FastForward
+            && max_cycles > 1
+            && self.ack_due.is_none()
+            && !self.pins.usr_irq_ack
+        {
+            extra = (max_cycles - 1).min(MAX_SKIP);
+            if let Some(bus) = self.bus.as_ref() {
+                // The bus must hold its value for every cycle the clock stands for.
+                let oe = crate::pins::unpack(self.last.scsi_oe);
+                extra = extra.min(bus.quiet_steps(oe).saturating_sub(1));
+            }
         }
-        self.cycle += 1;
+        1 + u64::from(self.clock(extra as u32).skipped)
+    }
+
+    fn clock(&mut self, max_skip: u32) -> PinsOut {
+        let out = self.inner.pin_mut().tick(&self.pins, max_skip);
+        let n = 1 + u64::from(out.skipped);
+        if let Some(r) = self.record.as_mut() {
+            let d = digest(&self.pins, &out);
+            match r.last_mut() {
+                Some((last, count)) if *last == d => *count += n,
+                _ => r.push((d, n)),
+            }
+        }
+        self.cycle += n;
+        self.skipped += n - 1;
         self.last = out;
+        // Skipped cycles: usr_irq_req was steady (the outputs did not change) and no ack
+        // was due, so the XDMA logic would have done nothing in them.
         self.xdma_irq(out.usr_irq_req);
         if let Some(bus) = self.bus.as_mut() {
-            let v = bus.step(crate::pins::unpack(out.scsi_oe));
-            self.pins.scsi_in = crate::pins::pack(v);
+            if n > 1 {
+                bus.skip(n);
+            } else {
+                let v = bus.step(crate::pins::unpack(out.scsi_oe));
+                self.pins.scsi_in = crate::pins::pack(v);
+            }
         }
         out
     }
@@ -329,10 +389,12 @@ impl Model {
         self.bus.take()
     }
 
-    /// Runs `cycles` cycles with the inputs as they are.
+    /// Runs `cycles` cycles with the inputs as they are (fast-forwarded where
+    /// [`Eval::FastForward`] allows).
     pub fn idle(&mut self, cycles: u64) {
-        for _ in 0..cycles {
-            self.tick();
+        let end = self.cycle + cycles;
+        while self.cycle < end {
+            self.advance(end - self.cycle);
         }
     }
 

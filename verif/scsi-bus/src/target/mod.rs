@@ -1911,6 +1911,35 @@ impl Target {
 }
 
 impl BusDevice for Target {
+    // Idle with nothing to do, or waiting for a task's seek or reselection delay
+    // (`ready_at`), or ignoring a selection that stays on the bus: ticks before then
+    // return NONE and change nothing.
+    fn idle_until(&self, next: u64, bus: &BusSignals) -> u64 {
+        if bus.has(ctl::RST) {
+            return next;
+        }
+        if self.st == St::Ignoring && bus.has(ctl::SEL) {
+            return u64::MAX;
+        }
+        if self.st != St::Idle {
+            return next;
+        }
+        let me = 1u16 << self.cfg.id;
+        if bus.has(ctl::SEL) && !bus.any(ctl::BSY | ctl::IO) && bus.data & me != 0 {
+            return next;
+        }
+        if self.tasks.is_empty() {
+            return u64::MAX;
+        }
+        let Some(id) = self.serving else {
+            return next;
+        };
+        match self.tasks.iter().find(|t| t.id == id) {
+            Some(t) if t.ready_at > next => t.ready_at,
+            _ => next,
+        }
+    }
+
     fn tick(&mut self, c: u64, bus: &BusSignals) -> BusDrive {
         if bus.has(ctl::RST) {
             if self.st != St::Reset {
