@@ -75,7 +75,7 @@ bench: setup $(VERILOG)
 	$(CARGO) build --release -q -p hba-bench --bins
 	$(CARGO) build --release -q -p hbactl
 	$(CARGO) bench --no-run -q -p hba-verif --bench cosim_speed --bench stack_rates --bench host_stack
-	$(CARGO) test --release --no-run -q -p hba-verif --test stack_campaign 2>&1 \
+	$(CARGO) test --release --no-run -p hba-verif --test stack_campaign 2>&1 \
 	  | grep -o 'target/release/deps/stack_campaign-[0-9a-f]*' > $(BUILD)/bench/campaign_bin
 	BENCH_JSON=$(BENCH_JSON) $(REPORT_BIN) mark start
 	BENCH_JSON=$(BENCH_JSON) REPS=$(COSIM_REPS) CYCLES=$(COSIM_CYCLES) \
@@ -86,7 +86,7 @@ bench: setup $(VERILOG)
 	@# Where the wall time goes: instruction counts repeat exactly, wall time does not.
 	PROFILE=1 PROFILE_READS=8 valgrind --tool=callgrind -q \
 	  --callgrind-out-file=$(BUILD)/bench/callgrind.out --toggle-collect='*profiled_workload*' \
-	  $$($(CARGO) bench --no-run -q -p hba-verif --bench stack_rates 2>&1 \
+	  $$($(CARGO) bench --no-run -p hba-verif --bench stack_rates 2>&1 \
 	     | grep -o 'target/release/deps/stack_rates-[0-9a-f]*') | tee $(BUILD)/bench/profile.txt
 	BENCH_JSON=$(BENCH_JSON) $(REPORT_BIN) callgrind $(BUILD)/bench/callgrind.out \
 	  $$(awk '/profiled cycles/ {print $$3}' $(BUILD)/bench/profile.txt)

@@ -216,3 +216,36 @@ pub fn parse_lines(text: &str, name: &str) -> Result<Vec<Figure>, BenchError> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_and_efficiency() {
+        let s = Spread::of(&[3.0, f64::NAN, 1.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
+        assert_eq!(Spread::of(&[]).n, 0);
+        let f = Figure::new("s", "t", "r", "c", "us").values([20.0]);
+        assert_eq!(f.efficiency(), None);
+        assert_eq!(f.clone().limit(40.0, Better::Higher).efficiency(), Some(0.5));
+        // A time against its floor: twice the floor is half as good.
+        assert_eq!(f.limit(10.0, Better::Lower).efficiency(), Some(0.5));
+    }
+
+    #[test]
+    fn lines_round_trip_and_bad_lines_are_errors() {
+        let f = Figure::new("bus", "t", "r", "c", "MB/s")
+            .values([1.5, 2.5])
+            .limit(20.0, Better::Higher)
+            .why("because");
+        let text = format!("{}\n\n{}\n", serde_json::to_string(&f).unwrap(), "{\"section\": 1}");
+        match parse_lines(&text, "x") {
+            Err(BenchError::Parse { line, .. }) => assert_eq!(line, 3),
+            other => panic!("{other:?}"),
+        }
+        let ok = parse_lines(&serde_json::to_string(&f).unwrap(), "x").unwrap();
+        assert_eq!(ok, vec![f]);
+        assert!(parse_lines("not json", "x").is_err());
+    }
+}
