@@ -228,7 +228,10 @@ mod tests {
         assert_eq!(Spread::of(&[]).n, 0);
         let f = Figure::new("s", "t", "r", "c", "us").values([20.0]);
         assert_eq!(f.efficiency(), None);
-        assert_eq!(f.clone().limit(40.0, Better::Higher).efficiency(), Some(0.5));
+        assert_eq!(
+            f.clone().limit(40.0, Better::Higher).efficiency(),
+            Some(0.5)
+        );
         // A time against its floor: twice the floor is half as good.
         assert_eq!(f.limit(10.0, Better::Lower).efficiency(), Some(0.5));
     }
@@ -239,7 +242,11 @@ mod tests {
             .values([1.5, 2.5])
             .limit(20.0, Better::Higher)
             .why("because");
-        let text = format!("{}\n\n{}\n", serde_json::to_string(&f).unwrap(), "{\"section\": 1}");
+        let text = format!(
+            "{}\n\n{}\n",
+            serde_json::to_string(&f).unwrap(),
+            "{\"section\": 1}"
+        );
         match parse_lines(&text, "x") {
             Err(BenchError::Parse { line, .. }) => assert_eq!(line, 3),
             other => panic!("{other:?}"),

@@ -349,7 +349,7 @@ fn bus_section() {
                     let row = format!("{mode} {wname} {label}");
                     let why = format!(
                         "per command ({cmds} commands of {} KiB): {total_us:.1} us, of which data phase {data_us:.1} us, bus outside data {nondata_us:.1} us (SPI minimum {:.1} us), host in transport calls {host_us:.1} us; the rest the card between bus and host",
-                        size / cmds as usize / 1024,
+                        size as u64 * reps / cmds / 1024,
                         spi_ns as f64 / 1e3
                     );
                     record(

@@ -107,7 +107,20 @@ const PARTS: [(&str, &[&str]); 8] = [
 /// Sums `callgrind_annotate` self costs into [`PARTS`]; returns (part, instructions).
 fn parts(annotate: &str) -> Vec<(&'static str, f64)> {
     let mut sums = vec![0.0; PARTS.len()];
+    // Only the table of functions: after its "file:function" header, up to the next
+    // rule or blank line (annotated source listings follow it and repeat the counts).
+    let mut in_table = false;
     for l in annotate.lines() {
+        if l.contains("file:function") {
+            in_table = true;
+            continue;
+        }
+        if !in_table || l.starts_with("---") {
+            continue;
+        }
+        if l.trim().is_empty() {
+            break;
+        }
         let l = l.trim_start();
         let Some((num, rest)) = l.split_once(' ') else {
             continue;
@@ -121,7 +134,9 @@ fn parts(annotate: &str) -> Vec<(&'static str, f64)> {
             Some(r) => r.split_once(')').map_or(r, |(_, x)| x),
             None => rest,
         };
-        if !rest.contains(':') || rest.contains("PROGRAM TOTALS") {
+        // Match on file:function, not on the object's path.
+        let rest = rest.rsplit_once(" [").map_or(rest, |(f, _)| f);
+        if !rest.contains(':') {
             continue;
         }
         let i = PARTS
@@ -135,7 +150,7 @@ fn parts(annotate: &str) -> Vec<(&'static str, f64)> {
 
 fn callgrind(out: &str, cycles: Option<f64>) -> Result<(), String> {
     let o = Command::new("callgrind_annotate")
-        .args(["--threshold=100", "--inclusive=no", out])
+        .args(["--threshold=100", "--inclusive=no", "--auto=no", out])
         .output()
         .map_err(|e| format!("callgrind_annotate: {e} (apt-get install valgrind)"))?;
     if !o.status.success() {
@@ -241,7 +256,6 @@ fn tables<'a>(figs: &'a [Figure], section: &str) -> Tables<'a> {
             t.2.push(&f.col);
             t.2.len() - 1
         });
-        // A later record of the same cell (a re-run) replaces the earlier one.
         t.3.insert((r, c), f);
     }
     out
@@ -314,8 +328,24 @@ fn markdown(figs: &[Figure], head: &str) -> String {
     s
 }
 
+/// One figure per cell: records of the same section, table, row and column (a benchmark
+/// that records each repetition as it runs) pool their values, in order.
+fn merge(figs: Vec<Figure>) -> Vec<Figure> {
+    let mut out: Vec<Figure> = Vec::new();
+    for f in figs {
+        let same = |g: &&mut Figure| {
+            (&g.section, &g.table, &g.row, &g.col) == (&f.section, &f.table, &f.row, &f.col)
+        };
+        match out.iter_mut().find(|g| same(g)) {
+            Some(g) => g.values.extend(f.values),
+            None => out.push(f),
+        }
+    }
+    out
+}
+
 fn report(jsonl: &str, dir: &str) -> Result<(), String> {
-    let figs = read_lines(Path::new(jsonl)).map_err(|e| e.to_string())?;
+    let figs = merge(read_lines(Path::new(jsonl)).map_err(|e| e.to_string())?);
     let marks: Vec<&Figure> = figs.iter().filter(|f| f.section == "machine").collect();
     let get = |row: &str, col: &str| {
         marks
@@ -410,12 +440,21 @@ mod tests {
         let a = "\
 --------------------------------------------------------------------------------
 1,000 (100.0%)  PROGRAM TOTALS
+
+--------------------------------------------------------------------------------
+Ir                    file:function
 --------------------------------------------------------------------------------
 600 (60.00%)  ???:Vhba___024root___ico_comb(Vhba___024root*) [/x/stack_rates]
 100 (10.00%)  ???:scsi_bus::monitor::Monitor::observe [/x/stack_rates]
  50 ( 5.00%)  ???:scsi_bus::target::Target::tick [/x/stack_rates]
  40 ( 4.00%)  ???:hba_cam::xpt::Xpt::step [/x/stack_rates]
  10 ( 1.00%)  ./malloc/malloc.c:_int_malloc [/usr/lib/libc.so.6]
+  5 ( 0.50%)  verif/src/model/mod.rs:hba_verif::model::Model::tick [/x/scsi_bus::fake]
+
+--------------------------------------------------------------------------------
+-- Auto-annotated source: verif/scsi-bus/src/monitor.rs
+--------------------------------------------------------------------------------
+900 (90.0%)      let x = scsi_bus::monitor::observe(a, b);
 ";
         let p: BTreeMap<&str, f64> = parts(a).into_iter().collect();
         assert_eq!(p["Verilator eval (the core's logic)"], 600.0);
@@ -423,7 +462,18 @@ mod tests {
         assert_eq!(p["bus and target models"], 50.0);
         assert_eq!(p["host stack (CAM, SIM)"], 40.0);
         assert_eq!(p["allocator, memcpy (libc)"], 10.0);
+        assert_eq!(p["model glue and transport (hba-verif)"], 5.0);
         assert_eq!(p["other"], 0.0);
+    }
+
+    #[test]
+    fn repeated_records_pool_their_values() {
+        let f = |col: &str, v: f64| Figure::new("iops", "t", "r", col, "IOPS").values([v]);
+        let m = merge(vec![f("a", 1.0), f("b", 5.0), f("a", 3.0), f("a", 2.0)]);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].values, vec![1.0, 3.0, 2.0]);
+        assert_eq!(m[0].spread().median, 2.0);
+        assert_eq!(m[1].values, vec![5.0]);
     }
 
     #[test]
