@@ -59,14 +59,43 @@ bitstream:
 	  -source bitstreams/build.tcl -tclargs $(VERILOG) $(BUILD)/vivado
 	@echo "bitstream: $(BUILD)/vivado/hba_ac701.bit, flash image $(BUILD)/vivado/hba_ac701.mcs"
 
-# Benchmarks report ratios measured side by side in one run; never part of `make test`.
-bench: setup
-	$(CARGO) bench -p hba-verif --bench cosim_speed
-	$(CARGO) bench -p hba-verif --bench scsi_rates
-	$(CARGO) test --release -q -p hba-verif --test firmware_rates -- --nocapture
-	$(CARGO) test --release -q -p hba-verif --test sim_rates -- --ignored --nocapture
-	$(CARGO) bench -p hba-cam --bench null_sim
-	$(CARGO) run --release -q -p scsi-bus --example idle_bus
+# Benchmarks, never part of `make test`: every figure side by side in one run, written to
+# bench/REPORT.md and bench/results.json (each figure's repetitions, median [min-max]).
+# The benchmarks append JSON lines to $(BENCH_JSON) (hba-bench's `record`), bench-report
+# adds the load, the callgrind profile and /usr/bin/time figures and writes the report.
+# COSIM_REPS/COSIM_CYCLES size cosim_speed, BENCH_REPS the random-read seeds: sized so
+# that the whole target fits in 15 minutes on two cores, build included.
+BENCH_JSON := $(abspath $(BUILD)/bench/figures.jsonl)
+COSIM_REPS ?= 3
+COSIM_CYCLES ?= 2000000
+BENCH_REPS ?= 2
+REPORT_BIN := target/release/bench-report
+bench: setup $(VERILOG)
+	@mkdir -p $(BUILD)/bench && rm -f $(BENCH_JSON)
+	$(CARGO) build --release -q -p hba-bench --bins
+	$(CARGO) build --release -q -p hbactl
+	$(CARGO) bench --no-run -q -p hba-verif --bench cosim_speed --bench stack_rates --bench host_stack
+	$(CARGO) test --release --no-run -p hba-verif --test stack_campaign 2>&1 \
+	  | grep -o 'target/release/deps/stack_campaign-[0-9a-f]*' > $(BUILD)/bench/campaign_bin
+	BENCH_JSON=$(BENCH_JSON) $(REPORT_BIN) mark start
+	BENCH_JSON=$(BENCH_JSON) REPS=$(COSIM_REPS) CYCLES=$(COSIM_CYCLES) \
+	  $(CARGO) bench -q -p hba-verif --bench cosim_speed
+	BENCH_JSON=$(BENCH_JSON) target/release/hdl-sims $(VERILOG) bench/iverilog/tb.v 2000 2000 3
+	BENCH_JSON=$(BENCH_JSON) REPS=$(BENCH_REPS) $(CARGO) bench -q -p hba-verif --bench stack_rates
+	BENCH_JSON=$(BENCH_JSON) $(CARGO) bench -q -p hba-verif --bench host_stack -- --noplot
+	@# Where the wall time goes: instruction counts repeat exactly, wall time does not.
+	PROFILE=1 PROFILE_READS=8 valgrind --tool=callgrind -q \
+	  --callgrind-out-file=$(BUILD)/bench/callgrind.out --toggle-collect='*profiled_workload*' \
+	  $$($(CARGO) bench --no-run -p hba-verif --bench stack_rates 2>&1 \
+	     | grep -o 'target/release/deps/stack_rates-[0-9a-f]*') | tee $(BUILD)/bench/profile.txt
+	BENCH_JSON=$(BENCH_JSON) $(REPORT_BIN) callgrind $(BUILD)/bench/callgrind.out \
+	  $$(awk '/profiled cycles/ {print $$3}' $(BUILD)/bench/profile.txt)
+	BENCH_JSON=$(BENCH_JSON) $(REPORT_BIN) rss "make run's job (hbactl run)" -- \
+	  target/release/hbactl run --workdir $(BUILD)/bench/run
+	CAMPAIGN_SEED=0 BENCH_JSON=$(BENCH_JSON) $(REPORT_BIN) rss "one campaign seed (stack_campaign, seed 0)" -- \
+	  $$(cat $(BUILD)/bench/campaign_bin) --nocapture
+	BENCH_JSON=$(BENCH_JSON) $(REPORT_BIN) mark end
+	$(REPORT_BIN) report $(BENCH_JSON) bench
 
 # Whole-stack fault campaign (periph -> XPT -> SIM -> co-simulated core -> bus ->
 # targets): SEEDS=n seeds, SHARD=i/N a disjoint slice of them for a CI matrix, SEED=s

@@ -2,7 +2,8 @@
 # Installs what the build needs and is missing: Verilator, yosys, a C++ compiler, zlib
 # headers (FST traces), make, tclsh (the Vivado scripts' structural check), and for
 # hbactl's tests qemu-utils (qemu-io, qemu-img: the NBD export) and gddrescue
-# (ddrescuelog: checks image mapfiles), from the OS packages. Idempotent: does nothing when all
+# (ddrescuelog: checks image mapfiles), for make bench iverilog, time and valgrind, from
+# the OS packages. Idempotent: does nothing when all
 # are present. Rust itself (cargo) must come from rustup; it cannot be installed here.
 set -euo pipefail
 
@@ -16,6 +17,11 @@ command -v tclsh >/dev/null 2>&1 || need+=(tcl)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v qemu-io >/dev/null 2>&1 && command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 command -v ddrescuelog >/dev/null 2>&1 || need+=(gddrescue)
+# make bench: Icarus Verilog (the same Verilog under another simulator), GNU time (peak
+# resident memory) and valgrind (callgrind: where the wall time goes).
+command -v iverilog >/dev/null 2>&1 && command -v vvp >/dev/null 2>&1 || need+=(iverilog)
+[ -x /usr/bin/time ] || need+=(time)
+command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/null 2>&1 || need+=(valgrind)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
