@@ -80,13 +80,6 @@ pub fn completion(data: &[u8]) {
     }
 }
 
-/// A bus description in TOML, through hbactl's own parser (`BusDesc::parse`).
-pub fn bus_toml(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = crate::bus::BusDesc::parse(text, "fuzz.toml");
-    }
-}
-
 /// Firmware assembler input (no includes: the resolver refuses them).
 pub fn asm(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {

@@ -317,7 +317,11 @@ fn main() {
                 "one BUSY + 1 s retry delay, {eval:?}: {wall:.2} s wall for {sim:.3} s simulated ({:.2} M cycles/s)",
                 rate * 1e-6
             );
-            let col = if eval == Eval::FastForward { "fast-forward" } else { "lazy edge" };
+            let col = if eval == Eval::FastForward {
+                "fast-forward"
+            } else {
+                "lazy edge"
+            };
             let f = hba_bench::Figure::new(
                 "cosim",
                 "Verilator (our model)",

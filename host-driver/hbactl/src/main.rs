@@ -3,20 +3,7 @@
 //! Without a subcommand it runs the main job (`make run`). Exit codes are documented in
 //! [`error`]: 0 ok, 1 usage, 2 device/CAM error, 3 no such device, 4 bad input, 5 HBA.
 
-mod bringupcmd;
-mod bus;
-mod error;
-mod hba;
-mod image;
-mod job;
-mod nbd;
-mod png;
-mod scsi;
-mod sense;
-mod stats;
-mod tape;
-mod tapeimg;
-mod xptcmd;
+use hbactl::{bringupcmd, bus, error, hba, image, job, nbd, scsi, stats, tape, xptcmd};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use error::{Error, Result, EXIT_OK, EXIT_USAGE};
@@ -606,8 +593,8 @@ mod hostile {
     #[test]
     fn parsers_survive_junk() {
         let mut r = rng(11);
-        let map = crate::image::Map::new(0x10000).render("x");
-        let bus = crate::bus::DEFAULT_BUS.as_bytes().to_vec();
+        let map = hbactl::image::Map::new(0x10000).render("x");
+        let bus = hbactl::bus::DEFAULT_BUS.as_bytes().to_vec();
         for i in 0..3000u32 {
             let mut b = junk(&mut r);
             // Half the cases: a valid document with a few bytes changed.
@@ -624,14 +611,14 @@ mod hostile {
                 }
             }
             let t = String::from_utf8_lossy(&b);
-            let _ = crate::image::Map::parse(&t);
-            let _ = crate::bus::BusDesc::parse(&t, "fuzz");
-            let _ = crate::hba::parse_hex(&t);
-            let _ = crate::hba::parse_addr(&t);
-            let _ = crate::scsi::parse_devid_vpd(&b);
+            let _ = hbactl::image::Map::parse(&t);
+            let _ = hbactl::bus::BusDesc::parse(&t, "fuzz");
+            let _ = hbactl::hba::parse_hex(&t);
+            let _ = hbactl::hba::parse_addr(&t);
+            let _ = hbactl::scsi::parse_devid_vpd(&b);
             let _ = hba_cam::sense::Sense::parse(&b);
             let words: Vec<String> = t.split_whitespace().map(String::from).collect();
-            let _ = crate::tape::parse_ops(&words);
+            let _ = hbactl::tape::parse_ops(&words);
         }
     }
 }

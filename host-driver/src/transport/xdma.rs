@@ -306,8 +306,8 @@ impl XdmaTransport {
         // checked above to be long enough). It is only accessed through volatile u32
         // loads/stores at bounds-checked offsets, never through references to its
         // contents that could be invalidated by the device changing them.
-        let map = unsafe { MmapOptions::new().len(config.user_size).map_mut(&user.file) }
-            .map_err(|e| {
+        let map = unsafe { MmapOptions::new().len(config.user_size).map_mut(&user.file) }.map_err(
+            |e| {
                 // The XDMA driver refuses a mapping longer than the BAR with EINVAL; say
                 // so, since the usual cause is a bitstream whose AXI-Lite BAR is smaller
                 // than the register window (or a different card on this node).
@@ -325,7 +325,8 @@ impl XdmaTransport {
                     e
                 };
                 user.io_err("mmap", source)
-            })?;
+            },
+        )?;
 
         Ok(XdmaTransport {
             config,
