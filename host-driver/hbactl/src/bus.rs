@@ -194,6 +194,11 @@ blocks = 8192
 id = 4
 type = "tape"
 capacity = 1048576
+
+[[target]]
+id = 5
+type = "cdrom"
+image = "disc.iso"
 "#;
 
 /// A built bus: the pin-level bus with its targets, and facts the tool needs.
@@ -529,8 +534,9 @@ mod tests {
     #[test]
     fn the_default_bus_parses() {
         let d = BusDesc::parse(DEFAULT_BUS, "default").unwrap();
-        assert_eq!(d.targets.len(), 3);
+        assert_eq!(d.targets.len(), 4);
         assert_eq!(d.targets[2].ty, DevType::Tape);
+        assert_eq!(d.targets[3].ty, DevType::Cdrom);
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! The main job (`make run`, `hbactl run`): boot the co-simulated HBA on the default bus
-//! (two disks and a tape on fresh image files), scan, run a verified mixed workload
-//! through the `da` and `sa` periphs, and print a summary in simulated time.
+//! (two disks, a tape and a CD-ROM on fresh image files), scan, run a verified mixed
+//! workload through the `da`, `sa` and `cd` periphs, and print a summary in simulated time.
 
 use crate::bus::{BusDesc, DEFAULT_BUS};
 use crate::error::{Error, Result};
 use crate::hba::{self, describe_failure, periph};
 use crate::scsi::print_devlist;
-use hba_cam::{DaHandle, IoId, SaHandle};
+use hba_cam::{CdHandle, DaHandle, IoId, SaHandle};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,15 @@ impl Rng {
         self.next() % n.max(1)
     }
 }
+
+/// The main job's disc image, in the work folder.
+const DISC_IMAGE: &str = "disc.iso";
+/// CD-ROM block length.
+const CD_BLOCK: usize = 2048;
+/// Size of the disc image in blocks (512 KiB).
+const DISC_BLOCKS: u64 = 256;
+/// Blocks per CD-ROM read request (64 KiB).
+const CD_READ_BLOCKS: u64 = 32;
 
 /// Data of a write: deterministic from (disk, op) so a mismatch is reproducible.
 fn pattern(seed: u64, n: usize) -> Vec<u8> {
@@ -79,6 +88,10 @@ pub fn run(a: &JobArgs) -> Result<()> {
             std::fs::remove_file(&p).map_err(|e| Error::file(&p, e))?;
         }
     }
+    // The disc: a fresh image of known content, read back through `cd` and compared.
+    let disc_path = a.workdir.join(DISC_IMAGE);
+    let disc = pattern(a.seed ^ 0xc0de, DISC_BLOCKS as usize * CD_BLOCK);
+    std::fs::write(&disc_path, &disc).map_err(|e| Error::file(&disc_path, e))?;
     let desc = BusDesc::parse(DEFAULT_BUS, "built-in bus")?;
     let built = desc.build(&a.workdir)?;
     let images = built.images.clone();
@@ -104,10 +117,34 @@ pub fn run(a: &JobArgs) -> Result<()> {
     let tape = devs
         .iter()
         .find_map(|d| SaHandle::for_device(&h.stack.xpt, d.addr));
-    if disks.len() != 2 || tape.is_none() {
+    let cdrom = devs
+        .iter()
+        .find_map(|d| CdHandle::for_device(&h.stack.xpt, d.addr).map(|_| d.addr));
+    let (Some(tape), Some(cdrom)) = (tape, cdrom) else {
         return Err(Error::Device {
             what: "scan".into(),
-            detail: "the default bus has two disks and a tape; the scan did not find them".into(),
+            detail:
+                "the default bus has two disks, a tape and a CD-ROM; the scan did not find them"
+                    .into(),
+        });
+    };
+    if disks.len() != 2 {
+        return Err(Error::Device {
+            what: "scan".into(),
+            detail: format!(
+                "the default bus has two disks; the scan found {}",
+                disks.len()
+            ),
+        });
+    }
+    let (_, cd, cd_cap) = h.cdrom(&cdrom.target.to_string())?;
+    if cd_cap.blocks() != DISC_BLOCKS {
+        return Err(Error::Device {
+            what: "CD-ROM READ CAPACITY".into(),
+            detail: format!(
+                "{} blocks, the disc image has {DISC_BLOCKS}",
+                cd_cap.blocks()
+            ),
         });
     }
 
@@ -116,7 +153,8 @@ pub fn run(a: &JobArgs) -> Result<()> {
     let w0 = Instant::now();
     let mut tally = Tally::default();
     let tape_records = 8u64;
-    let total = u64::from(a.ops) * disks.len() as u64 + tape_records * 2 + 2;
+    let cd_reads = DISC_BLOCKS.div_ceil(CD_READ_BLOCKS);
+    let total = u64::from(a.ops) * disks.len() as u64 + tape_records * 2 + 2 + cd_reads;
     let pb = ProgressBar::new(total);
     pb.set_style(
         ProgressStyle::with_template(
@@ -247,7 +285,7 @@ pub fn run(a: &JobArgs) -> Result<()> {
 
     // Tape: records of several sizes, a filemark, rewind, read back and compare.
     pb.set_message("tape");
-    let sa = tape.expect("checked");
+    let sa = tape;
     let mut recs = Vec::new();
     for k in 0..tape_records {
         let len = 512 + (rng.below(24) * 1024) as usize;
@@ -297,6 +335,30 @@ pub fn run(a: &JobArgs) -> Result<()> {
         }
         pb.inc(1);
     }
+    // CD-ROM: the whole disc in 64 KiB reads (cd splits at the SIM's maxio), compared.
+    pb.set_message("cd-rom");
+    let mut lba = 0;
+    while lba < DISC_BLOCKS {
+        let n = CD_READ_BLOCKS.min(DISC_BLOCKS - lba);
+        let io = cd
+            .read(&mut h.stack.xpt, lba, n)
+            .map_err(|e| periph("CD-ROM READ", e))?;
+        let r = h.wait(io)?;
+        tally.requests += 1;
+        if !r.is_ok() {
+            tally.errors += 1;
+            failed(&r, format!("CD-ROM READ LBA {lba}+{n}"));
+        } else {
+            tally.bytes_read += r.data.len() as u64;
+            let off = lba as usize * CD_BLOCK;
+            if r.data != disc[off..off + n as usize * CD_BLOCK] {
+                tally.mismatches += 1;
+                eprintln!("hbactl: CD-ROM READ LBA {lba}+{n}: data differs from the disc image");
+            }
+        }
+        lba += n;
+        pb.inc(1);
+    }
     pb.finish_and_clear();
     let sim = h.stack.now().0 - t0.0;
     let cycles = h.cycles() - c0;
@@ -323,11 +385,13 @@ pub fn run(a: &JobArgs) -> Result<()> {
     let secs = sim as f64 / 1e9;
     let bytes = tally.bytes_read + tally.bytes_written;
     println!();
+    let disk_reqs = u64::from(a.ops) * disks.len() as u64 + 2;
     println!(
-        "workload: {} requests ({} disk, {} tape) through da/sa, queue depth up to 4 per disk",
+        "workload: {} requests ({} disk, {} tape, {} CD-ROM) through da/sa/cd, queue depth up to 4 per disk",
         tally.requests,
-        u64::from(a.ops) * disks.len() as u64 + 2,
-        tally.requests - u64::from(a.ops) * disks.len() as u64 - 2
+        disk_reqs,
+        tally.requests - disk_reqs - cd_reads,
+        cd_reads
     );
     println!(
         "  errors {}, data mismatches {}, bus protocol violations {}",
@@ -358,6 +422,7 @@ pub fn run(a: &JobArgs) -> Result<()> {
         images
             .iter()
             .map(|(_, p)| p.display().to_string())
+            .chain([format!("{} (CD-ROM)", disc_path.display())])
             .collect::<Vec<_>>()
             .join(", ")
     );
