@@ -34,6 +34,8 @@ proc hba_create_bd {bd_dir} {
     create_bd_port -dir O -type clk core_clk
     create_bd_port -dir O -type rst core_reset
     create_bd_port -dir O -type clk xdma_aclk
+    # 200 MHz reference for the IDELAYCTRL of the SCSI data input delays (docs/timing.md).
+    create_bd_port -dir O -type clk ref_clk_200
     create_bd_port -dir O user_lnk_up
     create_bd_port -dir I -from 0 -to 0 usr_irq_req
     create_bd_port -dir O -from 0 -to 0 usr_irq_ack
@@ -92,6 +94,8 @@ proc hba_create_bd {bd_dir} {
         CONFIG.PRIM_SOURCE Differential_clock_capable_pin \
         CONFIG.PRIM_IN_FREQ 200.000 \
         CONFIG.CLKOUT1_REQUESTED_OUT_FREQ $core_mhz \
+        CONFIG.CLKOUT2_USED true \
+        CONFIG.CLKOUT2_REQUESTED_OUT_FREQ 200.000 \
         CONFIG.USE_LOCKED true \
         CONFIG.USE_RESET false \
     ] $clk
@@ -105,6 +109,7 @@ proc hba_create_bd {bd_dir} {
     connect_bd_net [get_bd_pins clk_wiz_0/locked] [get_bd_pins proc_sys_reset_0/dcm_locked]
     connect_bd_net [get_bd_pins xdma_0/axi_aresetn] [get_bd_pins proc_sys_reset_0/ext_reset_in]
     connect_bd_net [get_bd_pins clk_wiz_0/clk_out1] [get_bd_ports core_clk]
+    connect_bd_net [get_bd_pins clk_wiz_0/clk_out2] [get_bd_ports ref_clk_200]
     connect_bd_net [get_bd_pins proc_sys_reset_0/peripheral_reset] [get_bd_ports core_reset]
 
     # ---- DMA path: XDMA M_AXI (128-bit, axi_aclk) -> 32-bit BRAM controller (core clock)

@@ -58,6 +58,7 @@ module hba_board_top (
     wire        core_clk;
     wire        core_reset;
     wire        xdma_aclk;
+    wire        ref_clk_200;  // IDELAYCTRL reference (clk_wiz_0/clk_out2)
     wire        user_lnk_up;
     wire        bd_irq_req;   // usr_irq_req in the XDMA clock domain
     wire        bd_irq_ack;   // usr_irq_ack pulse in the XDMA clock domain
@@ -95,6 +96,7 @@ module hba_board_top (
         .core_clk              (core_clk),
         .core_reset            (core_reset),
         .xdma_aclk             (xdma_aclk),
+        .ref_clk_200           (ref_clk_200),
         .user_lnk_up           (user_lnk_up),
         .usr_irq_req           (bd_irq_req),
         .usr_irq_ack           (bd_irq_ack),
@@ -223,13 +225,42 @@ module hba_board_top (
     // IOBUF per signal: drives 1 (asserted) when the core asserts, else high impedance
     // and the transceiver's receiver drives the pin. The core synchronises every input
     // itself (two flops, rtl/src/phase.rs), so the pins are not registered here.
+    //
+    // DB and DBP (not REQ or any control line) pass through a fixed input delay before
+    // the core's pad flip-flops: with one 10 ns sample per REQ edge, Fast-20 DATA IN has
+    // no hold margin unless the data is seen later than REQ (docs/timing.md, "Input
+    // delay on DB/DBP"). 31 taps of 78 ps at a 200 MHz reference: 2.4 ns.
+    wire [15:0] db_pad;
+    wire [1:0]  dbp_pad;
+    (* IODELAY_GROUP = "scsi_in" *)
+    IDELAYCTRL scsi_idelayctrl (.REFCLK(ref_clk_200), .RST(core_reset), .RDY());
     genvar gi;
     generate
         for (gi = 0; gi < 16; gi = gi + 1) begin : g_db
-            IOBUF db_buf (.IO(scsi_db[gi]), .I(1'b1), .T(~db_oe[gi]), .O(db_i[gi]));
+            IOBUF db_buf (.IO(scsi_db[gi]), .I(1'b1), .T(~db_oe[gi]), .O(db_pad[gi]));
+            (* IODELAY_GROUP = "scsi_in" *)
+            IDELAYE2 #(
+                .IDELAY_TYPE("FIXED"), .IDELAY_VALUE(31), .DELAY_SRC("IDATAIN"),
+                .HIGH_PERFORMANCE_MODE("TRUE"), .REFCLK_FREQUENCY(200.0),
+                .SIGNAL_PATTERN("DATA"), .CINVCTRL_SEL("FALSE"), .PIPE_SEL("FALSE")
+            ) db_dly (
+                .IDATAIN(db_pad[gi]), .DATAOUT(db_i[gi]), .DATAIN(1'b0), .C(1'b0),
+                .CE(1'b0), .INC(1'b0), .LD(1'b0), .LDPIPEEN(1'b0), .REGRST(1'b0),
+                .CINVCTRL(1'b0), .CNTVALUEIN(5'd0), .CNTVALUEOUT()
+            );
         end
         for (gi = 0; gi < 2; gi = gi + 1) begin : g_dbp
-            IOBUF dbp_buf (.IO(scsi_dbp[gi]), .I(1'b1), .T(~dbp_oe[gi]), .O(dbp_i[gi]));
+            IOBUF dbp_buf (.IO(scsi_dbp[gi]), .I(1'b1), .T(~dbp_oe[gi]), .O(dbp_pad[gi]));
+            (* IODELAY_GROUP = "scsi_in" *)
+            IDELAYE2 #(
+                .IDELAY_TYPE("FIXED"), .IDELAY_VALUE(31), .DELAY_SRC("IDATAIN"),
+                .HIGH_PERFORMANCE_MODE("TRUE"), .REFCLK_FREQUENCY(200.0),
+                .SIGNAL_PATTERN("DATA"), .CINVCTRL_SEL("FALSE"), .PIPE_SEL("FALSE")
+            ) dbp_dly (
+                .IDATAIN(dbp_pad[gi]), .DATAOUT(dbp_i[gi]), .DATAIN(1'b0), .C(1'b0),
+                .CE(1'b0), .INC(1'b0), .LD(1'b0), .LDPIPEEN(1'b0), .REGRST(1'b0),
+                .CINVCTRL(1'b0), .CNTVALUEIN(5'd0), .CNTVALUEOUT()
+            );
         end
     endgenerate
     IOBUF bsy_buf (.IO(scsi_bsy), .I(1'b1), .T(~bsy_oe), .O(bsy_i));

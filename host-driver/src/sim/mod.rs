@@ -96,10 +96,11 @@ impl Default for SimConfig {
             abort_timeout: Duration::from_secs(1),
             bdr_timeout: Duration::from_secs(2),
             reset_timeout: Duration::from_secs(3),
-            // On a board, DATA IN capture at Fast-20 has no hold margin until the pads
-            // delay DB/DBP (docs/timing.md: one 10 ns sample per REQ); Fast-10 holds.
+            // Fast-20: the board delays DB/DBP 2.4 ns at the pads so that DATA IN
+            // capture keeps SPI's hold (docs/timing.md); parity errors step a marginal
+            // target down.
             user: Xfer {
-                period: scsi_defs::spi_timing::PERIOD_FACTOR_FAST10,
+                period: ENGINE_MIN_FACTOR,
                 offset: hba_abi::isa::xmode::MAX_OFFSET as u8,
                 wide: true,
             },
@@ -118,12 +119,6 @@ impl SimConfig {
     /// fault scenarios run in milliseconds of simulated time.
     pub fn cosim() -> Self {
         SimConfig {
-            // The cycle model has no sub-cycle skew: Fast-20, the engine's fastest.
-            user: Xfer {
-                period: ENGINE_MIN_FACTOR,
-                offset: hba_abi::isa::xmode::MAX_OFFSET as u8,
-                wide: true,
-            },
             sel_timeout: Duration::from_millis(1),
             safety_poll: Duration::from_millis(2),
             abort_timeout: Duration::from_millis(3),
