@@ -156,7 +156,8 @@ impl<T: Transport + 'static> Stack<T> {
     pub fn drain(&mut self, limit: Duration) -> Result<(), StackError> {
         let r = self.report.clone();
         self.run_until("drain", limit, move |x| {
-            r.borrow().outstanding == 0 && x.outstanding() == 0
+            let r = r.borrow();
+            r.outstanding == 0 && !r.recovering && x.outstanding() == 0
         })
     }
 

@@ -314,6 +314,9 @@ pub struct SimReport {
     pub dead: bool,
     /// CCBs outstanding on the card.
     pub outstanding: usize,
+    /// In seed 000 recovery (the SIM queue frozen by the SIM) or waiting for a bus reset
+    /// to be reported: not quiescent even with nothing outstanding.
+    pub recovering: bool,
     /// Current agreement per target.
     pub current: Vec<Xfer>,
     /// Goal per target.
@@ -510,6 +513,7 @@ impl<T: Transport> HbaSim<T> {
     fn publish(&self) {
         let mut r = self.report.borrow_mut();
         r.outstanding = self.busy_slots();
+        r.recovering = !self.dead && (self.recovery.in_recovery() || self.reset.is_some());
         r.current = self.tran.iter().map(|t| t.current).collect();
         r.goal = self.tran.iter().map(|t| t.goal).collect();
         r.dead = self.dead;
