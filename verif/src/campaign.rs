@@ -591,6 +591,17 @@ pub fn ordered_violations(
     out
 }
 
+/// What a seed knows of its media while it runs, kept apart from its report.
+struct Books {
+    /// Each disk's shadow: Some(content) where known, None where a failed or racing
+    /// write leaves it unknown.
+    shadow: Vec<Vec<Option<Vec<u8>>>>,
+    /// Requests in flight per disk block (a new request waits for an overlapping one).
+    busy: Vec<Vec<u32>>,
+    /// Tape records acknowledged as written, in order.
+    tape_written: Vec<Vec<u8>>,
+}
+
 /// Runs a scenario, with its workload cut to `ops` steps when given.
 pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     let w0 = Instant::now();
@@ -700,13 +711,13 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     }
     // Raw reads in the order the campaign submitted them, per disk: (LBA, tag).
     let mut issued: Vec<Vec<(u64, TagAction)>> = vec![Vec::new(); nd];
-    // Shadow of each disk: Some(content) where known, None where a failed or racing write
-    // leaves it unknown.
-    let mut shadow: Vec<Vec<Option<Vec<u8>>>> = (0..nd)
-        .map(|_| vec![Some(vec![0u8; 512]); DISK_BLOCKS as usize])
-        .collect();
-    let mut busy: Vec<Vec<u32>> = (0..nd).map(|_| vec![0; DISK_BLOCKS as usize]).collect();
-    let mut tape_written: Vec<Vec<u8>> = Vec::new();
+    let mut books = Books {
+        shadow: (0..nd)
+            .map(|_| vec![Some(vec![0u8; 512]); DISK_BLOCKS as usize])
+            .collect(),
+        busy: (0..nd).map(|_| vec![0; DISK_BLOCKS as usize]).collect(),
+        tape_written: Vec::new(),
+    };
     let mut pending: Vec<Pending> = Vec::new();
     let limit = ops.unwrap_or(sc.ops.len()).min(sc.ops.len());
     // Long enough for a BUSY retry delay (1 s) and a recovery ladder.
@@ -715,12 +726,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         ($($t:tt)*) => { rep.violations.push(format!($($t)*)) };
     }
     let raw_done: RawDone = Rc::new(RefCell::new(Vec::new()));
-    let finish = |r: &mut Rig,
-                  p: Pending,
-                  rep: &mut SeedReport,
-                  shadow: &mut Vec<Vec<Option<Vec<u8>>>>,
-                  busy: &mut Vec<Vec<u32>>,
-                  tape_written: &mut Vec<Vec<u8>>| {
+    let finish = |r: &mut Rig, p: Pending, rep: &mut SeedReport, books: &mut Books| {
         match p {
             Pending::Da {
                 io,
@@ -747,7 +753,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                     }
                 };
                 for b in lba..lba + blocks {
-                    busy[d][b as usize] -= 1;
+                    books.busy[d][b as usize] -= 1;
                 }
                 if !res.is_ok() {
                     rep.failed += 1;
@@ -759,7 +765,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 match write {
                     Some(data) => {
                         for (k, b) in (lba..lba + blocks).enumerate() {
-                            shadow[d][b as usize] = if res.is_ok() {
+                            books.shadow[d][b as usize] = if res.is_ok() {
                                 Some(data[k * 512..][..512].to_vec())
                             } else {
                                 None
@@ -775,7 +781,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                             return;
                         }
                         for (k, b) in (lba..lba + blocks).enumerate() {
-                            if let Some(want) = &shadow[d][b as usize] {
+                            if let Some(want) = &books.shadow[d][b as usize] {
                                 if &res.data[k * 512..][..512] != want.as_slice() {
                                     rep.violations.push(format!(
                                         "disk {d} block {b}: read GOOD with wrong data (tag {:x?})",
@@ -790,7 +796,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 }
             }
             Pending::Tape { io, data } => match r.stack.wait(io, wait) {
-                Ok(res) if res.is_ok() => tape_written.push(data),
+                Ok(res) if res.is_ok() => books.tape_written.push(data),
                 Ok(_) => rep.failed += 1,
                 Err(e) => rep
                     .violations
@@ -832,7 +838,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                         .push(format!("raw CCB {id:?} never completed"));
                     return;
                 };
-                busy[d][lba as usize] -= 1;
+                books.busy[d][lba as usize] -= 1;
                 if gone && c.h.status.status() != CamStatus::NoHba {
                     rep.violations.push(format!(
                         "raw CCB {id:?} submitted after the card was removed ended {:?}, not CAM_NO_HBA",
@@ -842,7 +848,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 if !c.h.status.is_ok() {
                     rep.failed += 1;
                 } else if let (CcbBody::ScsiIo(io), Some(want)) =
-                    (&c.body, &shadow[d][lba as usize])
+                    (&c.body, &books.shadow[d][lba as usize])
                 {
                     if let DataXfer::In(b) = &io.data {
                         if &b.to_vec() != want {
@@ -866,31 +872,19 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         // Keep a few requests in flight; wait for the oldest beyond that.
         while pending.len() >= 6 {
             let p = pending.remove(0);
-            finish(
-                &mut r,
-                p,
-                &mut rep,
-                &mut shadow,
-                &mut busy,
-                &mut tape_written,
-            );
+            finish(&mut r, p, &mut rep, &mut books);
         }
         match op {
             Op::Write { d, lba, blocks } | Op::Read { d, lba, blocks } => {
                 let (d, lba, blocks) = (*d, *lba, *blocks);
-                while (lba..lba + blocks).any(|b| busy[d][b as usize] > 0) && !pending.is_empty() {
+                while (lba..lba + blocks).any(|b| books.busy[d][b as usize] > 0)
+                    && !pending.is_empty()
+                {
                     let p = pending.remove(0);
-                    finish(
-                        &mut r,
-                        p,
-                        &mut rep,
-                        &mut shadow,
-                        &mut busy,
-                        &mut tape_written,
-                    );
+                    finish(&mut r, p, &mut rep, &mut books);
                 }
                 for b in lba..lba + blocks {
-                    busy[d][b as usize] += 1;
+                    books.busy[d][b as usize] += 1;
                 }
                 rep.commands += 1;
                 let write = matches!(op, Op::Write { .. })
@@ -911,7 +905,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                     Err(e) => {
                         // The periph was invalidated (a device lost after faults).
                         for b in lba..lba + blocks {
-                            busy[d][b as usize] -= 1;
+                            books.busy[d][b as usize] -= 1;
                         }
                         rep.failed += 1;
                         let _ = e;
@@ -926,18 +920,11 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 tag,
             } => {
                 let (d, lba) = (*d, *lba);
-                while busy[d][lba as usize] > 0 && !pending.is_empty() {
+                while books.busy[d][lba as usize] > 0 && !pending.is_empty() {
                     let p = pending.remove(0);
-                    finish(
-                        &mut r,
-                        p,
-                        &mut rep,
-                        &mut shadow,
-                        &mut busy,
-                        &mut tape_written,
-                    );
+                    finish(&mut r, p, &mut rep, &mut books);
                 }
-                busy[d][lba as usize] += 1;
+                books.busy[d][lba as usize] += 1;
                 rep.commands += 1;
                 let l = (lba as u32).to_be_bytes();
                 let mut c = Ccb::scsi_io(
@@ -1008,27 +995,13 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             }
             Op::Drain => {
                 for p in std::mem::take(&mut pending) {
-                    finish(
-                        &mut r,
-                        p,
-                        &mut rep,
-                        &mut shadow,
-                        &mut busy,
-                        &mut tape_written,
-                    );
+                    finish(&mut r, p, &mut rep, &mut books);
                 }
             }
         }
     }
     for p in std::mem::take(&mut pending) {
-        finish(
-            &mut r,
-            p,
-            &mut rep,
-            &mut shadow,
-            &mut busy,
-            &mut tape_written,
-        );
+        finish(&mut r, p, &mut rep, &mut books);
     }
     if let Err(e) = r.stack.drain(Duration::from_millis(300)) {
         violation!("not quiescent: {e}");
@@ -1149,8 +1122,8 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             }
         }
     }
-    // The media: what the shadow knows is there, block for block.
-    for (d, sh) in shadow.iter().enumerate() {
+    // The media: what the books.shadow knows is there, block for block.
+    for (d, sh) in books.shadow.iter().enumerate() {
         let media = r.target(d as u8, |t| {
             t.lun_mut::<Disk>(0)
                 .map(|dk| dk.read_blocks(0, DISK_BLOCKS))
@@ -1185,11 +1158,14 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 violation!("tape record written twice");
             }
         }
-        let acked: Vec<&Vec<u8>> = recs.iter().filter(|x| tape_written.contains(x)).collect();
-        if acked.len() != tape_written.len() {
+        let acked: Vec<&Vec<u8>> = recs
+            .iter()
+            .filter(|x| books.tape_written.contains(x))
+            .collect();
+        if acked.len() != books.tape_written.len() {
             violation!(
                 "tape: {} records acknowledged, {} on the medium",
-                tape_written.len(),
+                books.tape_written.len(),
                 acked.len()
             );
         }
