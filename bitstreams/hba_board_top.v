@@ -232,33 +232,29 @@ module hba_board_top (
     // delay on DB/DBP"). 31 taps of 78 ps at a 200 MHz reference: 2.4 ns.
     wire [15:0] db_pad;
     wire [1:0]  dbp_pad;
+    wire [17:0] dat_pad = {dbp_pad, db_pad};
+    wire [17:0] dat_dly;
+    assign {dbp_i, db_i} = dat_dly;
     (* IODELAY_GROUP = "scsi_in" *)
     IDELAYCTRL scsi_idelayctrl (.REFCLK(ref_clk_200), .RST(core_reset), .RDY());
     genvar gi;
     generate
         for (gi = 0; gi < 16; gi = gi + 1) begin : g_db
             IOBUF db_buf (.IO(scsi_db[gi]), .I(1'b1), .T(~db_oe[gi]), .O(db_pad[gi]));
-            (* IODELAY_GROUP = "scsi_in" *)
-            IDELAYE2 #(
-                .IDELAY_TYPE("FIXED"), .IDELAY_VALUE(31), .DELAY_SRC("IDATAIN"),
-                .HIGH_PERFORMANCE_MODE("TRUE"), .REFCLK_FREQUENCY(200.0),
-                .SIGNAL_PATTERN("DATA"), .CINVCTRL_SEL("FALSE"), .PIPE_SEL("FALSE")
-            ) db_dly (
-                .IDATAIN(db_pad[gi]), .DATAOUT(db_i[gi]), .DATAIN(1'b0), .C(1'b0),
-                .CE(1'b0), .INC(1'b0), .LD(1'b0), .LDPIPEEN(1'b0), .REGRST(1'b0),
-                .CINVCTRL(1'b0), .CNTVALUEIN(5'd0), .CNTVALUEOUT()
-            );
         end
         for (gi = 0; gi < 2; gi = gi + 1) begin : g_dbp
             IOBUF dbp_buf (.IO(scsi_dbp[gi]), .I(1'b1), .T(~dbp_oe[gi]), .O(dbp_pad[gi]));
+        end
+        // One delay per data and parity line, in the same order as dat_dly.
+        for (gi = 0; gi < 18; gi = gi + 1) begin : g_dly
             (* IODELAY_GROUP = "scsi_in" *)
             IDELAYE2 #(
                 .IDELAY_TYPE("FIXED"), .IDELAY_VALUE(31), .DELAY_SRC("IDATAIN"),
                 .HIGH_PERFORMANCE_MODE("TRUE"), .REFCLK_FREQUENCY(200.0),
                 .SIGNAL_PATTERN("DATA"), .CINVCTRL_SEL("FALSE"), .PIPE_SEL("FALSE")
-            ) dbp_dly (
-                .IDATAIN(dbp_pad[gi]), .DATAOUT(dbp_i[gi]), .DATAIN(1'b0), .C(1'b0),
-                .CE(1'b0), .INC(1'b0), .LD(1'b0), .LDPIPEEN(1'b0), .REGRST(1'b0),
+            ) dly (
+                .IDATAIN(dat_pad[gi]), .DATAOUT(dat_dly[gi]), .DATAIN(1'b0),
+                .C(1'b0), .CE(1'b0), .INC(1'b0), .LD(1'b0), .LDPIPEEN(1'b0), .REGRST(1'b0),
                 .CINVCTRL(1'b0), .CNTVALUEIN(5'd0), .CNTVALUEOUT()
             );
         end
