@@ -99,10 +99,11 @@ bench: setup $(VERILOG)
 
 # Whole-stack fault campaign (periph -> XPT -> SIM -> co-simulated core -> bus ->
 # targets): SEEDS=n seeds, SHARD=i/N a disjoint slice of them for a CI matrix, SEED=s
-# replays one. A failing seed is printed with its shrunk workload.
+# replays one (OPS=n: only its first n ops). A failing seed is printed with its shrunk
+# workload.
 SEEDS ?= 1000
 campaign:
-	CAMPAIGN_SEEDS=$(SEEDS) $(if $(SHARD),CAMPAIGN_SHARD=$(SHARD)) $(if $(SEED),CAMPAIGN_SEED=$(SEED)) \
+	CAMPAIGN_SEEDS=$(SEEDS) $(if $(SHARD),CAMPAIGN_SHARD=$(SHARD)) $(if $(SEED),CAMPAIGN_SEED=$(SEED)) $(if $(OPS),CAMPAIGN_OPS=$(OPS)) \
 	  $(CARGO) test --release -p hba-verif --test stack_campaign -- --nocapture
 
 # Fuzz targets (fuzz/, cargo-fuzz on nightly), one after the other, FUZZ_SECONDS each;

@@ -1000,6 +1000,10 @@ impl MockState {
             }
             Fault::Check { key, asc, ascq } => {
                 Self::check(&mut ccb, key, asc, ascq, None, 0);
+                // An injected check comes before any data phase: nothing moved.
+                if let Some(io) = ccb.scsiio_mut() {
+                    io.resid = io.data.len() as u32;
+                }
                 self.finish(ccb, ctx);
             }
             Fault::Busy | Fault::QueueFull => {

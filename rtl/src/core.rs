@@ -1585,6 +1585,7 @@ impl Logic for HbaCore {
         self.ev_set.next = self.ev_set.val().replace_bit(9, self.timer_fire.val());
         // Set wins over clear: an event arriving in the clearing cycle is kept.
         self.sticky.d.next = (self.sticky.q.val() & !self.ev_clr.val()) | self.ev_set.val();
+        self.engine.rst_ack.next = self.ev_clr.val().get_bit(7);
 
         // ---- Phase engine, slot unit, ring ----
         self.engine.own_id.next = self.scsi_id.q.val().get_bits::<4>(0);

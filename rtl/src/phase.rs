@@ -40,9 +40,10 @@
 //! * A command written while another executes is ignored; a command written while the
 //!   engine is busy with something that is not a command (responding to a reselection,
 //!   asserting RST itself) is held and starts afterwards. `busy` covers both. While
-//!   another device's RST is on the bus (until the synchroniser shows it gone), a
-//!   command (but BUS_RESET) ends at once without effect: it was written before the
-//!   firmware read the reset.
+//!   another device's RST is on the bus (until the synchroniser shows it gone), and from
+//!   the start of any reset (ours or another's) until the firmware clears EV_BUS_RESET
+//!   (`rst_ack`), a command (but BUS_RESET) ends at once without effect: it was written
+//!   before the firmware read the reset.
 //! * SELECT while connected (e.g. a reselection won the race) finishes at once.
 //!   A reselection seen while SELECT waits for bus free abandons the SELECT:
 //!   `ev_reselected` and `ev_cmd_done` pulse together when the reselection completes.
@@ -207,6 +208,8 @@ pub struct PhaseEngine {
     pub host_bus_reset: Signal<In, Bit>,
     /// One cycle: release everything and drop the connection.
     pub host_release: Signal<In, Bit>,
+    /// One cycle: the firmware cleared EV_BUS_RESET, so it has read the last reset.
+    pub rst_ack: Signal<In, Bit>,
 
     /// One cycle: a command word (`isa::pcmd`) is written.
     pub cmd_valid: Signal<In, Bit>,
@@ -345,6 +348,9 @@ pub struct PhaseEngine {
     ofs_err: DFF<Bit>,
     /// RstWait was entered by another device's RST (not at the end of our own RstHold).
     rst_other: DFF<Bit>,
+    /// A reset (ours or another device's) started and the firmware has not yet cleared
+    /// its EV_BUS_RESET: a command written now belongs to the bus before the reset.
+    rst_unread: DFF<Bit>,
 
     // ---- DMA ----
     xoff: DFF<Bits<32>>,
@@ -556,6 +562,7 @@ impl Logic for PhaseEngine {
             e_ofs,
             ofs_err,
             rst_other,
+            rst_unread,
             xoff,
             xcnt,
             dma_left,
@@ -718,8 +725,17 @@ impl Logic for PhaseEngine {
         // reset, a SELECT connected a target the firmware then took as ended by that
         // reset (a slot given to the wrong target). Commands written during our own
         // reset are held as before.
-        self.rst_drop.next = (self.state.q.val() == PState::RstWait)
-            & self.rst_other.q.val()
+        // The same for any reset the firmware has not read yet, ours included (campaign
+        // seed 807): a SELECT written during our RST before the firmware saw the event
+        // was held and run after it, while the firmware's reset handler completed that
+        // slot BUS_RESET; the host reused the slot and its next CDB went to the held
+        // selection's target. After the firmware cleared EV_BUS_RESET, commands written
+        // during our reset are held as before (its first selections after the reset).
+        if self.rst_ack.val() {
+            self.rst_unread.d.next = false;
+        }
+        self.rst_drop.next = (((self.state.q.val() == PState::RstWait) & self.rst_other.q.val())
+            | self.rst_unread.q.val())
             & (self.cmd.val().get_bits::<4>(0) != 9);
         if self.cmd_valid.val() & !self.pend_valid.q.val() & !self.busy_r.q.val() {
             if self.rst_drop.val() {
@@ -982,6 +998,7 @@ impl Logic for PhaseEngine {
                         self.connected_r.d.next = false;
                         self.expect_free.d.next = false;
                         self.rst_r.d.next = true;
+                        self.rst_unread.d.next = true;
                         self.state.d.next = PState::RstHold;
                     }
                 }
@@ -1517,6 +1534,7 @@ impl Logic for PhaseEngine {
         // ---- RST from anyone ----
         if self.i_rst.val() & !self.prev_rst.q.val() {
             self.e_rst.d.next = true;
+            self.rst_unread.d.next = true;
             if self.state.q.val() != PState::RstHold {
                 self.rel_all.next = true;
                 self.connected_r.d.next = false;
@@ -1554,9 +1572,13 @@ impl Logic for PhaseEngine {
             self.sel_active.d.next = false;
             self.pend_valid.d.next = false;
             self.busy_r.d.next = false;
-            self.e_done.d.next = self.busy_r.q.val() | self.pend_valid.q.val();
+            // A command written in this very cycle ends too (it was taken by the intake
+            // above and would be lost without its `ev_cmd_done`).
+            self.e_done.d.next =
+                self.busy_r.q.val() | self.pend_valid.q.val() | self.cmd_valid.val();
             self.rst_r.d.next = true;
             self.rst_other.d.next = false;
+            self.rst_unread.d.next = true;
             self.tmr.d.next = 0.into();
             self.state.d.next = PState::RstHold;
         }

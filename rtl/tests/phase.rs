@@ -56,6 +56,8 @@ struct Sim {
     load_cnt: Option<u32>,
     host_reset: bool,
     host_release: bool,
+    /// The firmware's EV_BUS_RESET clear: this harness reads each reset at once.
+    rst_ack: bool,
     max_rst_run: u64,
     rst_run: u64,
     own: u8,
@@ -95,6 +97,7 @@ impl Sim {
             load_cnt: None,
             host_reset: false,
             host_release: false,
+            rst_ack: false,
             max_rst_run: 0,
             rst_run: 0,
             own: OWN,
@@ -150,6 +153,7 @@ impl Sim {
         u.tim_sel_abort.next = (timing::SEL_ABORT as u64).to_bits();
         u.host_bus_reset.next = std::mem::take(&mut self.host_reset);
         u.host_release.next = std::mem::take(&mut self.host_release);
+        u.rst_ack.next = std::mem::take(&mut self.rst_ack);
         let c = self.cmd.take();
         u.cmd_valid.next = c.is_some();
         u.cmd.next = (c.unwrap_or(0) as u64).to_bits();
@@ -213,6 +217,7 @@ impl Sim {
         e.bus_free += u.ev_bus_free.val() as u64;
         e.unexp_free += u.ev_unexp_free.val() as u64;
         e.bus_reset += u.ev_bus_reset.val() as u64;
+        self.rst_ack |= u.ev_bus_reset.val();
         e.parity += u.ev_parity_err.val() as u64;
         e.mismatch += u.ev_phase_mismatch.val() as u64;
         e.offset_err += u.ev_offset_err.val() as u64;

@@ -1206,7 +1206,12 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
             &xl[xl.len().saturating_sub(30)..],
             x.simq_frozen(r.stack.bus),
             x.devices().iter().map(|d| (d.addr.target, x.devq_frozen(d.addr))).collect::<Vec<_>>(),
-            r.log(60)
+            r.log(
+                std::env::var("CAMPAIGN_TRACE")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60)
+            )
         );
     }
     rep

@@ -1121,3 +1121,114 @@ fn data_in_is_captured_within_a_one_cycle_window() {
         }
     }
 }
+
+/// Campaign seed 807: the host's own bus reset (XPT_RESET_BUS) written just after a
+/// doorbell. The firmware took the slot and wrote its SELECT while our RST was on the
+/// bus but before it had read the reset; the engine held that SELECT through the reset
+/// and ran it afterwards, while the firmware's reset handler completed the slot
+/// BUS_RESET. The host reused the slot for another target's command, and the firmware,
+/// still in the phantom connection, sent that command's CDB to the first target (a tape
+/// WRITE to a disk; the tape command never completed). Swept over the reset time: after
+/// a BUS_RESET completion the first disk sees no selection at all, and the slot's next
+/// command (to the second disk) returns the second disk's data.
+#[test]
+fn host_bus_reset_right_after_a_doorbell_runs_no_phantom_command() {
+    let run = |delay: u64| {
+        let mut cfgs = Vec::new();
+        for id in [0u8, 1] {
+            let mut c = TargetConfig::new(id);
+            c.access_cycles = 2_000;
+            cfgs.push(disk_target(c, 4096));
+        }
+        let mut rig = FwRig::new(Width::Narrow, cfgs);
+        let d1 = pattern(51, 2048);
+        rig.write_buf(OUT, &d1);
+        let write = Hcb::new(1, 0, &rw10(0x2A, 8, 4), OUT, 2048, false);
+        assert_eq!(rig.run(1, &write).hba_status(), 0);
+        let read = |id: u32| tagged(Hcb::new(id, 0, &rw10(0x28, 8, 4), BUF, 2048, true));
+        rig.write_buf(BUF, &[0xC3; 2048]);
+        rig.submit(&[(4, read(0))]);
+        rig.m.idle(delay);
+        rig.m
+            .axil_write(regs::SCSI_CTRL, regs::scsi_ctrl::BUS_RESET)
+            .expect("reset");
+        let mut first = None;
+        while first.is_none() {
+            let e = rig.next_entry(5_000_000);
+            assert_ne!(
+                e.kind(),
+                kind::UNKNOWN_RESEL,
+                "delay {delay}: {e:x?}\n{}",
+                rig.log(40)
+            );
+            if e.kind() == kind::COMPLETION {
+                first = Some(e);
+            }
+        }
+        let first = first.expect("entry");
+        let ended_by_reset = first.hba_status() == hba_status::BUS_RESET;
+        // Not ended by the reset: it ran after it (GOOD, or CHECK CONDITION for the
+        // reset's UNIT ATTENTION), on disk 0.
+        assert!(
+            ended_by_reset || (first.hba_status() == 0 && matches!(first.scsi_status(), 0 | 2)),
+            "delay {delay}: {first:x?}\n{}",
+            rig.log(40)
+        );
+        let sels_before = rig.log(400).matches("SELECTION ID7->ID0").count();
+        // The slot again, now for disk 1 (its UNIT ATTENTION first, then the data).
+        let mut got = None;
+        for _ in 0..2 {
+            rig.write_buf(BUF, &[0xC3; 2048]);
+            rig.submit(&[(4, read(1))]);
+            loop {
+                let e = rig.next_entry(5_000_000);
+                assert_ne!(
+                    e.kind(),
+                    kind::UNKNOWN_RESEL,
+                    "delay {delay}: {e:x?}\n{}",
+                    rig.log(40)
+                );
+                if e.kind() == kind::COMPLETION {
+                    assert_eq!(e.slot(), 4, "delay {delay}: {e:x?}");
+                    got = Some(e);
+                    break;
+                }
+            }
+            if got.is_some_and(|e| e.hba_status() == 0 && e.scsi_status() == 0) {
+                break;
+            }
+        }
+        let e = got.expect("entry");
+        let log = rig.log(60);
+        assert_eq!(
+            (e.hba_status(), e.scsi_status()),
+            (0, 0),
+            "delay {delay}: {e:x?}\n{log}"
+        );
+        assert!(
+            rig.read_buf(BUF, 2048) == d1,
+            "delay {delay}: wrong data\n{log}"
+        );
+        assert_eq!(
+            rig.log(400).matches("SELECTION ID7->ID0").count(),
+            sels_before,
+            "delay {delay}: disk 0 was selected after its command ended\n{log}"
+        );
+        ended_by_reset
+    };
+    // From before the firmware takes the doorbell (the old RTL failed at 0) to after the
+    // command disconnected: both outcomes must occur.
+    let mut by_reset = 0;
+    let delays: Vec<u64> = (0..160)
+        .step_by(4)
+        .chain((400..8000).step_by(400))
+        .collect();
+    for &delay in &delays {
+        by_reset += usize::from(run(delay));
+    }
+    assert!(
+        by_reset > 0 && by_reset < delays.len(),
+        "{by_reset} of {} runs ended the command by the reset",
+        delays.len()
+    );
+}

@@ -85,6 +85,47 @@ fn medium_error_is_a_scsi_status_error_with_autosense() {
     r.check(true);
 }
 
+/// A target that ends a WRITE with CHECK CONDITION and NO SENSE before its data phase
+/// (campaign seeds 28 and 937): the write moved nothing, so `da` must fail it (FreeBSD's
+/// dadone sets BIO_ERROR on a residual) rather than acknowledge data that never reached
+/// the medium; a READ ended the same way must not return success with no data (seed 735).
+#[test]
+fn check_condition_with_no_sense_and_nothing_moved_is_an_error() {
+    let mut r = rig(vec![TargetConfig::new(0)]);
+    let no_sense = FaultAction::CheckCondition {
+        key: scsi_defs::sense_key::NO_SENSE,
+        asc: 0,
+        ascq: 0,
+    };
+    r.target(0, |t| {
+        t.set_faults(&faults(vec![
+            rule(Some(0x0a), no_sense.clone()),
+            rule(Some(0x08), no_sense.clone()),
+        ]))
+    });
+    let da = r.da(0);
+    let before = r.disk_blocks(0, 20, 2);
+    let data = pattern(0x5a, 1024);
+    let io = da.write(&mut r.stack.xpt, 20, data.clone()).unwrap();
+    let res = r.wait(io);
+    assert!(
+        !res.is_ok(),
+        "a write that moved nothing was acknowledged: {:?}",
+        res.status
+    );
+    assert_eq!(res.status.buf.resid, 1024, "{:?}", res.status);
+    assert_eq!(r.disk_blocks(0, 20, 2), before, "the medium changed");
+    let io = da.read(&mut r.stack.xpt, 20, 2).unwrap();
+    let res = r.wait(io);
+    assert!(
+        !res.is_ok(),
+        "a read that moved nothing succeeded: {:?}",
+        res.status
+    );
+    assert!(res.data.is_empty());
+    r.check(true);
+}
+
 #[test]
 fn failed_request_sense_is_autosense_fail() {
     let mut r = rig(vec![TargetConfig::new(0)]);

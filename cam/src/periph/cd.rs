@@ -94,6 +94,8 @@ impl Cd {
                             Ok(t) => self.toc = Some(t),
                             Err(_) => r.status.errno = Errno::Eio,
                         },
+                        // A short read failed, whatever the status said (as in da).
+                        OP_READ if r.status.buf.resid != 0 => r.status.errno = Errno::Eio,
                         OP_PREVENT => self.prevented = req.cdb[4] & 1 != 0,
                         OP_START_STOP if req.cdb[4] & 3 == 2 => {
                             // Ejected: the disc is gone.

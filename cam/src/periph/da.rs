@@ -107,6 +107,13 @@ impl Da {
                             xpt.retire_io(req.io);
                             continue;
                         }
+                        // A block transfer that moved less than asked failed, whatever
+                        // the status said (FreeBSD's dadone sets BIO_ERROR on a residual):
+                        // CHECK CONDITION with NO SENSE, or GOOD after a short data phase,
+                        // must not acknowledge a write that never reached the medium.
+                        OP_READ | OP_WRITE if r.status.buf.resid != 0 => {
+                            r.status.errno = Errno::Eio
+                        }
                         _ => {}
                     }
                     xpt.complete_io(req.io, r);

@@ -1026,6 +1026,41 @@ fn ok(r: &mut Rig, io: crate::periph::IoId) -> crate::periph::IoResult {
     res
 }
 
+/// CHECK CONDITION with NO SENSE is "no error" to the sense tables (FreeBSD: SS_NOP), but
+/// a block read or write that moved nothing still failed: `da` and `cd` report EIO on a
+/// residual, as FreeBSD's dadone sets BIO_ERROR (campaign seeds 28, 735 and 937).
+#[test]
+fn da_and_cd_fail_a_transfer_that_moved_nothing_despite_no_sense() {
+    let no_sense = Fault::Check {
+        key: sk::NO_SENSE,
+        asc: 0,
+        ascq: 0,
+    };
+    let mut r = rig(vec![
+        (0, 0, MockDevice::disk(1000, 512)),
+        (4, 0, MockDevice::cdrom(1000, vec![0])),
+    ]);
+    r.scan();
+    let da = r.da(0);
+    r.mock.borrow_mut().rule_lba(0, 7, no_sense.clone(), 2);
+    let io = da.write(&mut r.xpt, 7, vec![0xa5; 512]).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.errno, Errno::Eio, "{res:?}");
+    let io = da.read(&mut r.xpt, 7, 1).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.errno, Errno::Eio, "{res:?}");
+    assert!(res.data.is_empty());
+    let cd = CdHandle::for_device(&r.xpt, r.addr(4)).expect("cd attached");
+    let io = cd.read_capacity(&mut r.xpt).unwrap();
+    ok(&mut r, io);
+    r.mock.borrow_mut().rule_lba(4, 3, no_sense, 1);
+    let io = cd.read(&mut r.xpt, 3, 1).unwrap();
+    let res = r.xpt.wait_io(io).unwrap();
+    assert_eq!(res.status.errno, Errno::Eio, "{res:?}");
+    r.xpt.run_until_quiescent(100);
+    r.assert_quiescent();
+}
+
 #[test]
 fn cd_reads_2048_byte_blocks_with_10_byte_commands_split_at_maxio() {
     let (mut r, cd) = cd_rig();

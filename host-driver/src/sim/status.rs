@@ -87,6 +87,16 @@ pub enum BadEntry {
         /// Status.
         hba: u32,
     },
+    /// An event entry with its unused fields (word 0 bits 23:0, words 1 and 2) not zero.
+    #[error("entry {index}: type {kind} with reserved fields set (words {w:08x?})")]
+    Reserved {
+        /// Ring index.
+        index: u32,
+        /// Type field.
+        kind: u32,
+        /// Words.
+        w: [u32; 4],
+    },
     /// A sense length beyond the HCB's sense area.
     #[error("entry {index}: sense length {len} beyond {max}")]
     SenseLen {
@@ -141,6 +151,23 @@ impl Entry {
                     sense: valid.then_some(slen as u8),
                     sense_failed: self.w[2] & cqe::AUTOSENSE_FAILED != 0,
                     detail: self.w[3],
+                })
+            }
+            // Event entries: everything but the type and word 3 is zero (the firmware's
+            // post_event and the hardware's trap write it so), so a flipped bit there
+            // is caught rather than ignored.
+            cqe::kind::NEGOTIATED
+            | cqe::kind::BUS_RESET
+            | cqe::kind::UNKNOWN_RESEL
+            | cqe::kind::TRAP
+                if w0 & !(cqe::PHASE | (cqe::TYPE_MASK << cqe::TYPE_SHIFT)) != 0
+                    || self.w[1] != 0
+                    || self.w[2] != 0 =>
+            {
+                Err(BadEntry::Reserved {
+                    index,
+                    kind,
+                    w: self.w,
                 })
             }
             cqe::kind::NEGOTIATED => {
@@ -247,6 +274,26 @@ mod tests {
             entry([w0(cqe::kind::NEGOTIATED, 0, 0), 0, 0, 0xFF00_0000]).decode(),
             Err(BadEntry::Kind { .. })
         ));
+        for k in [
+            cqe::kind::NEGOTIATED,
+            cqe::kind::BUS_RESET,
+            cqe::kind::UNKNOWN_RESEL,
+            cqe::kind::TRAP,
+        ] {
+            assert!(entry([w0(k, 0, 0), 0, 0, 0]).decode().is_ok(), "kind {k}");
+            for w in [
+                [w0(k, 0x80, 0), 0, 0, 0],
+                [w0(k, 0, 0x80), 0, 0, 0],
+                [w0(k, 0, 0) | 1 << 8, 0, 0, 0],
+                [w0(k, 0, 0), 1, 0, 0],
+                [w0(k, 0, 0), 0, 1 << 31, 0],
+            ] {
+                assert!(
+                    matches!(entry(w).decode(), Err(BadEntry::Reserved { .. })),
+                    "kind {k}: {w:08x?}"
+                );
+            }
+        }
         // Every word pattern decodes to a value or an error, never a panic.
         let mut x = 1u64;
         for _ in 0..20_000 {

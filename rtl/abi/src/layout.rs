@@ -169,7 +169,8 @@ pub mod cqe {
     /// Word 2: autosense was attempted and failed.
     pub const AUTOSENSE_FAILED: u32 = 1 << 9;
 
-    /// Entry types.
+    /// Entry types. In every type but [`kind::COMPLETION`], word 0 bits 23:0 and words 1
+    /// and 2 are zero (the host refuses an event entry where they are not).
     pub mod kind {
         /// A slot completed; word 1 = residual, word 2 = sense, word 3 = detail.
         pub const COMPLETION: u32 = 1;

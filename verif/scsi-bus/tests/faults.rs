@@ -416,3 +416,50 @@ fn command_parity_error_detected_by_target() {
     );
     r.assert_rules(&[Rule::Parity]);
 }
+
+/// Contingent allegiance with tagged queuing: two queued tasks both end CHECK CONDITION,
+/// each with its own sense, and each REQUEST SENSE returns the sense of the CHECK CONDITION
+/// just reported. The model once kept the sense of the last task to run on the medium, so
+/// the first task's REQUEST SENSE got the second's (or NO SENSE), which let a SIM
+/// acknowledge a write that never reached the medium (campaign seeds 28 and 937).
+#[test]
+fn each_check_condition_of_queued_tasks_gets_its_own_sense() {
+    let mut tcfg = TargetConfig::new(2);
+    // Both tasks run on the medium before the first reconnects with its status.
+    tcfg.access_cycles = 50_000;
+    let mut r = rig_with(
+        r#"
+        [[rule]]
+        opcode = 0x28
+        lba = [5, 6]
+        action = { kind = "check_condition", key = 3, asc = 0x11 }
+        [[rule]]
+        opcode = 0x28
+        lba = [9, 10]
+        action = { kind = "check_condition", key = 5, asc = 0x21 }
+        "#,
+        tcfg,
+        InitiatorConfig::new(7),
+    );
+    let a = r.ini().submit(
+        Request::new(2, 0, &read10(5, 1))
+            .data_in(512)
+            .tagged(TagKind::Simple),
+    );
+    let b = r.ini().submit(
+        Request::new(2, 0, &read10(9, 1))
+            .data_in(512)
+            .tagged(TagKind::Simple),
+    );
+    r.run_idle(20_000_000);
+    let sa = r.ini().completion(a).and_then(|c| c.sense_key());
+    let sb = r.ini().completion(b).and_then(|c| c.sense_key());
+    assert_eq!(sa, Some((sk::MEDIUM_ERROR, 0x11, 0)), "{}", r.tail_log(40));
+    assert_eq!(
+        sb,
+        Some((sk::ILLEGAL_REQUEST, 0x21, 0)),
+        "{}",
+        r.tail_log(40)
+    );
+    r.assert_clean();
+}

@@ -881,8 +881,22 @@ impl Target {
                 }
             }
             Phase::Status => {
+                // Contingent allegiance: the sense REQUEST SENSE returns is the one of
+                // the CHECK CONDITION just reported, not of a later tagged task that ran
+                // on the medium in between.
+                let mut ca = None;
                 if let Some(t) = self.cur_task_mut() {
                     t.phase = TPhase::Status;
+                    if let Some(r) = t
+                        .resp
+                        .as_ref()
+                        .filter(|r| r.status == status::CHECK_CONDITION)
+                    {
+                        ca = Some((usize::from(t.init & 15), usize::from(t.lun & 7), r.sense));
+                    }
+                }
+                if let Some((i, l, sn)) = ca {
+                    self.sense[i][l] = sn;
                 }
                 self.queue_msg(&[msg::COMMAND_COMPLETE]);
                 self.conn.bus_free_after = true;
@@ -1011,8 +1025,6 @@ impl Target {
                 // During a task's connection: end it CHECK CONDITION, 47/00.
                 t.resp = Some(Response::check(ck));
                 t.phase = TPhase::Status;
-                let (i, l) = (usize::from(t.init & 15), usize::from(t.lun & 7));
-                self.sense[i][l] = Some(ck);
             } else if self.conn.stage == Some(Stage::Command)
                 || self.conn.stage == Some(Stage::Selected)
             {
@@ -1194,8 +1206,6 @@ impl Target {
     fn finish_response(&mut self, id: u64, resp: Response) {
         let resp = self.with_data_fault(id, resp);
         let t = self.task_mut(id);
-        let (init, lun) = (usize::from(t.init & 15), usize::from(t.lun & 7));
-        let sense = resp.sense;
         t.data = resp.data.clone();
         t.ptr = 0;
         t.saved = 0;
@@ -1205,9 +1215,6 @@ impl Target {
             TPhase::DataIn
         };
         t.resp = Some(resp);
-        if let Some(s) = sense {
-            self.sense[init][lun] = Some(s);
-        }
     }
 
     /// Starts a task on the medium: common commands, UNIT ATTENTION, faults, then the LU.
@@ -1773,9 +1780,6 @@ impl Target {
             None
         };
         if let Some(r) = early {
-            if let Some(sn) = r.sense {
-                self.sense[usize::from(init & 15)][usize::from(lun & 7)] = Some(sn);
-            }
             task.resp = Some(r);
             task.phase = TPhase::Status;
             task.fault = None;
