@@ -1,4 +1,4 @@
-//! The whole-stack fault campaign (`hba_verif::campaign`). `make test` runs the first 8
+//! The whole-stack fault campaign (`hba_verif::campaign`). `make test` runs the first 50
 //! seeds; `make campaign SEEDS=n [SHARD=i/N]` runs more, `make campaign SEED=s` replays one
 //! (the failing seed is printed with its shrunk workload length). `CAMPAIGN_PROGRESS=1`
 //! prints a line per seed and the table every 20 seeds.
@@ -12,7 +12,7 @@ fn seeds() -> Vec<u64> {
     let n: u64 = std::env::var("CAMPAIGN_SEEDS")
         .ok()
         .map(|s| s.parse().expect("CAMPAIGN_SEEDS is a number"))
-        .unwrap_or(8);
+        .unwrap_or(50);
     let (i, k) = match std::env::var("CAMPAIGN_SHARD") {
         Ok(s) => {
             let (a, b) = s.split_once('/').expect("CAMPAIGN_SHARD is i/N");
