@@ -206,6 +206,11 @@ fn layout_section(s: &mut String) {
             ),
         ],
     );
+    let _ = writeln!(
+        s,
+        "\nIn every type but COMPLETION, word 0 bits 23:0 and words 1 and 2 are zero; the host \
+         refuses an event entry where they are not."
+    );
     let _ = writeln!(s, "\n### HBA status\n");
     table(
         s,
