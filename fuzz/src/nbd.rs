@@ -73,7 +73,7 @@ impl BlockIo for MemDisk {
     fn write_blocks(&mut self, lba: u64, d: &[u8]) -> Result<()> {
         let n = d.len() as u64 / self.bl;
         assert!(
-            !d.is_empty() && d.len() as u64 % self.bl == 0 && lba + n <= self.blocks(),
+            !d.is_empty() && (d.len() as u64).is_multiple_of(self.bl) && lba + n <= self.blocks(),
             "write of {} bytes at block {lba} of {}",
             d.len(),
             self.blocks()
@@ -112,6 +112,12 @@ pub fn session(data: &[u8]) {
         512
     };
     let blocks = 1 + u64::from(cfg.get(1).copied().unwrap_or(0) % 32);
+    session_on(ro, bl, blocks, stream);
+}
+
+/// One session with the client bytes `stream` on an export of `blocks` blocks of `bl`
+/// bytes, checked as [`session`] does (tests use exports larger than the fuzzer's).
+pub fn session_on(ro: bool, bl: u64, blocks: u64, stream: &[u8]) {
     let size = blocks * bl;
     // A pattern, so a read of the wrong place shows.
     let image: Vec<u8> = (0..size).map(|i| (i * 7 + i / 509) as u8).collect();
@@ -223,7 +229,7 @@ fn check_handshake(out: &[u8], stream: &[u8], size: u64, ro: bool, chosen: bool)
     assert_eq!(tflags & p::TFLAG_READ_ONLY != 0, ro, "read-only flag");
     let no_zeroes = stream.get(3).is_some_and(|b| b & 2 != 0);
     while o < out.len() {
-        // The export size is never REPLY_MAGIC here (at most 64 KiB), so the first
+        // The export size is never REPLY_MAGIC here (far smaller), so the first
         // 8 bytes tell an option reply from the EXPORT_NAME answer.
         let m = u64::from_be_bytes(take(out, &mut o));
         if m != p::REPLY_MAGIC {
