@@ -11,6 +11,10 @@
 //! One client at a time (the stack has one event loop); the server ends after
 //! `--clients` connections, on SIGINT/SIGTERM (after syncing the cache), or when a
 //! client is silent for `--idle` seconds.
+//!
+//! The decoding of client bytes and the checks on requests are in [`proto`], apart from
+//! I/O; [`handshake`] and [`transmission`] run over any `Read + Write` and a [`BlockIo`]
+//! export, so the `nbd` fuzz target drives this same code in memory.
 
 pub mod proto;
 
