@@ -108,9 +108,10 @@ campaign:
 
 # Fuzz targets (fuzz/, cargo-fuzz on nightly), one after the other, FUZZ_SECONDS each;
 # new inputs go to fuzz/corpus-raw/<target>, the checked-in corpus is read. `make test`
-# replays the checked-in corpus on stable (verif/tests/fuzz_corpus.rs).
+# replays the checked-in corpus on stable (verif/tests/fuzz_corpus.rs; bus_toml and nbd in
+# host-driver/hbactl/tests/fuzz_corpus.rs).
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= cdb sense messages completion bus_toml asm hcb_cosim
+FUZZ_TARGETS ?= cdb sense messages completion bus_toml asm hcb_cosim nbd
 fuzz:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p corpus-raw/$$t && \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build needs and is missing: Verilator, yosys, a C++ compiler, zlib
 # headers (FST traces), make, tclsh (the Vivado scripts' structural check), and for
-# hbactl's tests qemu-utils (qemu-io, qemu-img: the NBD export) and gddrescue
-# (ddrescuelog: checks image mapfiles), for make bench iverilog, time and valgrind, from
+# hbactl's tests qemu-utils (qemu-io, qemu-img: the NBD export), libnbd-bin (nbdinfo,
+# nbdcopy: the NBD export) and gddrescue (ddrescuelog: checks image mapfiles), for make bench iverilog, time and valgrind, from
 # the OS packages. Idempotent: does nothing when all
 # are present. Rust itself (cargo) must come from rustup; it cannot be installed here.
 set -euo pipefail
@@ -16,6 +16,7 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v tclsh >/dev/null 2>&1 || need+=(tcl)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v qemu-io >/dev/null 2>&1 && command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+command -v nbdcopy >/dev/null 2>&1 && command -v nbdinfo >/dev/null 2>&1 || need+=(libnbd-bin)
 command -v ddrescuelog >/dev/null 2>&1 || need+=(gddrescue)
 # make bench: Icarus Verilog (the same Verilog under another simulator), GNU time (peak
 # resident memory) and valgrind (callgrind: where the wall time goes).

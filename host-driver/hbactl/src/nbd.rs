@@ -11,59 +11,30 @@
 //! One client at a time (the stack has one event loop); the server ends after
 //! `--clients` connections, on SIGINT/SIGTERM (after syncing the cache), or when a
 //! client is silent for `--idle` seconds.
+//!
+//! The decoding of client bytes and the checks on requests are in [`proto`], apart from
+//! I/O; [`handshake`] and [`transmission`] run over any `Read + Write` and a [`BlockIo`]
+//! export, so the `nbd` fuzz target drives this same code in memory.
+
+pub mod proto;
 
 use crate::error::{Error, Result};
 use crate::hba::{periph, BlockDev, Hba, HbaTransport};
+use proto::{ClientOption, Command, Request, OPTION_HEADER_LEN, REQUEST_LEN};
+use proto::{FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, IHAVEOPT, NBDMAGIC, REPLY_MAGIC};
+use proto::{INFO_BLOCK_SIZE, INFO_EXPORT, MAX_REQUEST, SIMPLE_REPLY_MAGIC};
+use proto::{REP_ACK, REP_ERR_INVALID, REP_ERR_UNKNOWN, REP_ERR_UNSUP, REP_INFO, REP_SERVER};
+use proto::{TFLAG_HAS_FLAGS, TFLAG_READ_ONLY, TFLAG_SEND_FLUSH};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-const NBDMAGIC: u64 = 0x4e42_444d_4147_4943;
-const IHAVEOPT: u64 = 0x4948_4156_454F_5054;
-const REPLY_MAGIC: u64 = 0x0003_e889_0455_65a9;
-const REQUEST_MAGIC: u32 = 0x2560_9513;
-const SIMPLE_REPLY_MAGIC: u32 = 0x6744_6698;
-
-const FLAG_FIXED_NEWSTYLE: u16 = 1;
-const FLAG_NO_ZEROES: u16 = 2;
-
-const OPT_EXPORT_NAME: u32 = 1;
-const OPT_ABORT: u32 = 2;
-const OPT_LIST: u32 = 3;
-const OPT_INFO: u32 = 6;
-const OPT_GO: u32 = 7;
-
-const REP_ACK: u32 = 1;
-const REP_SERVER: u32 = 2;
-const REP_INFO: u32 = 3;
-const REP_ERR_UNSUP: u32 = 0x8000_0001;
-const REP_ERR_INVALID: u32 = 0x8000_0003;
-const REP_ERR_UNKNOWN: u32 = 0x8000_0006;
-
-const INFO_EXPORT: u16 = 0;
-const INFO_BLOCK_SIZE: u16 = 3;
-
-const TFLAG_HAS_FLAGS: u16 = 1;
-const TFLAG_READ_ONLY: u16 = 2;
-const TFLAG_SEND_FLUSH: u16 = 4;
-
-const CMD_READ: u16 = 0;
-const CMD_WRITE: u16 = 1;
-const CMD_DISC: u16 = 2;
-const CMD_FLUSH: u16 = 3;
-
-const EPERM: u32 = 1;
-const EIO: u32 = 5;
-const EINVAL: u32 = 22;
-const ENOTSUP: u32 = 95;
-
-/// Largest option payload accepted (names are short; anything bigger is hostile).
-const MAX_OPTION: u32 = 4096;
-/// Largest READ/WRITE accepted (qemu's default maximum); bigger closes the connection.
-const MAX_REQUEST: u32 = 32 << 20;
 /// Options a client may send before choosing an export.
 const MAX_OPTIONS: usize = 64;
+/// A WRITE's payload is read in pieces of this size, so a client that claims a long
+/// payload and sends none costs no more memory than it sent.
+const PAYLOAD_PIECE: usize = 1 << 20;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -85,23 +56,34 @@ pub struct ServeArgs {
     pub idle: Duration,
 }
 
-/// Why a connection ended.
-enum End {
-    /// The client said goodbye (DISC / ABORT) or closed.
+/// Why a transmission phase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The client said goodbye (DISC) or closed.
     Bye,
-    /// We are stopping.
+    /// We are stopping (signal).
     Stop,
 }
 
-struct Conn {
-    s: TcpStream,
+/// One client connection over any byte stream (a TCP socket in `serve`, memory in the
+/// fuzz target).
+pub struct Conn<S> {
+    s: S,
     idle: Duration,
 }
 
-impl Conn {
-    /// `read_exact`, waking every 100 ms to look at the stop flag. A timeout before the
-    /// first byte of a message is idle time; a partial message keeps waiting (bounded by
-    /// the idle limit).
+impl<S: Read + Write> Conn<S> {
+    /// A connection over `s`; a partial message waits at most `idle`.
+    pub fn new(s: S, idle: Duration) -> Conn<S> {
+        Conn { s, idle }
+    }
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.s
+    }
+    /// `read_exact`, waking on every read timeout (100 ms on a socket) to look at the
+    /// stop flag. A timeout before the first byte of a message is idle time; a partial
+    /// message keeps waiting (bounded by the idle limit).
     fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
         let mut got = 0;
         let start = Instant::now();
@@ -123,6 +105,19 @@ impl Conn {
         }
         Ok(true)
     }
+    /// `len` payload bytes, read piece by piece (see [`PAYLOAD_PIECE`]); `None` on stop.
+    fn payload(&mut self, len: u32) -> std::io::Result<Option<Vec<u8>>> {
+        let len = len as usize;
+        let mut d = Vec::new();
+        while d.len() < len {
+            let at = d.len();
+            d.resize(at + PAYLOAD_PIECE.min(len - at), 0);
+            if !self.read_exact(&mut d[at..])? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(d))
+    }
     fn u32(&mut self) -> std::io::Result<u32> {
         let mut b = [0; 4];
         self.read_exact(&mut b)?;
@@ -137,17 +132,82 @@ impl Conn {
         m.extend_from_slice(data);
         self.s.write_all(&m)
     }
+    fn reply(&mut self, err: u32, handle: u64, data: &[u8]) -> std::io::Result<()> {
+        let mut r = Vec::with_capacity(16 + data.len());
+        r.extend_from_slice(&SIMPLE_REPLY_MAGIC.to_be_bytes());
+        r.extend_from_slice(&err.to_be_bytes());
+        r.extend_from_slice(&handle.to_be_bytes());
+        r.extend_from_slice(data);
+        self.s.write_all(&r)
+    }
 }
 
-/// The disk behind the export, addressed in bytes.
-struct Export<'a, T: HbaTransport> {
+/// The block device behind an export: the HBA's disk or CD-ROM in `serve`, memory in
+/// the fuzz target. Byte offsets and edge blocks are handled above it.
+pub trait BlockIo {
+    /// Bytes per block.
+    fn block_len(&self) -> u64;
+    /// Number of blocks.
+    fn blocks(&self) -> u64;
+    /// Reads `n` blocks at `lba`.
+    fn read_blocks(&mut self, lba: u64, n: u64) -> Result<Vec<u8>>;
+    /// Writes whole blocks at `lba`.
+    fn write_blocks(&mut self, lba: u64, data: &[u8]) -> Result<()>;
+    /// Makes written data durable (SYNCHRONIZE CACHE).
+    fn flush(&mut self) -> Result<()>;
+    /// The export's size in bytes.
+    fn size(&self) -> u64 {
+        self.blocks() * self.block_len()
+    }
+}
+
+/// Bytes `[off, off+len)` of `x` (the caller checked the range).
+fn read_bytes(x: &mut impl BlockIo, off: u64, len: u64) -> Result<Vec<u8>> {
+    let bl = x.block_len();
+    let first = off / bl;
+    let last = (off + len).div_ceil(bl);
+    let b = x.read_blocks(first, last - first)?;
+    let s = (off - first * bl) as usize;
+    Ok(b[s..s + len as usize].to_vec())
+}
+
+/// Writes bytes at `off`: whole blocks directly, partial edge blocks read-modify-write.
+fn write_bytes(x: &mut impl BlockIo, off: u64, data: &[u8]) -> Result<()> {
+    let bl = x.block_len();
+    let first = off / bl;
+    let last = (off + data.len() as u64).div_ceil(bl);
+    let s = (off - first * bl) as usize;
+    if s == 0 && (data.len() as u64).is_multiple_of(bl) {
+        return x.write_blocks(first, data);
+    }
+    let mut buf = vec![0u8; ((last - first) * bl) as usize];
+    // Only the edge blocks need their old contents.
+    let head = x.read_blocks(first, 1)?;
+    buf[..bl as usize].copy_from_slice(&head);
+    if last - first > 1 {
+        let tail = x.read_blocks(last - 1, 1)?;
+        let n = buf.len();
+        buf[n - bl as usize..].copy_from_slice(&tail);
+    }
+    buf[s..s + data.len()].copy_from_slice(data);
+    x.write_blocks(first, &buf)
+}
+
+/// The disk or CD-ROM behind the export.
+struct HbaExport<'a, T: HbaTransport> {
     h: &'a mut Hba<T>,
     dev: BlockDev,
     bl: u64,
-    size: u64,
+    blocks: u64,
 }
 
-impl<T: HbaTransport> Export<'_, T> {
+impl<T: HbaTransport> BlockIo for HbaExport<'_, T> {
+    fn block_len(&self) -> u64 {
+        self.bl
+    }
+    fn blocks(&self) -> u64 {
+        self.blocks
+    }
     fn read_blocks(&mut self, lba: u64, n: u64) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity((n * self.bl) as usize);
         let per = (crate::scsi::CHUNK as u64 / self.bl).max(1);
@@ -178,34 +238,6 @@ impl<T: HbaTransport> Export<'_, T> {
         }
         Ok(())
     }
-    /// Bytes `[off, off+len)`.
-    fn read(&mut self, off: u64, len: u64) -> Result<Vec<u8>> {
-        let first = off / self.bl;
-        let last = (off + len).div_ceil(self.bl);
-        let b = self.read_blocks(first, last - first)?;
-        let s = (off - first * self.bl) as usize;
-        Ok(b[s..s + len as usize].to_vec())
-    }
-    /// Writes bytes at `off`: whole blocks directly, partial edge blocks read-modify-write.
-    fn write(&mut self, off: u64, data: &[u8]) -> Result<()> {
-        let first = off / self.bl;
-        let last = (off + data.len() as u64).div_ceil(self.bl);
-        let s = (off - first * self.bl) as usize;
-        if s == 0 && (data.len() as u64).is_multiple_of(self.bl) {
-            return self.write_blocks(first, data);
-        }
-        let mut buf = vec![0u8; ((last - first) * self.bl) as usize];
-        // Only the edge blocks need their old contents.
-        let head = self.read_blocks(first, 1)?;
-        buf[..self.bl as usize].copy_from_slice(&head);
-        if last - first > 1 {
-            let tail = self.read_blocks(last - 1, 1)?;
-            let n = buf.len();
-            buf[n - self.bl as usize..].copy_from_slice(&tail);
-        }
-        buf[s..s + data.len()].copy_from_slice(data);
-        self.write_blocks(first, &buf)
-    }
     fn flush(&mut self) -> Result<()> {
         let BlockDev::Da(da) = self.dev else {
             // Nothing was written to a CD-ROM: nothing to flush.
@@ -226,82 +258,72 @@ fn io_err(e: std::io::Error) -> Error {
     }
 }
 
-/// Handshake; returns true when the client chose the export (transmission follows).
-fn handshake(c: &mut Conn, a: &ServeArgs, size: u64, tflags: u16) -> std::io::Result<bool> {
+/// The transmission flags of an export.
+pub fn transmission_flags(read_only: bool) -> u16 {
+    let mut f = TFLAG_HAS_FLAGS | TFLAG_SEND_FLUSH;
+    if read_only {
+        f |= TFLAG_READ_ONLY;
+    }
+    f
+}
+
+/// The fixed newstyle handshake offering one export `name` of `size` bytes; returns
+/// true when the client chose it (transmission follows).
+pub fn handshake<S: Read + Write>(
+    c: &mut Conn<S>,
+    name: &str,
+    size: u64,
+    read_only: bool,
+) -> std::io::Result<bool> {
+    let tflags = transmission_flags(read_only);
     let mut hello = Vec::new();
     hello.extend_from_slice(&NBDMAGIC.to_be_bytes());
     hello.extend_from_slice(&IHAVEOPT.to_be_bytes());
     hello.extend_from_slice(&(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES).to_be_bytes());
     c.s.write_all(&hello)?;
-    let cflags = c.u32()?;
-    if cflags & u32::from(FLAG_FIXED_NEWSTYLE) == 0 {
-        // Plain newstyle clients would not understand option replies.
-        return Err(std::io::Error::other(
-            "client does not speak fixed newstyle",
-        ));
-    }
-    let no_zeroes = cflags & u32::from(FLAG_NO_ZEROES) != 0;
+    let cflags = proto::client_flags(c.u32()?).map_err(std::io::Error::other)?;
     for _ in 0..MAX_OPTIONS {
-        let mut m = [0u8; 8];
+        let mut m = [0u8; OPTION_HEADER_LEN];
         if !c.read_exact(&mut m)? {
             return Ok(false);
         }
-        if u64::from_be_bytes(m) != IHAVEOPT {
-            return Err(std::io::Error::other("bad option magic"));
-        }
-        let opt = c.u32()?;
-        let len = c.u32()?;
-        if len > MAX_OPTION {
-            return Err(std::io::Error::other(format!("option of {len} bytes")));
-        }
-        let mut data = vec![0u8; len as usize];
+        let h = proto::OptionHeader::decode(&m).map_err(std::io::Error::other)?;
+        let mut data = vec![0u8; h.len as usize];
         c.read_exact(&mut data)?;
-        let known = |n: &[u8]| n.is_empty() || n == a.name.as_bytes();
-        match opt {
-            OPT_EXPORT_NAME => {
-                if !known(&data) {
+        let opt = h.opt;
+        let known = |n: &[u8]| n.is_empty() || n == name.as_bytes();
+        match ClientOption::decode(opt, &data) {
+            Err(_) => c.opt_reply(opt, REP_ERR_INVALID, &[])?,
+            Ok(ClientOption::ExportName(n)) => {
+                if !known(&n) {
                     // EXPORT_NAME has no error reply: closing is the answer.
                     return Ok(false);
                 }
                 let mut r = Vec::new();
                 r.extend_from_slice(&size.to_be_bytes());
                 r.extend_from_slice(&tflags.to_be_bytes());
-                if !no_zeroes {
+                if !cflags.no_zeroes {
                     r.extend_from_slice(&[0u8; 124]);
                 }
                 c.s.write_all(&r)?;
                 return Ok(true);
             }
-            OPT_ABORT => {
+            Ok(ClientOption::Abort) => {
                 c.opt_reply(opt, REP_ACK, &[])?;
                 return Ok(false);
             }
-            OPT_LIST => {
-                if len != 0 {
-                    c.opt_reply(opt, REP_ERR_INVALID, &[])?;
-                    continue;
-                }
-                let mut d = (a.name.len() as u32).to_be_bytes().to_vec();
-                d.extend_from_slice(a.name.as_bytes());
+            Ok(ClientOption::List) => {
+                let mut d = (name.len() as u32).to_be_bytes().to_vec();
+                d.extend_from_slice(name.as_bytes());
                 c.opt_reply(opt, REP_SERVER, &d)?;
                 c.opt_reply(opt, REP_ACK, &[])?;
             }
-            OPT_INFO | OPT_GO => {
-                // u32 name length, name, u16 number of info requests, u16 each.
-                let parsed = (|| {
-                    let nl = u32::from_be_bytes(data.get(0..4)?.try_into().ok()?) as usize;
-                    let name = data.get(4..4 + nl)?;
-                    let nreq = u16::from_be_bytes(data.get(4 + nl..6 + nl)?.try_into().ok()?);
-                    (data.len() == 6 + nl + 2 * nreq as usize).then_some(name.to_vec())
-                })();
-                let Some(name) = parsed else {
-                    c.opt_reply(opt, REP_ERR_INVALID, &[])?;
-                    continue;
-                };
-                if !known(&name) {
+            Ok(ClientOption::Info(r) | ClientOption::Go(r)) => {
+                if !known(&r.name) {
                     c.opt_reply(opt, REP_ERR_UNKNOWN, &[])?;
                     continue;
                 }
+                // Both items are sent whatever was asked, as the protocol allows.
                 let mut e = INFO_EXPORT.to_be_bytes().to_vec();
                 e.extend_from_slice(&size.to_be_bytes());
                 e.extend_from_slice(&tflags.to_be_bytes());
@@ -313,122 +335,101 @@ fn handshake(c: &mut Conn, a: &ServeArgs, size: u64, tflags: u16) -> std::io::Re
                 }
                 c.opt_reply(opt, REP_INFO, &b)?;
                 c.opt_reply(opt, REP_ACK, &[])?;
-                if opt == OPT_GO {
+                if opt == proto::OPT_GO {
                     return Ok(true);
                 }
             }
             // Structured replies, meta contexts, TLS, extended headers: not offered.
-            _ => c.opt_reply(opt, REP_ERR_UNSUP, &[])?,
+            Ok(ClientOption::StructuredReply | ClientOption::Unknown(_)) => {
+                c.opt_reply(opt, REP_ERR_UNSUP, &[])?
+            }
         }
     }
     Err(std::io::Error::other("too many options"))
 }
 
-fn reply(c: &mut Conn, err: u32, handle: u64, data: &[u8]) -> std::io::Result<()> {
-    let mut r = Vec::with_capacity(16 + data.len());
-    r.extend_from_slice(&SIMPLE_REPLY_MAGIC.to_be_bytes());
-    r.extend_from_slice(&err.to_be_bytes());
-    r.extend_from_slice(&handle.to_be_bytes());
-    r.extend_from_slice(data);
-    c.s.write_all(&r)
-}
-
-/// The transmission phase: one request at a time until DISC, EOF or stop.
-fn transmission<T: HbaTransport>(
-    c: &mut Conn,
-    x: &mut Export<'_, T>,
-    ro: bool,
+/// The transmission phase: one request at a time until DISC, EOF or stop. `read_only`
+/// refuses writes whatever the device could do.
+pub fn transmission<S: Read + Write>(
+    c: &mut Conn<S>,
+    x: &mut impl BlockIo,
+    read_only: bool,
     st: &mut Stats,
 ) -> Result<End> {
+    let size = x.size();
     loop {
-        let mut hdr = [0u8; 28];
+        let mut hdr = [0u8; REQUEST_LEN];
         match c.read_exact(&mut hdr) {
             Ok(true) => {}
             Ok(false) => return Ok(End::Stop),
             Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(End::Bye),
             Err(e) => return Err(io_err(e)),
         }
-        let magic = u32::from_be_bytes(hdr[0..4].try_into().expect("4"));
-        let ty = u16::from_be_bytes(hdr[6..8].try_into().expect("2"));
-        let handle = u64::from_be_bytes(hdr[8..16].try_into().expect("8"));
-        let off = u64::from_be_bytes(hdr[16..24].try_into().expect("8"));
-        let len = u32::from_be_bytes(hdr[24..28].try_into().expect("4"));
-        if magic != REQUEST_MAGIC {
-            return Err(io_err(std::io::Error::other("bad request magic")));
+        // A bad magic or an over-long READ/WRITE: the stream cannot be trusted further.
+        let req = Request::decode(&hdr).map_err(|e| io_err(std::io::Error::other(e)))?;
+        // A WRITE's payload is read even when the WRITE is refused, to stay in step.
+        let payload = match c.payload(req.payload_len()).map_err(io_err)? {
+            Some(d) => d,
+            None => return Ok(End::Stop),
+        };
+        let (off, len) = (req.offset, req.len);
+        match req.cmd {
+            Command::Disc => return Ok(End::Bye),
+            Command::Read => st.reads += 1,
+            Command::Write => st.writes += 1,
+            Command::Flush => st.flushes += 1,
+            _ => {}
         }
-        let in_range = off.checked_add(u64::from(len)).is_some_and(|e| e <= x.size);
-        match ty {
-            CMD_READ | CMD_WRITE if len > MAX_REQUEST => {
-                // The payload cannot be skipped safely: end the connection.
-                return Err(io_err(std::io::Error::other(format!(
-                    "request of {len} bytes"
-                ))));
-            }
-            CMD_READ => {
-                st.reads += 1;
-                if !in_range || len == 0 {
-                    reply(c, EINVAL, handle, &[]).map_err(io_err)?;
-                    continue;
+        let checked = req.check(size, read_only);
+        let (err, data) = match (req.cmd, checked) {
+            (_, Err(r)) => (r.errno(), Vec::new()),
+            (Command::Read, Ok(())) => match read_bytes(x, off, u64::from(len)) {
+                Ok(d) => {
+                    st.bytes_read += d.len() as u64;
+                    (0, d)
                 }
-                match x.read(off, u64::from(len)) {
-                    Ok(d) => {
-                        st.bytes_read += d.len() as u64;
-                        reply(c, 0, handle, &d).map_err(io_err)?
-                    }
-                    Err(e) => {
-                        eprintln!("hbactl: NBD READ {off}+{len}: {e}");
-                        reply(c, EIO, handle, &[]).map_err(io_err)?
-                    }
+                Err(e) => {
+                    eprintln!("hbactl: NBD READ {off}+{len}: {e}");
+                    (proto::EIO, Vec::new())
                 }
-            }
-            CMD_WRITE => {
-                let mut d = vec![0u8; len as usize];
-                if !c.read_exact(&mut d).map_err(io_err)? {
-                    return Ok(End::Stop);
+            },
+            (Command::Write, Ok(())) => match write_bytes(x, off, &payload) {
+                Ok(()) => {
+                    st.bytes_written += u64::from(len);
+                    (0, Vec::new())
                 }
-                st.writes += 1;
-                let err = if ro {
-                    EPERM
-                } else if !in_range || len == 0 {
-                    EINVAL
-                } else {
-                    match x.write(off, &d) {
-                        Ok(()) => {
-                            st.bytes_written += u64::from(len);
-                            0
-                        }
-                        Err(e) => {
-                            eprintln!("hbactl: NBD WRITE {off}+{len}: {e}");
-                            EIO
-                        }
-                    }
-                };
-                reply(c, err, handle, &[]).map_err(io_err)?;
-            }
-            CMD_FLUSH => {
-                st.flushes += 1;
-                let err = match x.flush() {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        eprintln!("hbactl: NBD FLUSH: {e}");
-                        EIO
-                    }
-                };
-                reply(c, err, handle, &[]).map_err(io_err)?;
-            }
-            CMD_DISC => return Ok(End::Bye),
-            _ => reply(c, ENOTSUP, handle, &[]).map_err(io_err)?,
-        }
+                Err(e) => {
+                    eprintln!("hbactl: NBD WRITE {off}+{len}: {e}");
+                    (proto::EIO, Vec::new())
+                }
+            },
+            (Command::Flush, Ok(())) => match x.flush() {
+                Ok(()) => (0, Vec::new()),
+                Err(e) => {
+                    eprintln!("hbactl: NBD FLUSH: {e}");
+                    (proto::EIO, Vec::new())
+                }
+            },
+            // check() refuses every other command, and DISC returned above.
+            (_, Ok(())) => (proto::ENOTSUP, Vec::new()),
+        };
+        c.reply(err, req.handle, &data).map_err(io_err)?;
     }
 }
 
-#[derive(Default)]
-struct Stats {
-    reads: u64,
-    writes: u64,
-    flushes: u64,
-    bytes_read: u64,
-    bytes_written: u64,
+/// What the clients did, printed when the server ends.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// READ requests.
+    pub reads: u64,
+    /// WRITE requests.
+    pub writes: u64,
+    /// FLUSH requests.
+    pub flushes: u64,
+    /// Bytes read successfully.
+    pub bytes_read: u64,
+    /// Bytes written successfully.
+    pub bytes_written: u64,
 }
 
 /// Serves the disk at `dev`.
@@ -458,15 +459,11 @@ pub fn serve<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ServeArgs) -> Resul
     );
     // Tests and scripts read the line above to learn the port.
     let _ = std::io::stdout().flush();
-    let mut tflags = TFLAG_HAS_FLAGS | TFLAG_SEND_FLUSH;
-    if ro {
-        tflags |= TFLAG_READ_ONLY;
-    }
-    let mut x = Export {
+    let mut x = HbaExport {
         h,
         dev: bdev,
         bl,
-        size,
+        blocks: cap.blocks(),
     };
     let mut st = Stats::default();
     let mut served = 0u32;
@@ -489,8 +486,8 @@ pub fn serve<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ServeArgs) -> Resul
         s.set_read_timeout(Some(Duration::from_millis(100)))
             .map_err(io_err)?;
         let _ = s.set_nodelay(true);
-        let mut c = Conn { s, idle: a.idle };
-        match handshake(&mut c, a, size, tflags) {
+        let mut c = Conn::new(s, a.idle);
+        match handshake(&mut c, &a.name, size, ro) {
             Ok(true) => match transmission(&mut c, &mut x, ro, &mut st) {
                 Ok(End::Bye) => {}
                 Ok(End::Stop) => break,
@@ -503,7 +500,7 @@ pub fn serve<T: HbaTransport>(h: &mut Hba<T>, dev: &str, a: &ServeArgs) -> Resul
     }
     // Whatever the client did not flush reaches the medium before we go.
     if !ro {
-        if let Err(e) = x.flush() {
+        if let Err(e) = BlockIo::flush(&mut x) {
             eprintln!("hbactl: final SYNCHRONIZE CACHE: {e}");
         }
     }

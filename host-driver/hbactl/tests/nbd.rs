@@ -1,6 +1,7 @@
 //! `hbactl serve nbd` exporting a co-simulated disk, driven by qemu-io (pattern writes at
-//! odd offsets and lengths, read back verified by qemu-io itself) and qemu-img convert
-//! (a copy compared with the image file); then a clean stop on SIGTERM.
+//! odd offsets and lengths, read back verified by qemu-io itself), qemu-img convert
+//! (a copy compared with the image file) and libnbd's nbdinfo and nbdcopy (LIST, INFO,
+//! a copy out and one in); then a clean stop on SIGTERM.
 
 mod common;
 
@@ -308,4 +309,35 @@ fn a_cdrom_export_is_read_only_and_copies_the_disc() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(" 0 writes"), "{out}{err}");
     assert!(s.read("disc.iso") == disc);
+}
+
+/// libnbd's clients: `nbdinfo --list` (NBD_OPT_LIST, then INFO), `nbdinfo` (GO), and
+/// `nbdcopy` both ways: the export copied out equals the image, and a file copied in
+/// (with `--flush`) becomes the image.
+#[test]
+fn nbdinfo_and_nbdcopy_through_the_nbd_export() {
+    if !have("nbdcopy") || !have("nbdinfo") {
+        eprintln!("libnbd-bin missing (scripts/setup.sh installs it): skipped");
+        return;
+    }
+    let s = Scratch::with_bus(BUS);
+    let img = pattern(12, 512 * 512);
+    s.write("disk.img", &img);
+    let (child, port) = serve(&s, &["--clients", "4"]);
+    let url = format!("nbd://127.0.0.1:{port}/hba");
+    let list = run("nbdinfo", &["--list", &url], s.dir.path());
+    assert!(list.contains("export=\"hba\""), "{list}");
+    assert!(list.contains("export-size: 262144"), "{list}");
+    assert!(list.contains("can_flush: true"), "{list}");
+    let info = run("nbdinfo", &[&url], s.dir.path());
+    assert!(info.contains("is_read_only: false"), "{info}");
+    run("nbdcopy", &[&url, "copy.raw"], s.dir.path());
+    assert!(s.read("copy.raw") == img, "nbdcopy copy equals the image");
+    let new = pattern(13, 512 * 512);
+    s.write("new.raw", &new);
+    run("nbdcopy", &["--flush", "new.raw", &url], s.dir.path());
+    let (code, out, err) = finish(child);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("served 4 connection(s)"), "{out}{err}");
+    assert!(s.read("disk.img") == new, "the image is what nbdcopy wrote");
 }
