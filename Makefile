@@ -64,7 +64,8 @@ bitstream:
 # The benchmarks append JSON lines to $(BENCH_JSON) (hba-bench's `record`), bench-report
 # adds the load, the callgrind profile and /usr/bin/time figures and writes the report.
 # COSIM_REPS/COSIM_CYCLES size cosim_speed, BENCH_REPS the random-read seeds: sized so
-# that the whole target fits in 15 minutes on two cores, build included.
+# that the whole target fits in 15 minutes on two cores, build included. BENCH_NOTE="..."
+# adds a sentence to the report (what else ran on the machine).
 BENCH_JSON := $(abspath $(BUILD)/bench/figures.jsonl)
 COSIM_REPS ?= 3
 COSIM_CYCLES ?= 2000000

@@ -359,14 +359,19 @@ fn report(jsonl: &str, dir: &str) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let head = format!(
         "Written by `make bench` (`bench-report report`) from `{jsonl}`; raw figures with every \
-         repetition in `results.json`. Machine: {cores} cores, shared with four other \
-         engineers' builds during this run: load average (1 min) {} at the start, {} at the \
-         end; the benchmarks took {:.0} s after the build. Wall-clock figures (sections 1 and 4) \
-         move with that load; simulated-time figures (2, 3) and instruction counts (1b) do \
-         not. A percentage after a figure is its fraction of the theoretical limit.",
+         repetition in `results.json`. Machine: {cores} cores, load average (1 min) {} at the \
+         start and {} at the end (above 1, other jobs shared the machine; each benchmark runs \
+         on one core); the benchmarks took {:.0} s after the build.{} Wall-clock figures \
+         (sections 1 and 4) move with that load; simulated-time figures (2, 3) and \
+         instruction counts (1b) do not. A percentage after a figure is its fraction of the \
+         theoretical limit.",
         num(get("start", "load average (1 min)")),
         num(get("end", "load average (1 min)")),
         elapsed,
+        // BENCH_NOTE: what else ran, for the reader of a noisy run.
+        std::env::var("BENCH_NOTE")
+            .map(|n| format!(" {n}"))
+            .unwrap_or_default(),
     );
     let md = markdown(&figs, &head);
     let out: Vec<serde_json::Value> = figs
