@@ -4,7 +4,7 @@ CARGO ?= cargo
 BUILD := build
 VERILOG := $(BUILD)/hba_core.v
 
-.PHONY: all setup run test verilog lint synth bitstream bench campaign campaign-bus fuzz fmt clippy clean
+.PHONY: all setup run test verilog lint synth bitstream bench campaign campaign-merge campaign-bus fuzz fmt clippy clean
 
 all: test
 
@@ -100,12 +100,18 @@ bench: setup $(VERILOG)
 
 # Whole-stack fault campaign (periph -> XPT -> SIM -> co-simulated core -> bus ->
 # targets): SEEDS=n seeds, SHARD=i/N a disjoint slice of them for a CI matrix, SEED=s
-# replays one (OPS=n: only its first n ops). A failing seed is printed with its shrunk
-# workload.
+# replays one (OPS=n: only its first n ops), SUMMARY=file writes the totals for
+# campaign-merge. A failing seed is printed with its shrunk workload.
 SEEDS ?= 1000
 campaign:
 	CAMPAIGN_SEEDS=$(SEEDS) $(if $(SHARD),CAMPAIGN_SHARD=$(SHARD)) $(if $(SEED),CAMPAIGN_SEED=$(SEED)) $(if $(OPS),CAMPAIGN_OPS=$(OPS)) \
+	  $(if $(SUMMARY),CAMPAIGN_SUMMARY=$(abspath $(SUMMARY))) \
 	  $(CARGO) test --release -p hba-verif --test stack_campaign -- --nocapture
+
+# Adds up the shards' summaries (make campaign SHARD=i/N SUMMARY=shard-i.toml) into one
+# table; fails when a seed failed or two summaries overlap.
+campaign-merge:
+	$(CARGO) run --release -q -p hba-verif --bin campaign-merge -- $(SUMMARIES)
 
 # Fuzz targets (fuzz/, cargo-fuzz on nightly), one after the other, FUZZ_SECONDS each;
 # new inputs go to fuzz/corpus-raw/<target>, the checked-in corpus is read. `make test`

@@ -3,7 +3,7 @@
 //! (the failing seed is printed with its shrunk workload length). `CAMPAIGN_PROGRESS=1`
 //! prints a line per seed and the table every 20 seeds.
 
-use hba_verif::campaign::{run, shrink, table, Scenario};
+use hba_verif::campaign::{run, shrink, table, Scenario, Summary};
 
 fn seeds() -> Vec<u64> {
     if let Ok(s) = std::env::var("CAMPAIGN_SEED") {
@@ -69,6 +69,10 @@ fn whole_stack_campaign() {
         }
     }
     println!("{}", table(&reps));
+    // A shard's totals for `campaign-merge` (a CI matrix adds its jobs' files up).
+    if let Some(path) = std::env::var_os("CAMPAIGN_SUMMARY") {
+        std::fs::write(&path, Summary::of(&reps).to_toml()).expect("write CAMPAIGN_SUMMARY");
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

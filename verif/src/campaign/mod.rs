@@ -8,7 +8,7 @@
 //! removal). The invariants are checked on every seed; a failing seed replays exactly, and
 //! [`shrink`] cuts its workload to the shortest prefix that still fails.
 
-use crate::faulty_transport::{Corruption, FaultyTransport, TransportFault, TRANSPORT_CLASSES};
+use crate::faulty_transport::{Corruption, FaultyTransport, TransportFault};
 use crate::simrig::{disk, tape, SimRig};
 use hba_cam::ccb::{Abort, CcbBody, Cdb, DataBuf, DataXfer, TagAction};
 use hba_cam::periph::cd::CdHandle;
@@ -28,9 +28,9 @@ use scsi_bus::target::{SyncCaps, TargetConfig};
 use scsi_bus::{Phase, Width};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+pub use summary::{Summary, SummaryError};
 
 /// Blocks per campaign disk.
 const DISK_BLOCKS: u64 = 1024;
@@ -78,6 +78,8 @@ pub enum Op {
     /// Wait for everything in flight.
     Drain,
 }
+
+mod summary;
 
 /// Fault classes, for the summary.
 pub const CLASSES: &[&str] = &[
@@ -1235,78 +1237,5 @@ pub fn shrink(sc: &Scenario) -> usize {
 
 /// The summary table of a campaign.
 pub fn table(reps: &[SeedReport]) -> String {
-    let mut out = String::new();
-    let cmds: u64 = reps.iter().map(|r| r.commands).sum();
-    let failed: u64 = reps.iter().map(|r| r.failed).sum();
-    let viol: usize = reps.iter().map(|r| r.violations.len()).sum();
-    let cycles: u64 = reps.iter().map(|r| r.cycles).sum();
-    let wall: f64 = reps.iter().map(|r| r.wall.as_secs_f64()).sum();
-    let mut rungs = [0u64; 4];
-    let mut classes: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut seeds_with: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut planned: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut bus: BTreeMap<&str, u64> = BTreeMap::new();
-    let bad: u64 = reps.iter().map(|r| r.bad_entries).sum();
-    for r in reps {
-        for (total, n) in rungs.iter_mut().zip(r.rungs) {
-            *total += n;
-        }
-        for (k, v) in &r.injected {
-            *classes.entry(k).or_default() += v;
-            *seeds_with.entry(k).or_default() += 1;
-        }
-        for (k, v) in &r.planned {
-            *planned.entry(k).or_default() += v;
-        }
-        for k in r.bus.keys() {
-            *bus.entry(k).or_default() += 1;
-        }
-    }
-    let _ = writeln!(
-        out,
-        "| seeds | commands | failed (allowed) | violations | wall s | M cycles/s |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
-    let _ = writeln!(
-        out,
-        "| {} | {cmds} | {failed} | {viol} | {wall:.1} | {:.2} |",
-        reps.len(),
-        cycles as f64 / wall.max(1e-9) / 1e6
-    );
-    let _ = writeln!(
-        out,
-        "\n| fault class | injected | seeds with it |\n|---|---|---|"
-    );
-    for c in CLASSES {
-        let _ = writeln!(
-            out,
-            "| {c} | {} | {} |",
-            classes.get(c).copied().unwrap_or(0),
-            seeds_with.get(c).copied().unwrap_or(0)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\n| host-link fault | planned | fired | seeds with it |\n|---|---|---|---|"
-    );
-    for c in TRANSPORT_CLASSES {
-        let _ = writeln!(
-            out,
-            "| {c} | {} | {} | {} |",
-            planned.get(c).copied().unwrap_or(0),
-            classes.get(c).copied().unwrap_or(0),
-            seeds_with.get(c).copied().unwrap_or(0)
-        );
-    }
-    let _ = writeln!(out, "\ncompletion entries refused by the SIM: {bad}");
-    let _ = writeln!(out, "\n| bus / device | seeds with it |\n|---|---|");
-    for k in BUS_KINDS {
-        let _ = writeln!(out, "| {k} | {} |", bus.get(k).copied().unwrap_or(0));
-    }
-    let _ = writeln!(
-        out,
-        "\n| recovery rung | count |\n|---|---|\n| timeout → ABORT | {} |\n| BUS DEVICE RESET | {} |\n| bus reset | {} |\n| re-initialisation | {} |",
-        rungs[0], rungs[1], rungs[2], rungs[3]
-    );
-    out
+    Summary::of(reps).table()
 }
