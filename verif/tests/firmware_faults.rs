@@ -837,6 +837,19 @@ impl BusDevice for FreeWatch {
     }
 }
 
+/// Disks 0 and 1 (2,000-cycle access), narrow.
+fn two_disks() -> FwRig {
+    let cfgs = [0u8, 1]
+        .into_iter()
+        .map(|id| {
+            let mut c = TargetConfig::new(id);
+            c.access_cycles = 2_000;
+            disk_target(c, 4096)
+        })
+        .collect();
+    FwRig::new(Width::Narrow, cfgs)
+}
+
 /// Issue 13 (the whole-stack equivalence scenario): a third-party bus reset that lands
 /// while the firmware is about to select the slot it prepared before the last ACK. The
 /// engine held that SELECT through the reset and ran it afterwards; the firmware then
@@ -851,13 +864,7 @@ impl BusDevice for FreeWatch {
 #[test]
 fn bus_reset_as_the_next_selection_starts_misfiles_nothing() {
     let run = |reset_at: Option<u64>| {
-        let mut cfgs = Vec::new();
-        for id in [0u8, 1] {
-            let mut c = TargetConfig::new(id);
-            c.access_cycles = 2_000;
-            cfgs.push(disk_target(c, 4096));
-        }
-        let mut rig = FwRig::new(Width::Narrow, cfgs);
+        let mut rig = two_disks();
         let d0 = pattern(40, 2048);
         let d1 = pattern(41, 2048);
         rig.write_buf(OUT, &d0);
@@ -1134,13 +1141,7 @@ fn data_in_is_captured_within_a_one_cycle_window() {
 #[test]
 fn host_bus_reset_right_after_a_doorbell_runs_no_phantom_command() {
     let run = |delay: u64| {
-        let mut cfgs = Vec::new();
-        for id in [0u8, 1] {
-            let mut c = TargetConfig::new(id);
-            c.access_cycles = 2_000;
-            cfgs.push(disk_target(c, 4096));
-        }
-        let mut rig = FwRig::new(Width::Narrow, cfgs);
+        let mut rig = two_disks();
         let d1 = pattern(51, 2048);
         rig.write_buf(OUT, &d1);
         let write = Hcb::new(1, 0, &rw10(0x2A, 8, 4), OUT, 2048, false);
