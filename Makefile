@@ -28,7 +28,7 @@ verilog: $(VERILOG)
 
 $(VERILOG): FORCE
 	@mkdir -p $(BUILD)
-	$(CARGO) run -q -p hba-rtl --bin hba-verilog -- $@
+	$(CARGO) run -q $(VERILOG_PROFILE) -p hba-rtl --bin hba-verilog -- $@
 	@echo "wrote $@"
 
 # Verilator lint (all warnings but the waived ones) and a yosys read/hierarchy/proc check.
@@ -71,6 +71,9 @@ COSIM_REPS ?= 3
 COSIM_CYCLES ?= 2000000
 BENCH_REPS ?= 2
 REPORT_BIN := target/release/bench-report
+# bench builds everything in release: emitting the Verilog with the release build too
+# spares a fresh machine a separate debug build of rust-hdl and the core (3.6 min cold).
+bench: VERILOG_PROFILE := --release
 bench: setup $(VERILOG)
 	@mkdir -p $(BUILD)/bench && rm -f $(BENCH_JSON)
 	$(CARGO) build --release -q -p hba-bench --bins
@@ -99,13 +102,13 @@ bench: setup $(VERILOG)
 	$(REPORT_BIN) report $(BENCH_JSON) bench
 
 # Whole-stack fault campaign (periph -> XPT -> SIM -> co-simulated core -> bus ->
-# targets): SEEDS=n seeds, SHARD=i/N a disjoint slice of them for a CI matrix, SEED=s
-# replays one (OPS=n: only its first n ops), SUMMARY=file writes the totals for
-# campaign-merge. A failing seed is printed with its shrunk workload.
+# targets): SEEDS=n seeds (from FIRST, default 0), SHARD=i/N a disjoint slice of them for
+# a CI matrix, SEED=s replays one (OPS=n: only its first n ops), SUMMARY=file writes the
+# totals for campaign-merge. A failing seed is printed with its shrunk workload.
 SEEDS ?= 1000
 campaign:
 	CAMPAIGN_SEEDS=$(SEEDS) $(if $(SHARD),CAMPAIGN_SHARD=$(SHARD)) $(if $(SEED),CAMPAIGN_SEED=$(SEED)) $(if $(OPS),CAMPAIGN_OPS=$(OPS)) \
-	  $(if $(SUMMARY),CAMPAIGN_SUMMARY=$(abspath $(SUMMARY))) \
+	  $(if $(FIRST),CAMPAIGN_FIRST=$(FIRST)) $(if $(SUMMARY),CAMPAIGN_SUMMARY=$(abspath $(SUMMARY))) \
 	  $(CARGO) test --release -p hba-verif --test stack_campaign -- --nocapture
 
 # Adds up the shards' summaries (make campaign SHARD=i/N SUMMARY=shard-i.toml) into one

@@ -24,7 +24,12 @@ fn seeds() -> Vec<u64> {
         Err(_) => (0, 1),
     };
     assert!(k > 0 && i < k, "shard {i}/{k}");
-    (0..n).filter(|s| s % k == i).collect()
+    // CAMPAIGN_FIRST=f: seeds f..f+n (a later night's batch), sharded the same way.
+    let first: u64 = std::env::var("CAMPAIGN_FIRST")
+        .ok()
+        .map(|s| s.parse().expect("CAMPAIGN_FIRST is a number"))
+        .unwrap_or(0);
+    (first..first + n).filter(|s| s % k == i).collect()
 }
 
 #[test]
