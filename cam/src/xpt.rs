@@ -928,6 +928,15 @@ impl Xpt {
         self.ccbs.len()
     }
 
+    /// Queue releases still scheduled (RELSIM_RELEASE_AFTER_TIMEOUT, an application
+    /// freeze's expiry): a queue they hold stays frozen until they fire.
+    pub fn releases_pending(&self) -> usize {
+        self.timers
+            .values()
+            .filter(|t| matches!(t, Timer::DevRelease(_) | Timer::AppFreeze(_)))
+            .count()
+    }
+
     /// Counters.
     pub fn stats(&self) -> XptStats {
         self.stats

@@ -152,12 +152,15 @@ impl<T: Transport + 'static> Stack<T> {
         Ok(out.expect("run_until returned on a result"))
     }
 
-    /// Runs until nothing is outstanding at the SIM (or `limit` passes).
+    /// Runs until nothing is outstanding at the SIM or the XPT, no SIM recovery runs and no
+    /// queue release is still scheduled (or `limit` passes).
     pub fn drain(&mut self, limit: Duration) -> Result<(), StackError> {
         let r = self.report.clone();
         self.run_until("drain", limit, move |x| {
             let r = r.borrow();
-            r.outstanding == 0 && !r.recovering && x.outstanding() == 0
+            // A release still scheduled (a BUSY retry's one-second hold whose command a
+            // lost device took away, campaign seed 1108) holds a frozen queue.
+            r.outstanding == 0 && !r.recovering && x.outstanding() == 0 && x.releases_pending() == 0
         })
     }
 

@@ -90,9 +90,13 @@ fn whole_stack_campaign() {
 /// nothing moved. 807: the host's bus reset right after a doorbell ran a held SELECT after
 /// the firmware had completed its slot (the next command in that slot went to the wrong
 /// target). 833: a flipped bit in an unused field of an event entry was not refused.
+/// From seeds 1000-1499: 1010, a raw CCB our XPT_ABORT took off the queue after a removal
+/// ends CAM_REQ_ABORTED, which the check wrongly refused; 1108, `Stack::drain` returned
+/// while a BUSY retry's one-second queue release was still scheduled (its command gone
+/// with the removed card), leaving the device queue frozen.
 #[test]
 fn seeds_that_found_bugs_replay_clean() {
-    for seed in [23, 574, 28, 735, 807, 833, 937] {
+    for seed in [23, 574, 28, 735, 807, 833, 937, 1010, 1108] {
         let rep = run(&Scenario::new(seed), None);
         assert!(
             rep.violations.is_empty(),

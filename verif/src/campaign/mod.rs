@@ -507,6 +507,8 @@ enum Pending {
         d: usize,
         lba: u64,
         gone: bool,
+        /// The campaign sent an XPT_ABORT for it.
+        aborted: bool,
     },
     Mgmt {
         id: CcbId,
@@ -834,14 +836,23 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 Ok(_) => rep.failed += 1,
                 Err(e) => rep.violations.push(format!("CD read never completed: {e}")),
             },
-            Pending::Raw { id, d, lba, gone } => {
+            Pending::Raw {
+                id,
+                d,
+                lba,
+                gone,
+                aborted,
+            } => {
                 let Some(c) = wait_raw(r, id, &raw_done, wait) else {
                     rep.violations
                         .push(format!("raw CCB {id:?} never completed"));
                     return;
                 };
                 books.busy[d][lba as usize] -= 1;
-                if gone && c.h.status.status() != CamStatus::NoHba {
+                // After a removal: CAM_NO_HBA, or CAM_REQ_ABORTED when our XPT_ABORT took
+                // it off the queue before it reached the SIM (seed 1010).
+                let st = c.h.status.status();
+                if gone && st != CamStatus::NoHba && !(aborted && st == CamStatus::ReqAborted) {
                     rep.violations.push(format!(
                         "raw CCB {id:?} submitted after the card was removed ended {:?}, not CAM_NO_HBA",
                         c.h.status
@@ -939,7 +950,13 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 c.h.tag_action = *tag;
                 let id = submit_raw(&mut r, c, &raw_done);
                 issued[d].push((lba, *tag));
-                pending.push(Pending::Raw { id, d, lba, gone });
+                pending.push(Pending::Raw {
+                    id,
+                    d,
+                    lba,
+                    gone,
+                    aborted: *abort,
+                });
                 if *abort {
                     r.stack.xpt.step();
                     let ab = Ccb::new(
@@ -1005,7 +1022,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     for p in std::mem::take(&mut pending) {
         finish(&mut r, p, &mut rep, &mut books);
     }
-    if let Err(e) = r.stack.drain(Duration::from_millis(300)) {
+    if let Err(e) = r.stack.drain(wait) {
         violation!("not quiescent: {e}");
     }
     // Invariants at quiescence.
