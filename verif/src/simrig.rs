@@ -16,8 +16,9 @@ use scsi_bus::target::{Target, TargetConfig};
 use scsi_bus::{Bus, DeviceHandle, Width};
 use std::time::Duration;
 
-/// Simulated time a test allows for one request to finish.
-pub const IO_LIMIT: Duration = Duration::from_millis(400);
+/// Simulated time a test allows for one request to finish: more than a BUSY retry's
+/// one-second hold plus a recovery ladder (idle time is skipped, so waiting costs little).
+pub const IO_LIMIT: Duration = Duration::from_millis(1500);
 
 /// A co-simulated stack with its targets (over the plain co-simulation transport unless
 /// a wrapper such as [`crate::faulty_transport::FaultyTransport`] is given).
