@@ -723,8 +723,7 @@ impl Logic for PhaseEngine {
         // command other than BUS_RESET ends at once: the firmware wrote it before it read
         // that reset, so it belongs to the bus as it was. Held and started after the
         // reset, a SELECT connected a target the firmware then took as ended by that
-        // reset (a slot given to the wrong target). Commands written during our own
-        // reset are held as before.
+        // reset (a slot given to the wrong target).
         // The same for any reset the firmware has not read yet, ours included (campaign
         // seed 807): a SELECT written during our RST before the firmware saw the event
         // was held and run after it, while the firmware's reset handler completed that
