@@ -58,6 +58,9 @@ pub enum TransportFault {
     /// The card is gone from here on: BAR reads return all ones, writes go nowhere, DMA
     /// fails, no interrupt comes.
     Removal,
+    /// The card goes, as [`TransportFault::Removal`], the moment the host has read the
+    /// next completion entry whole: the worst time, between an entry and its data.
+    RemovalAfterEntry,
 }
 
 impl TransportFault {
@@ -69,7 +72,7 @@ impl TransportFault {
             TransportFault::LostIrq => "lost interrupt",
             TransportFault::MergedIrq => "merged interrupts",
             TransportFault::CorruptEntry(_) => "corrupted completion entry",
-            TransportFault::Removal => "surprise removal",
+            TransportFault::Removal | TransportFault::RemovalAfterEntry => "surprise removal",
         }
     }
 }
@@ -162,6 +165,18 @@ impl FaultyTransport {
         }
     }
 
+    /// A card-memory read that covered a completion entry's last word just returned: a
+    /// planned removal-after-entry takes effect now.
+    fn entry_read(&mut self) {
+        if self
+            .take(|f| *f == TransportFault::RemovalAfterEntry)
+            .is_some()
+            && self.removed_at.is_none()
+        {
+            self.removed_at = Some(self.now().as_nanos() as u64);
+        }
+    }
+
     /// Takes the first armed fault `want` accepts, counting it as fired.
     fn take(&mut self, want: impl Fn(&TransportFault) -> bool) -> Option<TransportFault> {
         self.arm();
@@ -232,6 +247,10 @@ impl Transport for FaultyTransport {
                     return Ok(Self::corrupt(v, how));
                 }
             }
+            let last = layout::CQ_ENTRY_BYTES - 4;
+            if Self::is_cq(u64::from(a), 4) && (a - layout::CQ) % layout::CQ_ENTRY_BYTES == last {
+                self.entry_read();
+            }
         }
         Ok(v)
     }
@@ -299,6 +318,7 @@ impl Transport for FaultyTransport {
                     w.copy_from_slice(&Self::corrupt(v, how).to_le_bytes());
                 }
             }
+            self.entry_read();
         }
         Ok(())
     }

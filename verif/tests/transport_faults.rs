@@ -165,3 +165,56 @@ fn surprise_removal_returns_everything_once_with_no_hba() {
     assert_eq!(c.h.status.status(), CamStatus::NoHba);
     r.check(false);
 }
+
+/// INQUIRY through a raw CCB: 36 bytes, few enough that the SIM reads them back word by
+/// word through the BAR (where a removed card reads all ones).
+fn inquiry(r: &mut Rig) -> hba_cam::Ccb {
+    let c = hba_cam::Ccb::scsi_io(
+        r.addr(0).path(),
+        hba_cam::ccb::Cdb::new(&[0x12, 0, 0, 0, 36, 0]).unwrap(),
+        hba_cam::ccb::DataXfer::In(hba_cam::ccb::DataBuf::Single(vec![0; 36])),
+        Duration::from_millis(50),
+    );
+    let id = r.stack.xpt.submit(c, hba_cam::xpt::Completion::Queue);
+    let c = r.wait_ccb(id, Duration::from_millis(500));
+    // A raw client owns the device queue freeze an error leaves (as pass(4) does).
+    if c.h.status.has(hba_cam::status::CAM_DEV_QFRZN) {
+        r.stack
+            .xpt
+            .release_devq(c.h.path.addr().unwrap(), 1)
+            .unwrap();
+    }
+    c
+}
+
+fn data_in(c: &hba_cam::Ccb) -> Vec<u8> {
+    match &c.scsiio().expect("SCSI I/O").data {
+        hba_cam::ccb::DataXfer::In(d) => d.to_vec(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_removal_between_the_entry_and_its_data_is_no_good_completion() {
+    let (mut r, _da) = rig();
+    let before = inquiry(&mut r);
+    assert_eq!(before.h.status.status(), CamStatus::ReqCmp);
+    let want = data_in(&before);
+    assert!(want.iter().any(|b| *b != 0xFF), "{want:02x?}");
+    // The card goes the moment the SIM has read INQUIRY's completion entry.
+    let t = r.model(|m| m.time_ns());
+    r.stack
+        .with_transport(|x| x.plan(t, TransportFault::RemovalAfterEntry));
+    let c = inquiry(&mut r);
+    let fired: u64 = r.stack.with_transport(|x| x.fired().values().sum());
+    assert_eq!(fired, 1, "the removal fired");
+    let st = c.h.status.status();
+    assert_ne!(
+        st,
+        CamStatus::ReqCmp,
+        "GOOD after the card went, with data {:02x?}",
+        data_in(&c)
+    );
+    assert!(r.stack.report().dead, "the SIM gave up on the card");
+    r.check(false);
+}

@@ -3,7 +3,7 @@
 //! words for small pieces, one DMA call for large ones, as the link cost decides).
 
 use crate::transport::{Transport, TransportError};
-use hba_abi::mem;
+use hba_abi::{mem, regs, MAGIC};
 use hba_cam::{CamTime, Clock};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -83,8 +83,25 @@ impl<T: Transport> Card<T> {
                 c.copy_from_slice(&w.to_le_bytes());
             }
         }
+        self.check_present(&buf)?;
         buf.truncate(len);
         Ok(buf)
+    }
+
+    /// A surprise-removed card reads all ones (BAR completions time out), so card memory
+    /// read as a word of all ones is only trusted once the ID register still answers;
+    /// otherwise a removal between a completion entry and its data would hand the CCB
+    /// 0xFF bytes as GOOD data. Costs one BAR read, only when such a word is there.
+    fn check_present(&mut self, buf: &[u8]) -> Result<(), TransportError> {
+        if !buf.chunks_exact(4).any(|w| w == [0xFF; 4]) {
+            return Ok(());
+        }
+        match self.t.reg_read(regs::ID)? {
+            MAGIC => Ok(()),
+            v => Err(TransportError::Protocol(format!(
+                "card memory reads all ones and ID reads {v:#x}: the card is not answering"
+            ))),
+        }
     }
 
     /// Writes 32-bit words into card memory by BAR (HCBs, ring entries, goals).
