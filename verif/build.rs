@@ -78,6 +78,7 @@ fn main() {
         fail("verilator failed on the emitted Verilog (see the output above)");
     }
     let lazy = patch_lazy_edge(&mdir);
+    let direct = lazy && direct_tick_applied(&mdir);
     if lazy {
         println!("cargo:rustc-cfg=hba_lazy_edge");
     } else {
@@ -125,6 +126,7 @@ fn main() {
         .define("VM_TRACE", "1")
         .define("VM_TRACE_FST", "1")
         .define("HBA_LAZY_EDGE", if lazy { "1" } else { "0" })
+        .define("HBA_DIRECT_TICK", if direct { "1" } else { "0" })
         .flag_if_supported("-std=c++17")
         .flag_if_supported("-Wno-unused-parameter")
         .flag_if_supported("-Wno-sign-compare")
@@ -207,8 +209,128 @@ fn patch_lazy_edge(mdir: &std::path::Path) -> bool {
     if (ico, nba, hdr) != (1, 1, 1) {
         return false;
     }
+    let header = edits
+        .iter()
+        .find(|(p, _)| p.ends_with("Vhba___024root.h"))
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
+    for (_, out) in edits.iter_mut() {
+        if let Some(direct) = direct_tick(out, &header) {
+            *out = direct;
+        }
+    }
     for (p, out) in edits {
         std::fs::write(&p, out).unwrap_or_else(|e| fail(&format!("write {p:?}: {e}")));
     }
     true
+}
+
+/// The scheduler functions the direct tick replaces, exactly as Verilator 5.006 writes
+/// them for this design (after the lazy-edge patch): the input region runs the input
+/// sequential block on its first pass and the one combinational function on every pass,
+/// the active region only re-runs that function, the NBA region updates the flip-flops.
+const EVAL_ICO: &str = "void Vhba___024root___eval_ico(Vhba___024root* vlSelf) {
+    if (false && vlSelf) {}  // Prevent unused
+    Vhba__Syms* const __restrict vlSymsp VL_ATTR_UNUSED = vlSelf->vlSymsp;
+    VL_DEBUG_IF(VL_DBG_MSGF(\"+    Vhba___024root___eval_ico\\n\"); );
+    // Body
+    if (vlSelf->__VicoTriggered.at(0U)) {
+        Vhba___024root___ico_sequent__TOP__0(vlSelf);
+    }
+    if ((vlSelf->__VicoTriggered.at(0U) | vlSelf->__VicoTriggered.at(1U))) {
+        Vhba___024root___ico_comb__TOP__0(vlSelf);
+        vlSelf->__Vm_traceActivity[1U] = 1U;
+    }
+}
+";
+const EVAL_ACT: &str = "void Vhba___024root___eval_act(Vhba___024root* vlSelf) {
+    if (false && vlSelf) {}  // Prevent unused
+    Vhba__Syms* const __restrict vlSymsp VL_ATTR_UNUSED = vlSelf->vlSymsp;
+    VL_DEBUG_IF(VL_DBG_MSGF(\"+    Vhba___024root___eval_act\\n\"); );
+    // Body
+    if (vlSelf->__VactTriggered.at(0U)) {
+        Vhba___024root___ico_comb__TOP__0(vlSelf);
+        vlSelf->__Vm_traceActivity[2U] = 1U;
+    }
+}
+";
+const EVAL_NBA: &str = "void Vhba___024root___eval_nba(Vhba___024root* vlSelf) {
+    if (false && vlSelf) {}  // Prevent unused
+    Vhba__Syms* const __restrict vlSymsp VL_ATTR_UNUSED = vlSelf->vlSymsp;
+    VL_DEBUG_IF(VL_DBG_MSGF(\"+    Vhba___024root___eval_nba\\n\"); );
+    // Body
+    if (vlSelf->__VnbaTriggered.at(1U)) {
+        Vhba___024root___nba_sequent__TOP__0(vlSelf);
+        vlSelf->__Vm_traceActivity[3U] = 1U;
+    }
+    if ((vlSelf->__VnbaTriggered.at(0U) | vlSelf->__VnbaTriggered.at(1U)) & !vlSelf->hba_lazy_edge) {
+        Vhba___024root___ico_comb__TOP__0(vlSelf);
+        vlSelf->__Vm_traceActivity[4U] = 1U;
+    }
+}
+";
+
+/// The direct tick, appended to the file that holds the scheduler (`cpp/model.cpp` calls
+/// it when the lazy edge is on and no trace is open). It does what the two `eval`s of a
+/// lazy tick do for this design, without the generic trigger machinery (about 500
+/// instructions a tick): clock low, the input region's passes until the signals Verilator
+/// cut to break rust-hdl's block-level loops stop changing (its own trigger function
+/// decides); clock high, the flip-flops only. The edge and trigger bookkeeping is kept as
+/// `eval` keeps it, so an ordinary `eval` may follow at any time.
+const DIRECT_TICK: &str = "
+// hba-verif direct tick (build.rs `direct_tick`).
+void hba_direct_low(Vhba___024root* vlSelf) {
+    vlSelf->clock = 0U;
+    vlSelf->__VicoIterCount = 1U;
+    Vhba___024root___ico_sequent__TOP__0(vlSelf);
+    Vhba___024root___ico_comb__TOP__0(vlSelf);
+    vlSelf->__Vm_traceActivity[1U] = 1U;
+    for (;;) {
+        Vhba___024root___eval_triggers__ico(vlSelf);
+        if (!vlSelf->__VicoTriggered.any()) break;
+        if (VL_UNLIKELY((0x64U < vlSelf->__VicoIterCount))) {
+            VL_FATAL_MT(__FILE__, __LINE__, \"\", \"Input combinational region did not converge.\");
+        }
+        ++vlSelf->__VicoIterCount;
+        Vhba___024root___ico_comb__TOP__0(vlSelf);
+    }
+    vlSelf->__Vtrigrprev__TOP__clock = 0U;
+}
+
+void hba_direct_high(Vhba___024root* vlSelf) {
+    vlSelf->clock = 1U;
+    Vhba___024root___nba_sequent__TOP__0(vlSelf);
+    vlSelf->__Vm_traceActivity[3U] = 1U;
+    vlSelf->__Vtrigrprev__TOP__clock = 1U;
+}
+";
+
+/// `text` with the direct tick appended, if it is the scheduler's file and its regions
+/// are exactly [`EVAL_ICO`], [`EVAL_ACT`] and [`EVAL_NBA`]; `None` leaves the file as it
+/// is (the model then ticks through `eval`).
+/// `header` (the root class) must name two triggers per region: the cut signals' change
+/// and the clock's rising edge, nothing else.
+fn direct_tick(text: &str, header: &str) -> Option<String> {
+    let holds = |t: &str, s: &str| t.matches(s).count() == 1;
+    let ok = [EVAL_ICO, EVAL_ACT, EVAL_NBA]
+        .iter()
+        .all(|s| holds(text, s))
+        && holds(
+            text,
+            "void Vhba___024root___eval_triggers__ico(Vhba___024root* vlSelf);",
+        )
+        && ["__VicoTriggered", "__VactTriggered", "__VnbaTriggered"]
+            .iter()
+            .all(|v| holds(header, &format!("VlTriggerVec<2> {v};")))
+        && holds(header, "CData/*0:0*/ __Vtrigrprev__TOP__clock;");
+    ok.then(|| format!("{text}{DIRECT_TICK}"))
+}
+
+/// Whether [`direct_tick`] was appended (the lazy-edge patch wrote the files).
+fn direct_tick_applied(mdir: &std::path::Path) -> bool {
+    std::fs::read_dir(mdir).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("void hba_direct_low("))
+        })
+    })
 }

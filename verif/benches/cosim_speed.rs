@@ -1,7 +1,8 @@
 //! Co-simulation speed of the core, measured side by side in one run for each way of
 //! running a tick ([`Eval::Reference`], the scheduling Verilator gives,
-//! [`Eval::LazyEdge`], and [`Eval::FastForward`], the lazy edge with idle time
-//! fast-forwarded): idle cycles, an AXI4-Lite read loop, the firmware on a busy bus
+//! [`Eval::LazyEdge`], [`Eval::FastForward`], the lazy edge with idle time
+//! fast-forwarded, all three through Verilator's `eval`, and the fast-forward with the
+//! direct tick, [`ModelOptions::direct`], which bypasses the scheduler): idle cycles, an AXI4-Lite read loop, the firmware on a busy bus
 //! (64 KiB Fast-20 READ(10)s) and the whole stack (CAM + SIM + transport + core + bus +
 //! disk + monitor, 64 KiB reads at QD1). Each figure is the median of `REPS` runs
 //! (default 5) with their minimum and maximum; the modes alternate run by run so that
@@ -12,7 +13,7 @@
 //! retries after its 1 s BUSY delay, 100 M cycles of simulated idle.
 //!
 //! `CYCLES` sets the idle length (default 4 M; the AXI loop runs a quarter of it);
-//! `MODES=reference`, `MODES=lazy` or `MODES=fast` runs one mode only and
+//! `MODES=reference`, `MODES=lazy`, `MODES=fast` or `MODES=direct` runs one mode only and
 //! `WORKLOADS=idle,axi,fw,stack,busy,quiet` a subset (for callgrind: `REPS=1
 //! CYCLES=100000 MODES=lazy WORKLOADS=idle`).
 
@@ -198,11 +199,19 @@ fn main() {
     let cycles = env("CYCLES", 4_000_000);
     let reps = env("REPS", 5).max(1) as usize;
     let only = std::env::var("MODES").unwrap_or_default();
-    let modes = [Eval::Reference, Eval::LazyEdge, Eval::FastForward];
-    let run_mode = |e: Eval| match only.as_str() {
+    // (evaluation, direct tick, column): the fast-forward through Verilator's `eval`, as
+    // it was, beside the same with the direct tick (the default now).
+    let modes = [
+        (Eval::Reference, false, "reference tick"),
+        (Eval::LazyEdge, false, "lazy edge"),
+        (Eval::FastForward, false, "fast-forward"),
+        (Eval::FastForward, true, "fast-forward + direct tick"),
+    ];
+    let run_mode = |e: Eval, direct: bool| match only.as_str() {
         "reference" => e == Eval::Reference,
         "lazy" => e == Eval::LazyEdge,
-        "fast" => e == Eval::FastForward,
+        "fast" => e == Eval::FastForward && !direct,
+        "direct" => e == Eval::FastForward && direct,
         _ => true,
     };
     let workloads =
@@ -212,12 +221,13 @@ fn main() {
     let mut res = vec![vec![Vec::new(); 5]; modes.len()];
     let mut shares = Vec::new();
     for _ in 0..reps {
-        for (i, &eval) in modes.iter().enumerate() {
+        for (i, &(eval, direct, _)) in modes.iter().enumerate() {
             let opts = ModelOptions {
                 eval,
+                direct,
                 ..ModelOptions::default()
             };
-            let skip = !run_mode(eval);
+            let skip = !run_mode(eval, direct);
             Model::with_options(opts, || {
                 let nan = f64::NAN;
                 let r = &mut res[i];
@@ -241,7 +251,7 @@ fn main() {
                 } else {
                     stack_reads(2)
                 };
-                if eval == Eval::FastForward && !skip {
+                if eval == Eval::FastForward && direct && !skip {
                     let [fw, st] = SKIPPED.with(|s| *s.borrow());
                     shares.push((fw, st));
                 }
@@ -262,38 +272,37 @@ fn main() {
         "whole stack: da 64 KiB reads QD1",
         "whole stack: wall ms per 64 KiB read",
     ];
-    println!(
-        "{:40} {:>22} {:>22} {:>22} {:>8} {:>8}",
-        "", "reference", "lazy edge", "fast-forward", "lazy/ref", "fast/ref"
-    );
+    print!("{:40}", "");
+    for (_, _, col) in &modes {
+        print!(" {col:>26}");
+    }
+    println!(" {:>10} {:>10}", "direct/ff", "direct/ref");
     for (w, name) in names.iter().enumerate() {
         let scale = if w == 4 { 1.0 } else { 1e-6 };
-        let (a, a0, a1) = spread(&mut res[0][w]);
-        let (b, b0, b1) = spread(&mut res[1][w]);
-        let (c, c0, c1) = spread(&mut res[2][w]);
-        let (rb, rc) = if w == 4 {
-            (a / b, a / c)
-        } else {
-            (b / a, c / a)
-        };
         // For make bench's report (BENCH_JSON): every run of every mode.
         let unit = if w == 4 { "ms" } else { "M cycles/s" };
-        for (m, col) in [(0, "reference tick"), (1, "lazy edge"), (2, "fast-forward")] {
+        let mut row = format!("{name:40}");
+        let mut med = Vec::new();
+        for (m, (_, _, col)) in modes.iter().enumerate() {
             let v = res[m][w].iter().map(|x| x * scale);
             let f = hba_bench::Figure::new("cosim", "Verilator (our model)", name, col, unit);
             hba_bench::record(&f.values(v));
+            let (a, a0, a1) = spread(&mut res[m][w]);
+            row += &format!(
+                " {:>10.2} [{:>6.2}-{:>6.2}]",
+                a * scale,
+                a0 * scale,
+                a1 * scale
+            );
+            med.push(a);
         }
+        print!("{row}");
+        // Speed-up ratios (for the wall ms row, the inverse).
+        let ratio = |x: f64, y: f64| if w == 4 { y / x } else { x / y };
         println!(
-            "{name:40} {:>7.2} [{:>5.2}-{:>5.2}] {:>7.2} [{:>5.2}-{:>5.2}] {:>7.2} [{:>5.2}-{:>5.2}] {rb:>7.2}x {rc:>7.2}x",
-            a * scale,
-            a0 * scale,
-            a1 * scale,
-            b * scale,
-            b0 * scale,
-            b1 * scale,
-            c * scale,
-            c0 * scale,
-            c1 * scale
+            " {:>9.2}x {:>9.2}x",
+            ratio(med[3], med[2]),
+            ratio(med[3], med[0])
         );
     }
     if let Some((fw, st)) = shares.last() {
@@ -305,7 +314,7 @@ fn main() {
     }
     if on("busy") {
         for eval in [Eval::LazyEdge, Eval::FastForward] {
-            if !run_mode(eval) {
+            if !run_mode(eval, eval == Eval::FastForward) {
                 continue;
             }
             let opts = ModelOptions {
@@ -338,6 +347,7 @@ fn main() {
         let opts = ModelOptions {
             eval: Eval::LazyEdge,
             record: true,
+            ..ModelOptions::default()
         };
         for (name, pins) in [
             (

@@ -5,6 +5,12 @@
 #include "verilated.h"
 #include "verilated_fst_c.h"
 
+#if HBA_DIRECT_TICK
+// Appended to the Verilated scheduler by build.rs (`direct_tick`).
+void hba_direct_low(Vhba___024root* vlSelf);
+void hba_direct_high(Vhba___024root* vlSelf);
+#endif
+
 // One core clock is 10 ns; the trace shows time in ns.
 static const uint64_t HALF_PERIOD_NS = 5;
 
@@ -49,8 +55,19 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
   t.scsi_msg_i = (s >> 24) & 1;
   t.scsi_cd_i = (s >> 25) & 1;
   t.scsi_io_i = (s >> 26) & 1;
+#if HBA_DIRECT_TICK
+  const bool direct = direct_ && lazy_ && !trace_ && started_;
+  if (direct) {
+    hba_direct_low(t.rootp);
+  } else {
+    t.clock = 0;
+    t.eval();
+  }
+#else
   t.clock = 0;
   t.eval();
+#endif
+  started_ = true;
   PinsOut o;
   o.awready = t.s_axil_awready;
   o.wready = t.s_axil_wready;
@@ -96,9 +113,16 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
   // settled; the combinational logic is settled again by the next tick's clock-low eval,
   // with the next inputs. A trace wants every signal settled at both dumps: reference.
   const bool lazy = lazy_ && !trace_;
-  t.rootp->hba_lazy_edge = lazy;
-  t.eval();
-  t.rootp->hba_lazy_edge = 0;
+#if HBA_DIRECT_TICK
+  if (direct) {
+    hba_direct_high(t.rootp);
+  } else
+#endif
+  {
+    t.rootp->hba_lazy_edge = lazy;
+    t.eval();
+    t.rootp->hba_lazy_edge = 0;
+  }
 #else
   t.eval();
 #endif
@@ -110,6 +134,10 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
 void HbaModel::set_lazy_edge(bool on) { lazy_ = on; }
 
 bool lazy_edge_available() { return HBA_LAZY_EDGE != 0; }
+
+void HbaModel::set_direct(bool on) { direct_ = on; }
+
+bool direct_tick_available() { return HBA_DIRECT_TICK != 0; }
 
 bool HbaModel::open_trace(rust::Str path) {
   close_trace();

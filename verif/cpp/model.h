@@ -25,6 +25,9 @@ class HbaModel {
   // Lazy edge on or off (on by default where the build patched the scheduler; ignored
   // while a trace is open). Both give the same outputs at every tick.
   void set_lazy_edge(bool on);
+  // Direct tick on or off (on by default where the build appended it): the lazy edge's
+  // two halves called without Verilator's scheduler. Same outputs at every tick.
+  void set_direct(bool on);
   // Starts an FST trace into `path`; false if it cannot be opened.
   bool open_trace(rust::Str path);
   // Flushes and closes the trace, if any.
@@ -35,11 +38,16 @@ class HbaModel {
   std::unique_ptr<Vhba> top_;
   std::unique_ptr<VerilatedFstC> trace_;
   bool lazy_ = true;
+  bool direct_ = true;
+  // The first tick goes through `eval` (initial blocks, settle, trigger state).
+  bool started_ = false;
   // Outputs of the previous tick (a skip needs them unchanged: no edge in flight).
   uint64_t last_a_ = ~0ull, last_b_ = ~0ull;
 };
 
 // Whether the build patched Verilator's scheduler for the lazy edge.
 bool lazy_edge_available();
+// Whether the build appended the direct tick (build.rs `direct_tick`).
+bool direct_tick_available();
 
 std::unique_ptr<HbaModel> new_hba_model();

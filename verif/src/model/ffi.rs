@@ -62,6 +62,11 @@ pub mod bridge {
         fn set_lazy_edge(self: Pin<&mut HbaModel>, on: bool);
         /// Whether the build patched Verilator's scheduler for the lazy edge.
         fn lazy_edge_available() -> bool;
+        /// Direct tick on or off: the lazy edge without Verilator's scheduler
+        /// (`build.rs` `direct_tick`); ignored while tracing or with the lazy edge off.
+        fn set_direct(self: Pin<&mut HbaModel>, on: bool);
+        /// Whether the build appended the direct tick.
+        fn direct_tick_available() -> bool;
         /// Starts an FST trace; false when the file cannot be opened.
         fn open_trace(self: Pin<&mut HbaModel>, path: &str) -> bool;
         /// Flushes and closes the trace.

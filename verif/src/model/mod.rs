@@ -83,6 +83,10 @@ pub struct ModelOptions {
     /// Record a digest of every cycle's input and output pins, run-length encoded
     /// ([`Model::take_record`]).
     pub record: bool,
+    /// The lazy edge (and fast-forward) without Verilator's scheduler, where the build
+    /// could add it ([`Model::direct_tick_available`]). Default on; `HBA_COSIM_DIRECT=0`
+    /// turns it off (the same outputs at every tick, through two `eval`s).
+    pub direct: bool,
 }
 
 impl Default for ModelOptions {
@@ -95,6 +99,7 @@ impl Default for ModelOptions {
         ModelOptions {
             eval,
             record: false,
+            direct: std::env::var("HBA_COSIM_DIRECT").as_deref() != Ok("0"),
         }
     }
 }
@@ -184,6 +189,7 @@ impl Model {
             skipped: 0,
         };
         m.set_eval(opts.eval);
+        m.inner.pin_mut().set_direct(opts.direct);
         m.reset(4);
         m
     }
@@ -204,6 +210,11 @@ impl Model {
     /// Whether this build could patch Verilator's scheduler for [`Eval::LazyEdge`].
     pub fn lazy_edge_available() -> bool {
         ffi::bridge::lazy_edge_available()
+    }
+
+    /// Whether this build added the direct tick ([`ModelOptions::direct`]).
+    pub fn direct_tick_available() -> bool {
+        ffi::bridge::direct_tick_available()
     }
 
     /// Selects how the following ticks are evaluated.
