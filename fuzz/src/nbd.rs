@@ -10,7 +10,9 @@
 //! the export's size and flags; in transmission every request but DISC gets exactly one
 //! simple reply with its handle; a success never answers a request outside the export
 //! (offset + length computed here in 128 bits), an empty READ/WRITE, or a write to a
-//! read-only export; every in-range request succeeds (the memory never fails); a READ's
+//! read-only export, or a request with command flags (none is negotiated: EINVAL) or a
+//! FLUSH with a non-zero offset or length (EINVAL); every other in-range request
+//! succeeds (the memory never fails); a READ's
 //! data is exactly the request's length and equals what was last written there (a
 //! shadow copy); no block outside the export is touched, and at the end the export
 //! equals the shadow byte for byte (read-modify-write of edge blocks keeps neighbours).
@@ -151,6 +153,7 @@ pub fn session_on(ro: bool, bl: u64, blocks: u64, stream: &[u8]) {
         i += p::REQUEST_LEN;
         // The header, decoded here on its own (not with the server's decoder).
         let magic = u32::from_be_bytes(h[0..4].try_into().unwrap());
+        let flags = u16::from_be_bytes(h[4..6].try_into().unwrap());
         let ty = u16::from_be_bytes(h[6..8].try_into().unwrap());
         let handle = u64::from_be_bytes(h[8..16].try_into().unwrap());
         let off = u64::from_be_bytes(h[16..24].try_into().unwrap());
@@ -181,7 +184,15 @@ pub fn session_on(ro: bool, bl: u64, blocks: u64, stream: &[u8]) {
             "reply handle"
         );
         let inside = u128::from(off) + u128::from(len) <= u128::from(size) && len > 0;
+        // No command flag is negotiated: any set is EINVAL, whatever the command.
+        let ty = if flags != 0 {
+            assert_eq!(err, p::EINVAL, "command {ty} with flags {flags:#x}");
+            u16::MAX
+        } else {
+            ty
+        };
         match ty {
+            u16::MAX => {}
             p::CMD_READ => {
                 assert_eq!(err == 0, inside, "READ {off}+{len} of {size}: error {err}");
                 if err == 0 {
@@ -207,7 +218,8 @@ pub fn session_on(ro: bool, bl: u64, blocks: u64, stream: &[u8]) {
                     shadow[at..at + len as usize].copy_from_slice(payload);
                 }
             }
-            p::CMD_FLUSH => assert_eq!(err, 0, "FLUSH"),
+            p::CMD_FLUSH if off == 0 && len == 0 => assert_eq!(err, 0, "FLUSH"),
+            p::CMD_FLUSH => assert_eq!(err, p::EINVAL, "FLUSH {off}+{len}: reserved fields"),
             _ => assert_ne!(err, 0, "command {ty} is not offered"),
         }
     }

@@ -5,8 +5,9 @@
 //! direct tick, [`ModelOptions::direct`], which bypasses the scheduler): idle cycles, an AXI4-Lite read loop, the firmware on a busy bus
 //! (64 KiB Fast-20 READ(10)s) and the whole stack (CAM + SIM + transport + core + bus +
 //! disk + monitor, 64 KiB reads at QD1). Each figure is the median of `REPS` runs
-//! (default 5) with their minimum and maximum; the modes alternate run by run so that
-//! load from other processes falls on all.
+//! (default 5) with their minimum and maximum; the modes alternate run by run, each run
+//! starting at the next mode, so that load from other processes and a mode's place in
+//! the process fall on all.
 //!
 //! The `busy` workload (one run, lazy edge and fast-forward only: the reference tick
 //! would take minutes) is a `da` read that the disk answers with BUSY once: the periph
@@ -220,8 +221,12 @@ fn main() {
     // [mode][workload][rep]; NaN where not run.
     let mut res = vec![vec![Vec::new(); 5]; modes.len()];
     let mut shares = Vec::new();
-    for _ in 0..reps {
-        for (i, &(eval, direct, _)) in modes.iter().enumerate() {
+    for rep in 0..reps {
+        // Each run starts the round at another mode: a mode's place in the process (what
+        // ran before it) then falls on every mode alike.
+        for k in 0..modes.len() {
+            let i = (rep + k) % modes.len();
+            let (eval, direct, _) = modes[i];
             let opts = ModelOptions {
                 eval,
                 direct,

@@ -301,7 +301,7 @@ impl Command {
 /// A transmission request header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request {
-    /// Command flags (NBD_CMD_FLAG_*; none is offered, so none is acted on).
+    /// Command flags (NBD_CMD_FLAG_*; none is offered, so a request with any is refused).
     pub flags: u16,
     /// The command.
     pub cmd: Command,
@@ -343,13 +343,29 @@ pub enum Refusal {
     /// A command this server does not offer.
     #[error("command {0:?} is not supported")]
     Unsupported(Command),
+    /// Command flags set, where this server negotiates none (no FUA, no DF): a client
+    /// that believes it asked for FUA's durability must not be told it got it.
+    #[error("command flags {0:#x}, and this server offers none")]
+    Flags(u16),
+    /// A FLUSH whose offset or length is not zero (both reserved, all-zero).
+    #[error("FLUSH with offset {offset} and length {len} (reserved, zero)")]
+    FlushReserved {
+        /// Offset.
+        offset: u64,
+        /// Length.
+        len: u32,
+    },
 }
 
 impl Refusal {
     /// The NBD error value of the reply.
     pub fn errno(self) -> u32 {
         match self {
-            Refusal::Overflow { .. } | Refusal::BeyondEnd { .. } | Refusal::Empty => EINVAL,
+            Refusal::Overflow { .. }
+            | Refusal::BeyondEnd { .. }
+            | Refusal::Empty
+            | Refusal::Flags(_)
+            | Refusal::FlushReserved { .. } => EINVAL,
             Refusal::ReadOnly => EPERM,
             Refusal::Unsupported(_) => ENOTSUP,
         }
@@ -387,14 +403,22 @@ impl Request {
         }
     }
 
-    /// The checks before the export is touched, for an export of `size` bytes. Write
-    /// protection comes first (EPERM whatever the range), then the range. FLUSH and DISC
-    /// ignore offset and length.
+    /// The checks before the export is touched, for an export of `size` bytes. Command
+    /// flags come first (none is offered: EINVAL), then write protection (EPERM whatever
+    /// the range), then the range. FLUSH must carry a zero offset and length (EINVAL
+    /// otherwise); DISC is never answered, so it passes.
     pub fn check(&self, size: u64, read_only: bool) -> Result<(), Refusal> {
+        if self.flags != 0 && self.cmd != Command::Disc {
+            return Err(Refusal::Flags(self.flags));
+        }
         match self.cmd {
             Command::Read => self.range(size),
             Command::Write if read_only => Err(Refusal::ReadOnly),
             Command::Write => self.range(size),
+            Command::Flush if self.offset != 0 || self.len != 0 => Err(Refusal::FlushReserved {
+                offset: self.offset,
+                len: self.len,
+            }),
             Command::Flush | Command::Disc => Ok(()),
             Command::Trim | Command::WriteZeroes if read_only => Err(Refusal::ReadOnly),
             c @ (Command::Trim | Command::WriteZeroes | Command::Other(_)) => {
@@ -440,7 +464,6 @@ mod tests {
     fn req(ty: u16, offset: u64, len: u32) -> [u8; REQUEST_LEN] {
         let mut b = [0u8; REQUEST_LEN];
         b[0..4].copy_from_slice(&REQUEST_MAGIC.to_be_bytes());
-        b[4..6].copy_from_slice(&0x0001u16.to_be_bytes());
         b[6..8].copy_from_slice(&ty.to_be_bytes());
         b[8..16].copy_from_slice(&0x1122_3344_5566_7788u64.to_be_bytes());
         b[16..24].copy_from_slice(&offset.to_be_bytes());
@@ -562,7 +585,9 @@ mod tests {
 
     #[test]
     fn request_header_fields_and_framing_errors() {
-        let r = Request::decode(&req(CMD_WRITE, 4096, 512)).unwrap();
+        let mut b = req(CMD_WRITE, 4096, 512);
+        b[4..6].copy_from_slice(&1u16.to_be_bytes());
+        let r = Request::decode(&b).unwrap();
         assert_eq!(
             r,
             Request {
@@ -646,7 +671,35 @@ mod tests {
             Err(Refusal::Unsupported(Command::Trim))
         );
         assert_eq!(chk(9, 0, 0, false).map_err(Refusal::errno), Err(ENOTSUP));
-        assert_eq!(chk(CMD_FLUSH, u64::MAX, u32::MAX, true), Ok(()));
+        assert_eq!(chk(CMD_FLUSH, 0, 0, true), Ok(()));
         assert_eq!(chk(CMD_DISC, 0, 0, false), Ok(()));
+    }
+
+    #[test]
+    fn command_flags_and_a_flush_range_are_refused_with_einval() {
+        let size = 1 << 20;
+        let chk = |flags: u16, ty, off, len| {
+            let mut b = req(ty, off, len);
+            b[4..6].copy_from_slice(&flags.to_be_bytes());
+            Request::decode(&b).unwrap().check(size, false)
+        };
+        // FUA (bit 0) and DF (bit 2) are not negotiated: nothing may be set.
+        for f in [1u16, 2, 4, 0x8000] {
+            for ty in [CMD_READ, CMD_WRITE, CMD_FLUSH] {
+                assert_eq!(
+                    chk(f, ty, 0, 512 * u32::from(ty != CMD_FLUSH)),
+                    Err(Refusal::Flags(f))
+                );
+            }
+        }
+        assert_eq!(Refusal::Flags(1).errno(), EINVAL);
+        assert_eq!(chk(0, CMD_READ, 0, 512), Ok(()));
+        // A disconnect is never answered; its flags change nothing.
+        assert_eq!(chk(1, CMD_DISC, 0, 0), Ok(()));
+        for (off, len) in [(1, 0), (0, 1), (u64::MAX, u32::MAX)] {
+            let r = chk(0, CMD_FLUSH, off, len);
+            assert_eq!(r, Err(Refusal::FlushReserved { offset: off, len }));
+            assert_eq!(r.map_err(Refusal::errno), Err(EINVAL));
+        }
     }
 }
