@@ -52,66 +52,60 @@ fn main() {
 
     let bin = verilator();
     let root = verilator_root(&bin);
-    let mdir = out_dir.join("obj_dir");
-    let _ = std::fs::remove_dir_all(&mdir);
     let jobs = std::env::var("NUM_JOBS").unwrap_or_else(|_| "2".into());
-    // Verilate (C++ only), patch the scheduler for the lazy edge, then compile with make.
-    let status = Command::new(&bin)
-        .args(["--cc"])
-        .arg(&vfile)
-        .args(["--top-module", hba_rtl::TOP_MODULE, "--prefix", "Vhba"])
-        .arg("-Mdir")
-        .arg(&mdir)
-        // Speed: -O3 through OPT_FAST/OPT_GLOBAL (the default -Os wins over -CFLAGS),
-        // fast X handling, no threads, no -fPIC.
-        .args(["-O3", "--x-assign", "fast", "--x-initial", "fast"])
-        .arg("--trace-fst")
-        // rust-hdl emits 32/64-bit literals whatever the target width.
-        // rust-hdl emits one combinational block per module, so a parent that feeds a
-        // child and reads its outputs looks circular at block granularity (UNOPTFLAT is
-        // a scheduling warning, not a loop; `make lint` runs yosys `check -assert`,
-        // which fails on a real combinational loop).
-        .args(["-Wno-WIDTH", "-Wno-DECLFILENAME", "-Wno-UNOPTFLAT"])
-        .status()
-        .unwrap_or_else(|e| fail(&format!("cannot run {bin}: {e}")));
-    if !status.success() {
-        fail("verilator failed on the emitted Verilog (see the output above)");
-    }
+    // Two models of the same Verilog: `Vhba` without tracing, which every tick runs (no
+    // trace code lets Verilator keep the combinational temporaries in locals, about
+    // 10 % fewer instructions), and `VhbaT` with FST tracing, which takes over from it
+    // while a trace is open (`cpp/model.cpp`, a state copy generated below).
+    let mdir = out_dir.join("obj_dir");
+    let tdir = out_dir.join("obj_dir_trace");
+    verilate(&bin, &vfile, &mdir, "Vhba", false);
+    verilate(&bin, &vfile, &tdir, "VhbaT", true);
     let lazy = patch_lazy_edge(&mdir);
     let direct = lazy && direct_tick_applied(&mdir);
     if lazy {
         println!("cargo:rustc-cfg=hba_lazy_edge");
-    } else {
+    }
+    if !lazy {
         println!(
             "cargo:warning=hba-verif: this Verilator's scheduler does not match the lazy-edge \
              patch (written for 5.006); the model runs with the reference two-eval tick"
         );
+    } else if !direct {
+        println!(
+            "cargo:warning=hba-verif: this Verilator's scheduler does not match the direct \
+             tick (written for 5.006); the lazy edge ticks through `eval`"
+        );
     }
-    let status = Command::new("make")
-        .arg("-C")
-        .arg(&mdir)
-        .args([
-            "-f",
-            "Vhba.mk",
-            "-j",
-            &jobs,
-            "OPT_FAST=-O3",
-            "OPT_GLOBAL=-O3",
-        ])
-        .arg(format!("VERILATOR_ROOT={}", root.display()))
-        .status()
-        .unwrap_or_else(|e| fail(&format!("cannot run make: {e}")));
-    if !status.success() {
-        fail("compiling the Verilated model failed (see the output above)");
+    let copy = state_copy(&mdir, &tdir).unwrap_or_else(|e| fail(&e));
+    let copy_h = out_dir.join("hba_state_copy.h");
+    std::fs::write(&copy_h, copy).unwrap_or_else(|e| fail(&format!("write {copy_h:?}: {e}")));
+    for (dir, prefix, lib) in [(&mdir, "Vhba", "vhba"), (&tdir, "VhbaT", "vhbat")] {
+        let status = Command::new("make")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-f",
+                &format!("{prefix}.mk"),
+                "-j",
+                &jobs,
+                "OPT_FAST=-O3",
+                "OPT_GLOBAL=-O3",
+            ])
+            .arg(format!("VERILATOR_ROOT={}", root.display()))
+            .status()
+            .unwrap_or_else(|e| fail(&format!("cannot run make: {e}")));
+        if !status.success() {
+            fail("compiling the Verilated model failed (see the output above)");
+        }
+        // Cargo links archives named lib<name>.a.
+        let archive = dir.join(format!("{prefix}__ALL.a"));
+        let a = dir.join(format!("lib{lib}.a"));
+        std::fs::copy(&archive, &a).unwrap_or_else(|e| fail(&format!("copy {archive:?}: {e}")));
+        println!("cargo:rustc-link-search=native={}", dir.display());
+        println!("cargo:rustc-link-lib=static={lib}");
     }
     let verilated_ms = started.elapsed().as_millis();
-
-    // Cargo links archives named lib<name>.a.
-    let archive = mdir.join("Vhba__ALL.a");
-    let lib = mdir.join("libvhba.a");
-    std::fs::copy(&archive, &lib).unwrap_or_else(|e| fail(&format!("copy {archive:?}: {e}")));
-    println!("cargo:rustc-link-search=native={}", mdir.display());
-    println!("cargo:rustc-link-lib=static=vhba");
 
     let inc = root.join("include");
     let rt = |f: &str| -> PathBuf { inc.join(f) };
@@ -121,6 +115,8 @@ fn main() {
         .file(rt("verilated_threads.cpp"))
         .file(rt("verilated_fst_c.cpp"))
         .include(&mdir)
+        .include(&tdir)
+        .include(&out_dir)
         .include(&inc)
         .include(inc.join("vltstd"))
         .define("VM_TRACE", "1")
@@ -143,6 +139,36 @@ fn main() {
         "cargo:rustc-env=HBA_MODEL_BUILD_MS={}",
         started.elapsed().as_millis()
     );
+}
+
+/// Runs Verilator (C++ only) on `vfile` into `mdir` with the speed flags, as model
+/// `prefix`, with FST tracing compiled in or not.
+fn verilate(bin: &str, vfile: &std::path::Path, mdir: &std::path::Path, prefix: &str, trace: bool) {
+    let _ = std::fs::remove_dir_all(mdir);
+    let mut cmd = Command::new(bin);
+    cmd.args(["--cc"])
+        .arg(vfile)
+        .args(["--top-module", hba_rtl::TOP_MODULE, "--prefix", prefix])
+        .arg("-Mdir")
+        .arg(mdir)
+        // Speed: -O3 through OPT_FAST/OPT_GLOBAL (the default -Os wins over -CFLAGS),
+        // fast X handling, no threads, no -fPIC.
+        .args(["-O3", "--x-assign", "fast", "--x-initial", "fast"])
+        // rust-hdl emits 32/64-bit literals whatever the target width.
+        // rust-hdl emits one combinational block per module, so a parent that feeds a
+        // child and reads its outputs looks circular at block granularity (UNOPTFLAT is
+        // a scheduling warning, not a loop; `make lint` runs yosys `check -assert`,
+        // which fails on a real combinational loop).
+        .args(["-Wno-WIDTH", "-Wno-DECLFILENAME", "-Wno-UNOPTFLAT"]);
+    if trace {
+        cmd.arg("--trace-fst");
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| fail(&format!("cannot run {bin}: {e}")));
+    if !status.success() {
+        fail("verilator failed on the emitted Verilog (see the output above)");
+    }
 }
 
 /// The lazy edge: Verilator 5.006 evaluates the design's one combinational function
@@ -226,7 +252,7 @@ fn patch_lazy_edge(mdir: &std::path::Path) -> bool {
 }
 
 /// The scheduler functions the direct tick replaces, exactly as Verilator 5.006 writes
-/// them for this design (after the lazy-edge patch): the input region runs the input
+/// them for this design without tracing (after the lazy-edge patch): the input region runs the input
 /// sequential block on its first pass and the one combinational function on every pass,
 /// the active region only re-runs that function, the NBA region updates the flip-flops.
 const EVAL_ICO: &str = "void Vhba___024root___eval_ico(Vhba___024root* vlSelf) {
@@ -239,7 +265,6 @@ const EVAL_ICO: &str = "void Vhba___024root___eval_ico(Vhba___024root* vlSelf) {
     }
     if ((vlSelf->__VicoTriggered.at(0U) | vlSelf->__VicoTriggered.at(1U))) {
         Vhba___024root___ico_comb__TOP__0(vlSelf);
-        vlSelf->__Vm_traceActivity[1U] = 1U;
     }
 }
 ";
@@ -250,7 +275,6 @@ const EVAL_ACT: &str = "void Vhba___024root___eval_act(Vhba___024root* vlSelf) {
     // Body
     if (vlSelf->__VactTriggered.at(0U)) {
         Vhba___024root___ico_comb__TOP__0(vlSelf);
-        vlSelf->__Vm_traceActivity[2U] = 1U;
     }
 }
 ";
@@ -261,11 +285,9 @@ const EVAL_NBA: &str = "void Vhba___024root___eval_nba(Vhba___024root* vlSelf) {
     // Body
     if (vlSelf->__VnbaTriggered.at(1U)) {
         Vhba___024root___nba_sequent__TOP__0(vlSelf);
-        vlSelf->__Vm_traceActivity[3U] = 1U;
     }
     if ((vlSelf->__VnbaTriggered.at(0U) | vlSelf->__VnbaTriggered.at(1U)) & !vlSelf->hba_lazy_edge) {
         Vhba___024root___ico_comb__TOP__0(vlSelf);
-        vlSelf->__Vm_traceActivity[4U] = 1U;
     }
 }
 ";
@@ -284,7 +306,6 @@ void hba_direct_low(Vhba___024root* vlSelf) {
     vlSelf->__VicoIterCount = 1U;
     Vhba___024root___ico_sequent__TOP__0(vlSelf);
     Vhba___024root___ico_comb__TOP__0(vlSelf);
-    vlSelf->__Vm_traceActivity[1U] = 1U;
     for (;;) {
         Vhba___024root___eval_triggers__ico(vlSelf);
         if (!vlSelf->__VicoTriggered.any()) break;
@@ -300,7 +321,6 @@ void hba_direct_low(Vhba___024root* vlSelf) {
 void hba_direct_high(Vhba___024root* vlSelf) {
     vlSelf->clock = 1U;
     Vhba___024root___nba_sequent__TOP__0(vlSelf);
-    vlSelf->__Vm_traceActivity[3U] = 1U;
     vlSelf->__Vtrigrprev__TOP__clock = 1U;
 }
 ";
@@ -333,4 +353,86 @@ fn direct_tick_applied(mdir: &std::path::Path) -> bool {
             std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("void hba_direct_low("))
         })
     })
+}
+
+/// The members of a Verilated root class (`<prefix>___024root.h`): every signal, memory
+/// and scheduler variable, by name. Pointers and the lazy-edge flag are left out.
+fn root_members(header: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in header.lines() {
+        let t = line.trim();
+        // Ports: VL_IN8(name,msb,lsb); VL_OUT16(...); VL_IN(...); VL_OUTW(...).
+        if let Some(rest) = t.strip_prefix("VL_IN").or_else(|| t.strip_prefix("VL_OUT")) {
+            if let Some(open) = rest.find('(') {
+                let name = rest[open + 1..].split(',').next().unwrap_or("").trim();
+                out.push(name.to_string());
+            }
+            continue;
+        }
+        let is_data = [
+            "CData",
+            "SData",
+            "IData",
+            "QData",
+            "VlWide<",
+            "VlUnpacked<",
+            "VlTriggerVec<",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p));
+        if !is_data || !t.ends_with(';') || t.contains('(') || t.contains('=') {
+            continue;
+        }
+        if let Some(name) = t.trim_end_matches(';').split_whitespace().last() {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// `hba_state_copy.h`: copies the whole state between the untraced model (`Vhba`) and the
+/// traced one (`VhbaT`), both ways. Every member of the untraced root must exist in the
+/// traced root (tracing only adds members: the temporaries it keeps, its activity
+/// flags); the traced root's extra members are combinational temporaries, which the next
+/// clock-low `eval` recomputes, and are not copied.
+fn state_copy(mdir: &std::path::Path, tdir: &std::path::Path) -> Result<String, String> {
+    let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(|e| format!("read {p:?}: {e}"));
+    let fast = root_members(&read(mdir.join("Vhba___024root.h"))?);
+    let traced = root_members(&read(tdir.join("VhbaT___024root.h"))?);
+    let in_traced: std::collections::HashSet<&str> = traced.iter().map(|s| s.as_str()).collect();
+    let missing: Vec<&str> = fast
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|m| !in_traced.contains(m))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the untraced model has members the traced one lacks ({}); the state copy \
+             between them cannot be generated",
+            missing.join(", ")
+        ));
+    }
+    if fast.len() < 100 {
+        return Err(format!(
+            "found only {} members in Vhba___024root.h: this Verilator writes its root class \
+             in another form",
+            fast.len()
+        ));
+    }
+    let mut h = String::from(
+        "// Generated by verif/build.rs (`state_copy`): the untraced and the traced model's\n\
+         // whole state, copied member by member.\n#pragma once\n#include \"Vhba___024root.h\"\n\
+         #include \"VhbaT___024root.h\"\n\n",
+    );
+    for (f, d, s) in [
+        ("hba_copy_to_traced", "VhbaT___024root", "Vhba___024root"),
+        ("hba_copy_to_fast", "Vhba___024root", "VhbaT___024root"),
+    ] {
+        h += &format!("inline void {f}({d}* d, const {s}* s) {{\n");
+        for m in &fast {
+            h += &format!("    d->{m} = s->{m};\n");
+        }
+        h += "}\n\n";
+    }
+    Ok(h)
 }

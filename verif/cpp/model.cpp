@@ -2,6 +2,9 @@
 #include "hba-verif/src/model/ffi.rs.h"
 #include "Vhba.h"
 #include "Vhba___024root.h"
+#include "VhbaT.h"
+#include "VhbaT___024root.h"
+#include "hba_state_copy.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 
@@ -14,18 +17,17 @@ void hba_direct_high(Vhba___024root* vlSelf);
 // One core clock is 10 ns; the trace shows time in ns.
 static const uint64_t HALF_PERIOD_NS = 5;
 
-HbaModel::HbaModel() : ctx_(new VerilatedContext) {
-  ctx_->traceEverOn(true);
-  top_.reset(new Vhba(ctx_.get(), "top"));
-}
+HbaModel::HbaModel() : ctx_(new VerilatedContext) { top_.reset(new Vhba(ctx_.get(), "top")); }
 
 HbaModel::~HbaModel() {
   close_trace();
+  if (ttop_) ttop_->final();
   top_->final();
 }
 
-PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
-  Vhba& t = *top_;
+// Every input pin of either model from `in`.
+template <class M>
+static void apply(M& t, const PinsIn& in) {
   t.reset = in.reset;
   t.s_axil_awaddr = in.awaddr;
   t.s_axil_awvalid = in.awvalid;
@@ -55,19 +57,11 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
   t.scsi_msg_i = (s >> 24) & 1;
   t.scsi_cd_i = (s >> 25) & 1;
   t.scsi_io_i = (s >> 26) & 1;
-#if HBA_DIRECT_TICK
-  const bool direct = direct_ && lazy_ && !trace_ && started_;
-  if (direct) {
-    hba_direct_low(t.rootp);
-  } else {
-    t.clock = 0;
-    t.eval();
-  }
-#else
-  t.clock = 0;
-  t.eval();
-#endif
-  started_ = true;
+}
+
+// Every output pin of either model.
+template <class M>
+static PinsOut sample(M& t) {
   PinsOut o;
   o.awready = t.s_axil_awready;
   o.wready = t.s_axil_wready;
@@ -86,6 +80,27 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
               (uint32_t(t.scsi_msg_oe) << 24) | (uint32_t(t.scsi_cd_oe) << 25) |
               (uint32_t(t.scsi_io_oe) << 26);
   o.skipped = 0;
+  return o;
+}
+
+PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
+  if (trace_) return tick_traced(in);
+  Vhba& t = *top_;
+  apply(t, in);
+#if HBA_DIRECT_TICK
+  const bool direct = direct_ && lazy_ && started_;
+  if (direct) {
+    hba_direct_low(t.rootp);
+  } else {
+    t.clock = 0;
+    t.eval();
+  }
+#else
+  t.clock = 0;
+  t.eval();
+#endif
+  started_ = true;
+  PinsOut o = sample(t);
   // Fast-forward: every output pin folded into two words, compared with the last tick's.
   const uint64_t a = uint64_t(o.awready) | (uint64_t(o.wready) << 1) | (uint64_t(o.bresp) << 2) |
                      (uint64_t(o.bvalid) << 4) | (uint64_t(o.arready) << 5) |
@@ -95,7 +110,7 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
   const bool same = a == last_a_ && b == last_b_;
   last_a_ = a;
   last_b_ = b;
-  if (max_skip > 0 && same && !trace_ && t.ff_quiet) {
+  if (max_skip > 0 && same && t.ff_quiet) {
     const uint32_t n = t.ff_horizon < max_skip ? t.ff_horizon : max_skip;
     if (n > 0) {
       // The counters' next values depend on ff_skip: settle them again (the outputs and
@@ -105,29 +120,48 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
       o.skipped = n;
     }
   }
-  if (trace_) trace_->dump(ctx_->time());
   ctx_->timeInc(HALF_PERIOD_NS);
-  t.clock = 1;
 #if HBA_LAZY_EDGE
   // The lazy edge (build.rs `patch_lazy_edge`): the flip-flops take the `$d` values just
   // settled; the combinational logic is settled again by the next tick's clock-low eval,
-  // with the next inputs. A trace wants every signal settled at both dumps: reference.
-  const bool lazy = lazy_ && !trace_;
+  // with the next inputs.
 #if HBA_DIRECT_TICK
   if (direct) {
     hba_direct_high(t.rootp);
   } else
 #endif
   {
-    t.rootp->hba_lazy_edge = lazy;
+    t.rootp->hba_lazy_edge = lazy_;
+    t.clock = 1;
     t.eval();
     t.rootp->hba_lazy_edge = 0;
   }
 #else
+  t.clock = 1;
   t.eval();
 #endif
-  if (trace_) trace_->dump(ctx_->time());
   ctx_->timeInc(HALF_PERIOD_NS);
+  return o;
+}
+
+// While a trace is open: the traced model, Verilator's own two `eval`s (every signal
+// settled at both dumps), no fast-forward.
+PinsOut HbaModel::tick_traced(const PinsIn& in) {
+  VhbaT& t = *ttop_;
+  apply(t, in);
+  t.clock = 0;
+  t.eval();
+  PinsOut o = sample(t);
+  // The untraced tick compares outputs with the last tick's; keep that history right.
+  last_a_ = ~0ull;
+  last_b_ = ~0ull;
+  trace_->dump(tctx_->time());
+  tctx_->timeInc(HALF_PERIOD_NS);
+  t.clock = 1;
+  t.eval();
+  trace_->dump(tctx_->time());
+  tctx_->timeInc(HALF_PERIOD_NS);
+  ctx_->timeInc(2 * HALF_PERIOD_NS);
   return o;
 }
 
@@ -141,13 +175,23 @@ bool direct_tick_available() { return HBA_DIRECT_TICK != 0; }
 
 bool HbaModel::open_trace(rust::Str path) {
   close_trace();
+  if (!ttop_) {
+    tctx_.reset(new VerilatedContext);
+    tctx_->traceEverOn(true);
+    ttop_.reset(new VhbaT(tctx_.get(), "top"));
+    // Its initial blocks and settle run now, before the state copy overwrites them.
+    ttop_->eval();
+  }
   std::unique_ptr<VerilatedFstC> tfp(new VerilatedFstC);
   tfp->set_time_unit("1ns");
   tfp->set_time_resolution("1ns");
-  top_->trace(tfp.get(), 99);
+  ttop_->trace(tfp.get(), 99);
   std::string p(path.data(), path.size());
   tfp->open(p.c_str());
   if (!tfp->isOpen()) return false;
+  // The traced model takes over where the untraced one is, at clock high after an edge.
+  hba_copy_to_traced(ttop_->rootp, top_->rootp);
+  tctx_->time(ctx_->time());
   trace_ = std::move(tfp);
   return true;
 }
@@ -156,6 +200,7 @@ void HbaModel::close_trace() {
   if (trace_) {
     trace_->close();
     trace_.reset();
+    hba_copy_to_fast(top_->rootp, ttop_->rootp);
   }
 }
 

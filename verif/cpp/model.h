@@ -1,5 +1,6 @@
-// C++ side of the co-simulation bridge: owns the Verilator context, the model of the
-// HBA core and the optional FST trace. One instance per thread (Verilator models are
+// C++ side of the co-simulation bridge: owns the Verilator contexts, the two models of
+// the HBA core (untraced, which runs; traced, which takes over while an FST trace is
+// open, by a copy of the whole state each way) and the optional FST trace. One instance per thread (Verilator models are
 // not shared between threads).
 #pragma once
 #include <cstdint>
@@ -10,6 +11,7 @@ struct PinsIn;
 struct PinsOut;
 class VerilatedContext;
 class Vhba;
+class VhbaT;
 class VerilatedFstC;
 
 class HbaModel {
@@ -34,8 +36,14 @@ class HbaModel {
   void close_trace();
 
  private:
+  // The tick while a trace is open (the traced model, reference evaluation).
+  PinsOut tick_traced(const PinsIn& in);
+
   std::unique_ptr<VerilatedContext> ctx_;
   std::unique_ptr<Vhba> top_;
+  // Created at the first trace.
+  std::unique_ptr<VerilatedContext> tctx_;
+  std::unique_ptr<VhbaT> ttop_;
   std::unique_ptr<VerilatedFstC> trace_;
   bool lazy_ = true;
   bool direct_ = true;

@@ -39,6 +39,12 @@ struct Run {
     violations: String,
 }
 
+thread_local! {
+    /// Where `stack_scan_io_reset` writes a trace of its middle part, if anywhere.
+    static TRACE_WINDOW: std::cell::RefCell<Option<std::path::PathBuf>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn in_mode(eval: Eval, direct: bool, scenario: fn() -> Run) -> Run {
     let opts = ModelOptions {
         eval,
@@ -287,6 +293,12 @@ fn stack_scan_io_reset() -> Run {
             .unwrap();
         ev.push(format!("write {:?}", r.wait(io).status));
     }
+    // With TRACE_WINDOW set, an FST trace runs from here until two reads have completed:
+    // the traced model takes the state over mid-run and hands it back.
+    let trace = TRACE_WINDOW.with(|t| t.borrow().clone());
+    if let Some(path) = &trace {
+        r.model(|m| m.trace_to(path)).unwrap();
+    }
     let at = r.cycles() + 5_000;
     r.model(|m| {
         m.bus()
@@ -300,7 +312,7 @@ fn stack_scan_io_reset() -> Run {
                 .unwrap()
         })
         .collect();
-    for io in ios {
+    for (k, io) in ios.into_iter().enumerate() {
         let res = r.wait(io);
         ev.push(format!(
             "read {:?} {:?} data {:x}",
@@ -308,6 +320,9 @@ fn stack_scan_io_reset() -> Run {
             res.sense,
             fingerprint(&res.data)
         ));
+        if k == 1 && trace.is_some() {
+            r.model(|m| m.end_trace());
+        }
     }
     r.check(false);
     let rep = r.stack.report();
@@ -458,4 +473,25 @@ fn all_modes_equal_reference_core_registers_and_interrupts() {
         "core_registers_and_interrupts",
         core_registers_and_interrupts,
     );
+}
+
+/// A trace opened and closed in the middle of a run (the traced model takes the whole
+/// state over and hands it back) changes nothing: the same pins, events, bus log and
+/// violations as the reference tick without a trace.
+#[test]
+fn a_trace_opened_and_closed_midway_changes_nothing() {
+    let a = in_mode(Eval::Reference, false, stack_scan_io_reset);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("window.fst");
+    TRACE_WINDOW.with(|t| *t.borrow_mut() = Some(path.clone()));
+    let b = in_mode(Eval::FastForward, true, stack_scan_io_reset);
+    TRACE_WINDOW.with(|t| *t.borrow_mut() = None);
+    let name = "stack_scan_io_reset with a trace window";
+    same_pins(name, "fast-forward, direct tick", &a.pins, &b.pins);
+    assert_eq!(a.events, b.events, "{name}: host-visible events differ");
+    assert_eq!(a.bus_log, b.bus_log, "{name}: bus logs differ");
+    assert_eq!(a.violations, b.violations, "{name}: violations differ");
+    let fst = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    assert!(fst > 1000, "{name}: the trace has {fst} bytes");
+    assert!(b.skipped > 0, "{name}: fast-forward never skipped a cycle");
 }

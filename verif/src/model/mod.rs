@@ -254,7 +254,10 @@ impl Model {
         self.tick();
     }
 
-    /// Starts an FST trace of every signal into `path` (for GTKWave or Surfer).
+    /// Starts an FST trace of every signal into `path` (for GTKWave or Surfer). The
+    /// ticks from here on run on a second, traced model of the core that takes over the
+    /// whole state (and hands it back at [`Model::end_trace`]): the same pins at every
+    /// cycle, more slowly.
     pub fn trace_to(&mut self, path: &Path) -> Result<(), ModelError> {
         let p = path.to_string_lossy();
         if self.inner.pin_mut().open_trace(&p) {
@@ -262,6 +265,12 @@ impl Model {
         } else {
             Err(ModelError::Trace(p.into_owned()))
         }
+    }
+
+    /// Ends the trace [`Model::trace_to`] started, if any (flushed and closed); the model
+    /// runs on, untraced, from the same state.
+    pub fn end_trace(&mut self) {
+        self.inner.pin_mut().close_trace();
     }
 
     /// The input pins applied at the next [`Model::tick`].
