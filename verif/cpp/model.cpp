@@ -17,7 +17,37 @@ void hba_direct_high(Vhba___024root* vlSelf);
 // One core clock is 10 ns; the trace shows time in ns.
 static const uint64_t HALF_PERIOD_NS = 5;
 
-HbaModel::HbaModel() : ctx_(new VerilatedContext) { top_.reset(new Vhba(ctx_.get(), "top")); }
+HbaModel::HbaModel() : ctx_(new VerilatedContext) {
+  top_.reset(new Vhba(ctx_.get(), "top"));
+  // Initial blocks and settle now, so that a state copy to the traced model, at any
+  // tick, copies an initialised state.
+  top_->eval();
+}
+
+// The traced model, created and initialised on first use.
+void HbaModel::ensure_traced() {
+  if (ttop_) return;
+  tctx_.reset(new VerilatedContext);
+  tctx_->traceEverOn(true);
+  ttop_.reset(new VhbaT(tctx_.get(), "top"));
+  ttop_->eval();
+}
+
+// Moves the running state to the model the mode and the trace call for: the traced
+// model while a trace is open or with the reference tick (Verilator's own build and
+// schedule, unpatched), the untraced one otherwise.
+void HbaModel::place() {
+  const bool want = trace_ || !lazy_;
+  if (want == on_traced_) return;
+  ensure_traced();
+  if (want) {
+    hba_copy_to_traced(ttop_->rootp, top_->rootp);
+    tctx_->time(ctx_->time());
+  } else {
+    hba_copy_to_fast(top_->rootp, ttop_->rootp);
+  }
+  on_traced_ = want;
+}
 
 HbaModel::~HbaModel() {
   close_trace();
@@ -84,7 +114,7 @@ static PinsOut sample(M& t) {
 }
 
 PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
-  if (trace_) return tick_traced(in);
+  if (on_traced_) return tick_traced(in);
   Vhba& t = *top_;
   apply(t, in);
 #if HBA_DIRECT_TICK
@@ -144,8 +174,8 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
   return o;
 }
 
-// While a trace is open: the traced model, Verilator's own two `eval`s (every signal
-// settled at both dumps), no fast-forward.
+// On the traced model (a trace open, or the reference tick): Verilator's own two `eval`s
+// (every signal settled at both dumps), no fast-forward.
 PinsOut HbaModel::tick_traced(const PinsIn& in) {
   VhbaT& t = *ttop_;
   apply(t, in);
@@ -155,17 +185,20 @@ PinsOut HbaModel::tick_traced(const PinsIn& in) {
   // The untraced tick compares outputs with the last tick's; keep that history right.
   last_a_ = ~0ull;
   last_b_ = ~0ull;
-  trace_->dump(tctx_->time());
+  if (trace_) trace_->dump(tctx_->time());
   tctx_->timeInc(HALF_PERIOD_NS);
   t.clock = 1;
   t.eval();
-  trace_->dump(tctx_->time());
+  if (trace_) trace_->dump(tctx_->time());
   tctx_->timeInc(HALF_PERIOD_NS);
   ctx_->timeInc(2 * HALF_PERIOD_NS);
   return o;
 }
 
-void HbaModel::set_lazy_edge(bool on) { lazy_ = on; }
+void HbaModel::set_lazy_edge(bool on) {
+  lazy_ = on;
+  place();
+}
 
 bool lazy_edge_available() { return HBA_LAZY_EDGE != 0; }
 
@@ -175,13 +208,7 @@ bool direct_tick_available() { return HBA_DIRECT_TICK != 0; }
 
 bool HbaModel::open_trace(rust::Str path) {
   close_trace();
-  if (!ttop_) {
-    tctx_.reset(new VerilatedContext);
-    tctx_->traceEverOn(true);
-    ttop_.reset(new VhbaT(tctx_.get(), "top"));
-    // Its initial blocks and settle run now, before the state copy overwrites them.
-    ttop_->eval();
-  }
+  ensure_traced();
   std::unique_ptr<VerilatedFstC> tfp(new VerilatedFstC);
   tfp->set_time_unit("1ns");
   tfp->set_time_resolution("1ns");
@@ -190,9 +217,8 @@ bool HbaModel::open_trace(rust::Str path) {
   tfp->open(p.c_str());
   if (!tfp->isOpen()) return false;
   // The traced model takes over where the untraced one is, at clock high after an edge.
-  hba_copy_to_traced(ttop_->rootp, top_->rootp);
-  tctx_->time(ctx_->time());
   trace_ = std::move(tfp);
+  place();
   return true;
 }
 
@@ -200,7 +226,7 @@ void HbaModel::close_trace() {
   if (trace_) {
     trace_->close();
     trace_.reset();
-    hba_copy_to_fast(top_->rootp, ttop_->rootp);
+    place();
   }
 }
 

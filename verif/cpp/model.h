@@ -36,8 +36,10 @@ class HbaModel {
   void close_trace();
 
  private:
-  // The tick while a trace is open (the traced model, reference evaluation).
+  // The tick on the traced model (a trace open, or the reference tick).
   PinsOut tick_traced(const PinsIn& in);
+  void ensure_traced();
+  void place();
 
   std::unique_ptr<VerilatedContext> ctx_;
   std::unique_ptr<Vhba> top_;
@@ -46,6 +48,8 @@ class HbaModel {
   std::unique_ptr<VhbaT> ttop_;
   std::unique_ptr<VerilatedFstC> trace_;
   bool lazy_ = true;
+  // The traced model holds the running state.
+  bool on_traced_ = false;
   bool direct_ = true;
   // The first tick goes through `eval` (initial blocks, settle, trigger state).
   bool started_ = false;

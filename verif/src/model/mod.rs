@@ -56,14 +56,16 @@ pub const MAX_SKIP: u64 = (1 << 30) - 1;
 /// (`tests/cosim_equivalence.rs` checks it cycle for cycle).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Eval {
-    /// Two `eval`s as Verilator schedules them: the combinational logic is evaluated three
+    /// Two `eval`s as Verilator schedules them, on the model verilated with tracing and
+    /// not patched (Verilator's own output): the combinational logic is evaluated three
     /// times per cycle (clock low with the new inputs, clock high before the edge, after
     /// the flip-flops).
     Reference,
-    /// Once per cycle: settled with the new inputs at clock low, then the rising edge
-    /// updates only the flip-flops (`build.rs` `patch_lazy_edge`). Falls back to
-    /// [`Eval::Reference`] while an FST trace is open, or when the build could not patch
-    /// this Verilator version ([`Model::lazy_edge_available`]).
+    /// Once per cycle, on the model verilated without tracing: settled with the new
+    /// inputs at clock low, then the rising edge updates only the flip-flops (`build.rs`
+    /// `patch_lazy_edge`; with [`ModelOptions::direct`], without Verilator's scheduler).
+    /// Falls back to [`Eval::Reference`] while an FST trace is open, or to two `eval`s when
+    /// the build could not patch this Verilator version ([`Model::lazy_edge_available`]).
     LazyEdge,
     /// The lazy edge, and idle time fast-forwarded: where the host waits
     /// ([`Model::advance`], [`Model::idle`], the transport's cost delays and interrupt
