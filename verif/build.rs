@@ -65,13 +65,13 @@ fn main() {
     let direct = lazy && direct_tick_applied(&mdir);
     if lazy {
         println!("cargo:rustc-cfg=hba_lazy_edge");
-    }
-    if !lazy {
+    } else {
         println!(
             "cargo:warning=hba-verif: this Verilator's scheduler does not match the lazy-edge \
              patch (written for 5.006); the model runs with the reference two-eval tick"
         );
-    } else if !direct {
+    }
+    if lazy && !direct {
         println!(
             "cargo:warning=hba-verif: this Verilator's scheduler does not match the direct \
              tick (written for 5.006); the lazy edge ticks through `eval`"
