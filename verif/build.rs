@@ -61,8 +61,7 @@ fn main() {
     let tdir = out_dir.join("obj_dir_trace");
     verilate(&bin, &vfile, &mdir, "Vhba", false);
     verilate(&bin, &vfile, &tdir, "VhbaT", true);
-    let lazy = patch_lazy_edge(&mdir);
-    let direct = lazy && direct_tick_applied(&mdir);
+    let (lazy, direct) = patch_lazy_edge(&mdir);
     if lazy {
         println!("cargo:rustc-cfg=hba_lazy_edge");
     } else {
@@ -180,8 +179,9 @@ fn verilate(bin: &str, vfile: &std::path::Path, mdir: &std::path::Path, prefix: 
 /// `eval` only updates the flip-flops (from the `$d` values settled before it). The next
 /// clock-low `eval` settles everything from the new state and inputs, which is the same
 /// fixed point (the logic is acyclic: yosys `check -assert` in `make lint`). Returns
-/// false, leaving the files untouched, unless every pattern matched exactly once.
-fn patch_lazy_edge(mdir: &std::path::Path) -> bool {
+/// (false, false), leaving the files untouched, unless every pattern matched exactly
+/// once; then whether [`direct_tick`] was appended too.
+fn patch_lazy_edge(mdir: &std::path::Path) -> (bool, bool) {
     const ICO: &str = "vlSelf->__VicoTriggered.at(0U) = (0U == vlSelf->__VicoIterCount);";
     const ICO_NEW: &str = "vlSelf->__VicoTriggered.at(0U) = ((0U == vlSelf->__VicoIterCount) \
                            & !vlSelf->hba_lazy_edge);";
@@ -196,7 +196,7 @@ fn patch_lazy_edge(mdir: &std::path::Path) -> bool {
                            // hba-verif lazy edge (build.rs): skip combinational passes.\n    \
                            CData hba_lazy_edge = 0;\n";
     let Ok(dir) = std::fs::read_dir(mdir) else {
-        return false;
+        return (false, false);
     };
     let mut edits: Vec<(PathBuf, String)> = Vec::new();
     let (mut ico, mut nba, mut hdr) = (0, 0, 0);
@@ -213,7 +213,7 @@ fn patch_lazy_edge(mdir: &std::path::Path) -> bool {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&p) else {
-            return false;
+            return (false, false);
         };
         let (i, n, h) = (
             text.matches(ICO).count(),
@@ -233,22 +233,24 @@ fn patch_lazy_edge(mdir: &std::path::Path) -> bool {
         edits.push((p, out));
     }
     if (ico, nba, hdr) != (1, 1, 1) {
-        return false;
+        return (false, false);
     }
     let header = edits
         .iter()
         .find(|(p, _)| p.ends_with("Vhba___024root.h"))
         .map(|(_, t)| t.clone())
         .unwrap_or_default();
+    let mut direct = false;
     for (_, out) in edits.iter_mut() {
-        if let Some(direct) = direct_tick(out, &header) {
-            *out = direct;
+        if let Some(d) = direct_tick(out, &header) {
+            *out = d;
+            direct = true;
         }
     }
     for (p, out) in edits {
         std::fs::write(&p, out).unwrap_or_else(|e| fail(&format!("write {p:?}: {e}")));
     }
-    true
+    (true, direct)
 }
 
 /// The scheduler functions the direct tick replaces, exactly as Verilator 5.006 writes
@@ -344,15 +346,6 @@ fn direct_tick(text: &str, header: &str) -> Option<String> {
             .all(|v| holds(header, &format!("VlTriggerVec<2> {v};")))
         && holds(header, "CData/*0:0*/ __Vtrigrprev__TOP__clock;");
     ok.then(|| format!("{text}{DIRECT_TICK}"))
-}
-
-/// Whether [`direct_tick`] was appended (the lazy-edge patch wrote the files).
-fn direct_tick_applied(mdir: &std::path::Path) -> bool {
-    std::fs::read_dir(mdir).is_ok_and(|d| {
-        d.flatten().any(|e| {
-            std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("void hba_direct_low("))
-        })
-    })
 }
 
 /// The members of a Verilated root class (`<prefix>___024root.h`): every signal, memory
