@@ -20,7 +20,8 @@ static const uint64_t HALF_PERIOD_NS = 5;
 HbaModel::HbaModel() : ctx_(new VerilatedContext) {
   top_.reset(new Vhba(ctx_.get(), "top"));
   // Initial blocks and settle now, so that a state copy to the traced model, at any
-  // tick, copies an initialised state.
+  // tick, copies an initialised state, and the direct tick finds the scheduler's
+  // trigger state set up from the first tick on.
   top_->eval();
 }
 
@@ -118,7 +119,7 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
   Vhba& t = *top_;
   apply(t, in);
 #if HBA_DIRECT_TICK
-  const bool direct = direct_ && lazy_ && started_;
+  const bool direct = direct_ && lazy_;
   if (direct) {
     hba_direct_low(t.rootp);
   } else {
@@ -129,7 +130,6 @@ PinsOut HbaModel::tick(const PinsIn& in, uint32_t max_skip) {
   t.clock = 0;
   t.eval();
 #endif
-  started_ = true;
   PinsOut o = sample(t);
   // Fast-forward: every output pin folded into two words, compared with the last tick's.
   const uint64_t a = uint64_t(o.awready) | (uint64_t(o.wready) << 1) | (uint64_t(o.bresp) << 2) |

@@ -1,7 +1,7 @@
 // C++ side of the co-simulation bridge: owns the Verilator contexts, the two models of
 // the HBA core (untraced, which runs; traced, which takes over while an FST trace is
-// open, by a copy of the whole state each way) and the optional FST trace. One instance per thread (Verilator models are
-// not shared between threads).
+// open, by a copy of the whole state each way) and the optional FST trace. One instance
+// per thread (Verilator models are not shared between threads).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -51,8 +51,6 @@ class HbaModel {
   // The traced model holds the running state.
   bool on_traced_ = false;
   bool direct_ = true;
-  // The first tick goes through `eval` (initial blocks, settle, trigger state).
-  bool started_ = false;
   // Outputs of the previous tick (a skip needs them unchanged: no edge in flight).
   uint64_t last_a_ = ~0ull, last_b_ = ~0ull;
 };
