@@ -255,10 +255,10 @@ impl Probe {
                         cur.inq = Some(i);
                         cur.quirks = q;
                         let (addr, lun0) = (cur.addr, cur.addr.lun == 0 && self.only.is_none());
-                        if lun0 && scsi3 && !q.no_report_luns {
+                        if lun0 && scsi3 && !q.no_report_luns && !q.no_luns {
                             self.set_state(xpt, PState::ReportLuns);
                         } else {
-                            if lun0 {
+                            if lun0 && !q.no_luns {
                                 // SCSI-2 (or told not to ask): LUN by LUN, as FreeBSD's probe.
                                 let lim = if scsi3 {
                                     SEQ_SCAN_MAX_LUN

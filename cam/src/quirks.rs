@@ -11,6 +11,9 @@ pub struct Quirks {
     pub no_6byte: bool,
     /// Do not send REPORT LUNS; scan LUNs sequentially (`CAM_QUIRK_NORPTLUNS`).
     pub no_report_luns: bool,
+    /// Only LUN 0: scan no other LUN (`CAM_QUIRK_NOLUNS`), for a device that answers at
+    /// every LUN as LUN 0.
+    pub no_luns: bool,
     /// Most tags the device can take (`maxtags`), if it lies about its queue depth.
     pub max_tags: Option<u32>,
     /// The unit must be started (START STOP UNIT) before use.
@@ -43,6 +46,58 @@ impl QuirkEntry {
     /// Whether the entry matches a device's INQUIRY strings.
     pub fn matches(&self, vendor: &str, product: &str, revision: &str) -> bool {
         glob(&self.vendor, vendor) && glob(&self.product, product) && glob(&self.revision, revision)
+    }
+}
+
+/// A quirk entry typed by a user that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuirkParseError {
+    /// Not `VENDOR/PRODUCT/REVISION=QUIRK[,QUIRK...]`.
+    #[error("quirk entry {0:?}: expected VENDOR/PRODUCT/REVISION=QUIRK[,QUIRK...]")]
+    Form(String),
+    /// A quirk name not known.
+    #[error(
+        "unknown quirk {0:?}: known are no-luns, no-report-luns, no-tags, no-6byte, \
+         start-unit, max-tags=N"
+    )]
+    Unknown(String),
+    /// `max-tags` without a number of 1 or more.
+    #[error("max-tags needs a number of 1 or more, not {0:?}")]
+    MaxTags(String),
+}
+
+impl std::str::FromStr for QuirkEntry {
+    type Err = QuirkParseError;
+
+    /// `VENDOR/PRODUCT/REVISION=QUIRK[,QUIRK...]`, each part a pattern as [`glob`]. The
+    /// product may hold `/` (the vendor ends at the first, the revision starts after the
+    /// last); write `?` for a `=` in a pattern.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let form = || QuirkParseError::Form(s.into());
+        let (pats, list) = s.split_once('=').ok_or_else(form)?;
+        let (vendor, rest) = pats.split_once('/').ok_or_else(form)?;
+        let (product, revision) = rest.rsplit_once('/').ok_or_else(form)?;
+        if [vendor, product, revision].iter().any(|p| p.is_empty()) || list.is_empty() {
+            return Err(form());
+        }
+        let mut q = Quirks::default();
+        for name in list.split(',').map(str::trim) {
+            match name {
+                "no-luns" => q.no_luns = true,
+                "no-report-luns" => q.no_report_luns = true,
+                "no-tags" => q.no_tags = true,
+                "no-6byte" => q.no_6byte = true,
+                "start-unit" => q.start_unit = true,
+                _ => match name.strip_prefix("max-tags=") {
+                    Some(n) => match n.parse::<u32>() {
+                        Ok(v) if v > 0 => q.max_tags = Some(v),
+                        _ => return Err(QuirkParseError::MaxTags(n.into())),
+                    },
+                    None => return Err(QuirkParseError::Unknown(name.into())),
+                },
+            }
+        }
+        Ok(QuirkEntry::new(vendor, product, revision, q))
     }
 }
 

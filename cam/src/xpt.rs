@@ -5,7 +5,7 @@
 use crate::async_event::{
     AsyncArg, AsyncCallback, AsyncEvent, AsyncHandle, AsyncRegistry, AC_LOST_DEVICE,
 };
-use crate::ccb::{relsim, Ccb, CcbBody, CcbId, DispatchClass, TagAction, TranSettings};
+use crate::ccb::{relsim, Ccb, CcbBody, CcbId, Cdb, DispatchClass, TagAction, TranSettings};
 use crate::clock::{CamTime, Clock};
 use crate::devq::{DevQueue, FreezeError, QKey};
 use crate::gauntlet::{Gauntlet, GauntletError, GauntletJob};
@@ -1314,9 +1314,42 @@ impl Xpt {
             ccb.h.dispatched_at = Some(now);
             self.stats.dispatched += 1;
             did = true;
+            self.lun_in_cdb(d, &mut ccb);
             self.call_sim(bus, |sim, ctx| sim.action(*ccb, ctx));
         }
         did
+    }
+
+    /// SCSI-1 and SCSI-2 devices read the LUN from CDB byte 1, bits 7-5, where no IDENTIFY
+    /// told them (SCSI-2 7.2.2): a device that ignores ATN never takes one. Set it, as
+    /// Linux's `lun_in_cdb`, for LUNs 1-7 of a device whose INQUIRY version is 1 or 2 (its
+    /// own, or while it is probed its LUN 0's); later standards use those bits otherwise.
+    fn lun_in_cdb(&self, d: DeviceId, ccb: &mut Ccb) {
+        let dev = &self.devices[d.0];
+        let addr = dev.addr;
+        if !(1..=7).contains(&addr.lun) {
+            return;
+        }
+        let version = dev.inq.as_ref().map(|i| i.version).or_else(|| {
+            let lun0 = DevAddr::new(addr.bus, addr.target, 0);
+            let d0 = self.dev_index.get(&lun0)?;
+            self.devices[d0.0].inq.as_ref().map(|i| i.version)
+        });
+        if !matches!(version, Some(1 | 2)) {
+            return;
+        }
+        let Some(io) = ccb.scsiio_mut() else { return };
+        let b = io.cdb.bytes();
+        if b.len() < 2 || b.len() > 12 {
+            return;
+        }
+        let mut v = b.to_vec();
+        v[1] = (v[1] & 0x1F) | ((addr.lun as u8) << 5);
+        io.cdb = match io.cdb {
+            Cdb::Inline { .. } => Cdb::new(&v),
+            Cdb::Ref(_) => Cdb::by_ref(v.into()),
+        }
+        .expect("same length");
     }
 
     // ---------------------------------------------------------------- event loop

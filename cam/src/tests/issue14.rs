@@ -940,6 +940,98 @@ fn quirk_no_report_luns() {
 }
 
 #[test]
+fn quirk_no_luns_scans_lun_0_only() {
+    let devs = || {
+        let mut d = MockDevice::disk(64, 512);
+        d.version = 2;
+        vec![(0, 0, d.clone()), (0, 1, d)]
+    };
+    let r = quirk_rig(
+        Quirks {
+            no_luns: true,
+            ..Default::default()
+        },
+        devs(),
+    );
+    let luns: Vec<u64> = r.xpt.devices().iter().map(|d| d.addr.lun).collect();
+    assert_eq!(luns, vec![0]);
+    assert!(r.mock.borrow().issued.iter().all(|i| i.addr.lun == 0));
+    // Without the quirk the sequential scan finds LUN 1.
+    let r = rig_scanned(devs());
+    assert_eq!(r.xpt.devices().len(), 2);
+}
+
+/// SCSI-1 and SCSI-2 devices get the LUN in CDB byte 1 (bits 7-5) as well as in IDENTIFY,
+/// for LUNs above 0, from the probe's first command on; newer devices never do.
+#[test]
+fn scsi2_devices_get_the_lun_in_cdb_byte_1() {
+    for version in [1u8, 2, 3, 5] {
+        let mut d = MockDevice::disk(0x20000, 512);
+        d.version = version;
+        let mut r = rig(vec![(0, 0, d.clone()), (0, 1, d.clone()), (0, 2, d)]);
+        r.scan();
+        assert_eq!(r.xpt.devices().len(), 3, "version {version}");
+        let lun2 = DevAddr::new(r.bus, 0, 2);
+        let (p, _) = r
+            .xpt
+            .periphs_of(lun2)
+            .into_iter()
+            .find(|(_, k)| *k == PeriphKind::Da)
+            .unwrap();
+        let da = DaHandle::new(&r.xpt, p).unwrap();
+        let io = da.read_capacity(&mut r.xpt).unwrap();
+        assert!(r.xpt.wait_io(io).unwrap().is_ok());
+        let io = da.read(&mut r.xpt, 0x1_0005, 1).unwrap();
+        assert!(r.xpt.wait_io(io).unwrap().is_ok());
+        let issued = r.mock.borrow().issued.clone();
+        assert!(issued
+            .iter()
+            .any(|i| i.addr.lun == 2 && i.cdb[0] == op::INQUIRY));
+        for i in &issued {
+            let want = if matches!(version, 1 | 2) {
+                (i.addr.lun as u8) << 5
+            } else {
+                0
+            };
+            assert_eq!(i.cdb[1] & 0xE0, want, "version {version}: {i:?}");
+        }
+        let last = issued.last().unwrap();
+        // READ(6): the LBA's top bits share byte 1 and are kept.
+        let l = (last.addr.lun, last.cdb[0], last.cdb[1] & 0x1F, last.cdb[3]);
+        assert_eq!(l, (2, op::READ_6, 1, 5));
+    }
+}
+
+#[test]
+fn quirk_entries_typed_by_a_user() {
+    let e: QuirkEntry = "NEC/CD-ROM DRIVE:84*/*=no-luns, max-tags=4"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        (e.vendor.as_str(), e.product.as_str()),
+        ("NEC", "CD-ROM DRIVE:84*")
+    );
+    assert!(e.quirks.no_luns && e.quirks.max_tags == Some(4) && !e.quirks.no_tags);
+    let e: QuirkEntry = "ACME/CD-R/RW 4x/1.0?=no-tags,no-6byte".parse().unwrap();
+    assert_eq!(
+        (e.product.as_str(), e.revision.as_str()),
+        ("CD-R/RW 4x", "1.0?")
+    );
+    for bad in [
+        "",
+        "NEC",
+        "NEC/X=no-luns",
+        "NEC//*=no-luns",
+        "NEC/X/*=",
+        "NEC/X/*=no-lun",
+        "NEC/X/*=max-tags=0",
+        "NEC/X/*=max-tags=x",
+    ] {
+        assert!(bad.parse::<QuirkEntry>().is_err(), "{bad:?}");
+    }
+}
+
+#[test]
 fn quirk_start_unit_needed() {
     let r = quirk_rig(
         Quirks {

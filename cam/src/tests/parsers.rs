@@ -119,6 +119,21 @@ fn read_write_cdb_size_follows_lba_and_count() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
+    /// Quirk entries from a user: the ones the grammar admits parse, any other string is
+    /// an error, and none panics.
+    #[test]
+    fn quirk_entries_parse_or_fail(
+        v in "[A-Z*?]{1,8}", p in "[A-Z0-9 :/*?-]{1,16}", r in "[0-9.*?]{1,4}",
+        junk in "[a-z=,/ 0-9-]{0,24}",
+    ) {
+        prop_assume!(!p.starts_with('/') && !p.ends_with('/') && !p.trim().is_empty());
+        let e: crate::quirks::QuirkEntry = format!("{v}/{p}/{r}=no-luns,max-tags=3").parse().unwrap();
+        prop_assert_eq!((e.vendor.as_str(), e.product.as_str(), e.revision.as_str()), (v.as_str(), p.as_str(), r.as_str()));
+        prop_assert!(e.quirks.no_luns && e.quirks.max_tags == Some(3));
+        let _ = format!("{v}/{p}/{r}={junk}").parse::<crate::quirks::QuirkEntry>();
+        let _ = junk.parse::<crate::quirks::QuirkEntry>();
+    }
+
     #[test]
     fn parsers_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = Sense::parse(&b);
@@ -132,6 +147,7 @@ proptest! {
         let _ = parse_read_toc(&b, false);
         let _ = parse_read_toc(&b, true);
         let _ = decode_rw(&b);
+        let _ = String::from_utf8_lossy(&b).parse::<crate::quirks::QuirkEntry>();
         if b.len() >= 4 {
             let _ = crate::status::CcbStatus::from_raw(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         }

@@ -127,6 +127,8 @@ pub struct TargetDesc {
     pub report_luns: Option<bool>,
     /// Never go to MESSAGE OUT when the initiator raises ATN.
     pub ignore_atn: Option<bool>,
+    /// Without IDENTIFY, take the LUN from CDB byte 1 (SCSI-1/SCSI-2 devices).
+    pub cdb_lun: Option<bool>,
     /// Disk: image file; CD-ROM: disc image; tape: a tape image folder (`hbactl image`
     /// of a tape); relative to the TOML's folder.
     pub image: Option<Spanned<PathBuf>>,
@@ -435,6 +437,7 @@ impl BusDesc {
             set(&mut cfg.disconnect, t.disconnect);
             set(&mut cfg.report_luns, t.report_luns);
             set(&mut cfg.ignore_atn, t.ignore_atn);
+            set(&mut cfg.cdb_lun, t.cdb_lun);
             if let Some(v) = &t.inquiry_version {
                 cfg.inquiry_version = *v.get_ref();
             }

@@ -188,6 +188,13 @@ pub fn cam_name(s: CcbStatus) -> String {
 }
 
 impl<T: HbaTransport> Hba<T> {
+    /// Quirk entries for the scan to come, before the built-in ones.
+    pub fn add_quirks(&mut self, quirks: &[hba_cam::quirks::QuirkEntry]) {
+        for q in quirks {
+            self.stack.xpt.add_quirk(q.clone());
+        }
+    }
+
     /// Scans the bus and returns what answered.
     pub fn scan(&mut self) -> Result<Vec<DeviceInfo>> {
         Ok(self.stack.scan(self.limit * 8)?)

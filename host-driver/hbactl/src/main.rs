@@ -41,6 +41,12 @@ struct Cli {
     /// Listings and status as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// A device quirk, consulted before the built-in table (repeatable):
+    /// VENDOR/PRODUCT/REVISION=QUIRK[,QUIRK...], patterns with * and ?, matched against the
+    /// trimmed INQUIRY strings. Quirks: no-luns (a device that answers at every LUN as LUN
+    /// 0), no-report-luns, no-tags, no-6byte, start-unit, max-tags=N.
+    #[arg(long = "quirk", global = true, value_name = "ENTRY", value_parser = parse_quirk)]
+    quirks: Vec<hba_cam::quirks::QuirkEntry>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -319,6 +325,11 @@ fn parse_u8(s: &str) -> std::result::Result<u8, String> {
     .map_err(|_| format!("`{s}` is not a byte (0..255 or 0x00..0xff)"))
 }
 
+fn parse_quirk(s: &str) -> std::result::Result<hba_cam::quirks::QuirkEntry, String> {
+    s.parse()
+        .map_err(|e: hba_cam::quirks::QuirkParseError| e.to_string())
+}
+
 /// The raw transport for the bring-up subcommands.
 fn open_raw(cli: &Cli) -> Result<Box<dyn Transport>> {
     match cli.backend {
@@ -473,6 +484,7 @@ fn sim_cmd(cli: &Cli, cmd: &Cmd) -> Result<()> {
     };
     let built = desc.build(&base)?;
     let mut h = hba::open_sim(built, cli.trace.as_deref())?;
+    h.add_quirks(&cli.quirks);
     h.scan()?;
     let r = stack_cmd(&mut h, cmd, cli.json);
     if let Some(p) = &cli.bus_log {
@@ -490,6 +502,7 @@ fn xdma_cmd(cli: &Cli, cmd: &Cmd) -> Result<()> {
         ));
     }
     let mut h = hba::open_xdma(&cli.device)?;
+    h.add_quirks(&cli.quirks);
     h.scan()?;
     stack_cmd(&mut h, cmd, cli.json)?;
     h.close()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{hbactl, pattern, Scratch};
+use common::{hbactl, pattern, Run, Scratch};
 use serde_json::Value;
 
 fn json(r: &common::Run) -> Value {
@@ -588,7 +588,10 @@ fn old_devices_come_from_the_toml_with_their_luns_and_levels() {
             .collect()
     };
     assert_eq!(at(2), vec![0, 1, 2], "the CCS disk's three LUNs: {r:?}");
-    assert!(!at(3).is_empty() && !at(4).is_empty(), "{r:?}");
+    // The device that ignores ATN never sees IDENTIFY: the LUN in CDB byte 1 tells it
+    // (SCSI-1), so it answers LUN 1 as not supported and is not seen eight times over.
+    assert_eq!(at(3), vec![0], "{r:?}");
+    assert_eq!(at(4), vec![0], "{r:?}");
     // Each LUN is its own image, and the SCSI-1 level shows in INQUIRY.
     for l in 0..3 {
         assert!(s.path(&format!("ccs-lun{l}.img")).exists());
@@ -615,4 +618,44 @@ fn old_devices_come_from_the_toml_with_their_luns_and_levels() {
     let r = s.run(&["--json", "negotiate", "4"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(json(&r)["current"]["offset"], 0, "{r:?}");
+}
+
+/// A device that ignores both IDENTIFY and the CDB's LUN answers at every LUN as LUN 0; the
+/// `no-luns` quirk, typed on the command line, keeps the scan to LUN 0.
+#[test]
+fn a_quirk_on_the_command_line_keeps_a_device_to_lun_0() {
+    let s = Scratch::with_bus(
+        "width = \"narrow\"\n\
+         [[target]]\nid = 3\ntype = \"disk\"\npreset = \"ignores-atn\"\ncdb_lun = false\n\
+         image = \"d.img\"\nblocks = 64\n",
+    );
+    let luns = |r: &Run| -> Vec<u64> {
+        json(r)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["lun"].as_u64().unwrap())
+            .collect()
+    };
+    let r = s.run(&["--json", "devlist"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(luns(&r), (0..8).collect::<Vec<_>>(), "no quirk: {r:?}");
+    let r = s.run(&["--quirk", "OPENHBA/SIM*/*=no-luns", "--json", "devlist"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(luns(&r), vec![0], "{r:?}");
+    // A quirk that does not match changes nothing; a malformed one is a usage error.
+    let r = s.run(&["--quirk", "OTHER/*/*=no-luns", "--json", "devlist"]);
+    assert_eq!(luns(&r).len(), 8, "{r:?}");
+    for bad in [
+        "OPENHBA=no-luns",
+        "OPENHBA/SIM*/*=no-lun",
+        "A/B/C=max-tags=0",
+    ] {
+        let r = s.run(&["--quirk", bad, "devlist"]);
+        assert_eq!(r.code, 1, "{bad}: {r:?}");
+        assert!(
+            r.err.contains("quirk") || r.err.contains("max-tags"),
+            "{r:?}"
+        );
+    }
 }

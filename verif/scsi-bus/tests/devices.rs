@@ -350,6 +350,41 @@ fn device_that_ignores_atn() {
     r.assert_clean();
 }
 
+/// A device that ignores ATN never sees IDENTIFY: as a SCSI-1 device, it addresses the LUN
+/// in CDB byte 1 (bits 7-5), and a LUN it does not have answers INQUIRY as not supported.
+#[test]
+fn device_that_ignores_atn_takes_the_lun_from_the_cdb() {
+    let lun = |mut cdb: Vec<u8>, l: u8| {
+        cdb[1] |= l << 5;
+        cdb
+    };
+    let mut t = Target::new(ignores_atn_config(2))
+        .with_lun(0, Disk::memory(64))
+        .with_lun(1, Disk::memory(64));
+    t.clear_unit_attention();
+    let mut r = Rig::new(Width::Narrow, InitiatorConfig::new(7), vec![t], 57);
+    let (d0, d1) = (pattern(71, 512), pattern(72, 512));
+    good(&r.exec(Request::new(2, 0, &write10(3, 1)).data_out(d0.clone())));
+    good(&r.exec(Request::new(2, 1, &lun(write10(3, 1), 1)).data_out(d1.clone())));
+    assert_eq!(
+        r.exec(Request::new(2, 0, &read10(3, 1)).data_in(512))
+            .data_in,
+        d0
+    );
+    assert_eq!(
+        r.exec(Request::new(2, 1, &lun(read10(3, 1), 1)).data_in(512))
+            .data_in,
+        d1
+    );
+    let inq = |l: u8| lun(vec![op::INQUIRY, 0, 0, 0, 36, 0], l);
+    let c = r.exec(Request::new(2, 2, &inq(2)).data_in(36));
+    good(&c);
+    assert_eq!(c.data_in[0], 0x7F, "LUN 2: qualifier 011b, no device type");
+    let c = r.exec(Request::new(2, 1, &inq(1)).data_in(36));
+    assert_eq!(c.data_in[0], 0x00, "LUN 1: a disk, connected");
+    r.assert_clean();
+}
+
 #[test]
 fn device_that_rejects_every_extended_message() {
     let mut ic = InitiatorConfig::new(7);

@@ -109,6 +109,10 @@ pub struct TargetConfig {
     pub report_luns: bool,
     /// Never go to MESSAGE OUT for ATN (an old device without message support).
     pub ignore_atn: bool,
+    /// Without IDENTIFY, take the LUN from CDB byte 1, bits 7-5, as SCSI-1 and SCSI-2
+    /// define (`inquiry_version` 2 or less); false: LUN 0 whatever the CDB says (a device
+    /// that then answers at every LUN as LUN 0).
+    pub cdb_lun: bool,
     /// Spin-up: NOT READY until the logical units are started, see [`SpinUp`].
     pub spin_up: Option<SpinUp>,
     /// On a MESSAGE OUT parity error, ask for the whole MESSAGE OUT phase again (REQ in
@@ -155,6 +159,7 @@ impl TargetConfig {
             inquiry_version: 0x05,
             report_luns: true,
             ignore_atn: false,
+            cdb_lun: true,
             spin_up: None,
             msg_out_retry: false,
         }
@@ -1682,6 +1687,15 @@ impl Target {
     fn command_received(&mut self, c: u64) {
         self.stats.commands += 1;
         let cdb = std::mem::take(&mut self.conn.cdb);
+        if !self.conn.identified
+            && self.cfg.cdb_lun
+            && self.cfg.inquiry_version <= 2
+            && cdb.len() <= 12
+        {
+            // No IDENTIFY: a SCSI-1/SCSI-2 target takes the LUN from CDB byte 1, bits 7-5
+            // (SCSI-2 7.2.2); a SCSI-3 target has no such field and stays at LUN 0.
+            self.conn.lun = cdb.get(1).map_or(0, |b| b >> 5);
+        }
         let (init, lun, tag, disc) = (self.conn.init, self.conn.lun, self.conn.tag, self.conn.disc);
         let op = cdb[0];
         let lba = self
