@@ -1324,6 +1324,8 @@ impl Xpt {
     /// told them (SCSI-2 7.2.2): a device that ignores ATN never takes one. Set it, as
     /// Linux's `lun_in_cdb`, for LUNs 1-7 of a device whose INQUIRY version is 1 or 2 (its
     /// own, or while it is probed its LUN 0's); later standards use those bits otherwise.
+    /// Only the command groups SCSI-2 defines with that field (0, 1, 2 and 5): vendor
+    /// groups 6 and 7 lay out byte 1 as the vendor likes.
     fn lun_in_cdb(&self, d: DeviceId, ccb: &mut Ccb) {
         let dev = &self.devices[d.0];
         let addr = dev.addr;
@@ -1340,7 +1342,8 @@ impl Xpt {
         }
         let Some(io) = ccb.scsiio_mut() else { return };
         let b = io.cdb.bytes();
-        if b.len() < 2 || b.len() > 12 {
+        let defined = matches!(b[0] >> 5, 0 | 1 | 2 | 5);
+        if b.len() < 2 || b.len() > 12 || !defined {
             return;
         }
         let mut v = b.to_vec();

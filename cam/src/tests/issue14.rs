@@ -999,6 +999,17 @@ fn scsi2_devices_get_the_lun_in_cdb_byte_1() {
         // READ(6): the LBA's top bits share byte 1 and are kept.
         let l = (last.addr.lun, last.cdb[0], last.cdb[1] & 0x1F, last.cdb[3]);
         assert_eq!(l, (2, op::READ_6, 1, 5));
+        // A vendor-specific command (group 6) keeps its byte 1 as given.
+        let cdb = Cdb::new(&[0xC1, 0x05, 0, 0, 0, 0]).unwrap();
+        let c = Ccb::scsi_io(lun2.path(), cdb, DataXfer::None, Duration::from_secs(5));
+        r.xpt.submit(c, Completion::Queue);
+        r.xpt.run_until_quiescent(1000);
+        let i = r.mock.borrow().issued.last().unwrap().clone();
+        assert_eq!(
+            (i.addr.lun, i.cdb[0], i.cdb[1]),
+            (2, 0xC1, 0x05),
+            "version {version}"
+        );
     }
 }
 
