@@ -358,8 +358,15 @@ impl Scenario {
                 (TransportFault::CorruptEntry(corruption), 150),
                 (TransportFault::Removal, 30),
             ];
+            // Half the removals come the moment an entry has been read, before its data:
+            // drawn from a stream of its own, so every other draw of a seed stays as it was.
+            let after_entry = Prng::new(seed ^ 0x7e30_7a1e).next_u64() & 1 == 1;
             for (f, pm) in faults {
                 if chance(&mut p, pm) {
+                    let f = match f {
+                        TransportFault::Removal if after_entry => TransportFault::RemovalAfterEntry,
+                        f => f,
+                    };
                     transport.push((20_000 + pick(&mut p, 3_000_000), f));
                 }
             }
