@@ -81,6 +81,49 @@ pub fn open_xdma(device: &std::path::Path) -> Result<Hba<XdmaTransport>> {
     Ok(Hba { stack, limit })
 }
 
+/// One warning per target whose LUNs above 0 answer exactly as its LUN 0 does (the same
+/// INQUIRY data and unit serial number): most likely one unit that ignores the LUN (no
+/// IDENTIFY, nor the CDB's LUN field), where a write to any LUN lands on LUN 0.
+pub fn phantom_luns(devs: &[DeviceInfo]) -> Vec<String> {
+    let mut out = Vec::new();
+    for d0 in devs.iter().filter(|d| d.addr.lun == 0 && !d.lost) {
+        let (Some(inq), Some(serial)) = (&d0.inquiry, &d0.serial) else {
+            continue;
+        };
+        if serial.trim().is_empty() {
+            continue;
+        }
+        let same: Vec<u64> = devs
+            .iter()
+            .filter(|d| d.addr.bus == d0.addr.bus && d.addr.target == d0.addr.target)
+            .filter(|d| d.addr.lun > 0 && !d.lost)
+            .filter(|d| d.inquiry.as_ref() == Some(inq) && d.serial.as_ref() == Some(serial))
+            .map(|d| d.addr.lun)
+            .collect();
+        let (Some(first), Some(last)) = (same.first(), same.last()) else {
+            continue;
+        };
+        // A pattern that reads back as typed: `?` for the separators.
+        let pat = |s: &str| s.replace(['/', '='], "?");
+        let luns = if first == last {
+            format!("LUN {first}")
+        } else {
+            format!("LUNs {first}-{last}")
+        };
+        out.push(format!(
+            "{}:{}: {luns} answer as LUN 0 (the same INQUIRY data and serial {serial:?}), \
+             likely one unit that ignores the LUN: a write to any of them lands on LUN 0; \
+             --quirk '{}/{}/{}=no-luns' scans LUN 0 only",
+            d0.addr.bus.0,
+            d0.addr.target,
+            pat(&inq.vendor),
+            pat(&inq.product),
+            pat(&inq.revision),
+        ));
+    }
+    out
+}
+
 /// A device address as typed: `T`, `T:L` or `B:T:L` (camcontrol's order).
 pub fn parse_addr(s: &str) -> Result<(Option<u32>, u32, u64)> {
     let bad = || {
@@ -195,9 +238,14 @@ impl<T: HbaTransport> Hba<T> {
         }
     }
 
-    /// Scans the bus and returns what answered.
+    /// Scans the bus and returns what answered; warns (stderr) of LUNs that look like
+    /// one unit seen again ([`phantom_luns`]).
     pub fn scan(&mut self) -> Result<Vec<DeviceInfo>> {
-        Ok(self.stack.scan(self.limit * 8)?)
+        let devs = self.stack.scan(self.limit * 8)?;
+        for w in phantom_luns(&devs) {
+            eprintln!("hbactl: warning: {w}");
+        }
+        Ok(devs)
     }
 
     /// Waits for a request.

@@ -592,6 +592,8 @@ fn old_devices_come_from_the_toml_with_their_luns_and_levels() {
     // (SCSI-1), so it answers LUN 1 as not supported and is not seen eight times over.
     assert_eq!(at(3), vec![0], "{r:?}");
     assert_eq!(at(4), vec![0], "{r:?}");
+    // Three LUNs with serials of their own are no phantoms.
+    assert!(!r.err.contains("warning"), "{r:?}");
     // Each LUN is its own image, and the SCSI-1 level shows in INQUIRY.
     for l in 0..3 {
         assert!(s.path(&format!("ccs-lun{l}.img")).exists());
@@ -640,9 +642,23 @@ fn a_quirk_on_the_command_line_keeps_a_device_to_lun_0() {
     let r = s.run(&["--json", "devlist"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(luns(&r), (0..8).collect::<Vec<_>>(), "no quirk: {r:?}");
+    // The scan says so, and names the quirk entry that would help; it works as typed.
+    let hint = "--quirk 'OPENHBA/SIM DISK/0001=no-luns'";
+    assert!(
+        r.err.contains("0:3: LUNs 1-7 answer as LUN 0") && r.err.contains(hint),
+        "{r:?}"
+    );
+    let r = s.run(&[
+        "--quirk",
+        "OPENHBA/SIM DISK/0001=no-luns",
+        "--json",
+        "devlist",
+    ]);
+    assert_eq!(luns(&r), vec![0], "{r:?}");
     let r = s.run(&["--quirk", "OPENHBA/SIM*/*=no-luns", "--json", "devlist"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(luns(&r), vec![0], "{r:?}");
+    assert!(!r.err.contains("warning"), "{r:?}");
     // A quirk that does not match changes nothing; a malformed one is a usage error.
     let r = s.run(&["--quirk", "OTHER/*/*=no-luns", "--json", "devlist"]);
     assert_eq!(luns(&r).len(), 8, "{r:?}");
