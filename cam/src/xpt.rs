@@ -1342,7 +1342,7 @@ impl Xpt {
         }
         let Some(io) = ccb.scsiio_mut() else { return };
         let b = io.cdb.bytes();
-        let defined = matches!(b[0] >> 5, 0 | 1 | 2 | 5);
+        let defined = b.first().is_some_and(|op| matches!(op >> 5, 0 | 1 | 2 | 5));
         if b.len() < 2 || b.len() > 12 || !defined {
             return;
         }
