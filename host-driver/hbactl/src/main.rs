@@ -632,6 +632,7 @@ mod hostile {
             let _ = hba_cam::sense::Sense::parse(&b);
             let words: Vec<String> = t.split_whitespace().map(String::from).collect();
             let _ = hbactl::tape::parse_ops(&words);
+            let _ = super::parse_quirk(&t);
         }
     }
 }
