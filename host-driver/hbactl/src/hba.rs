@@ -103,8 +103,9 @@ pub fn phantom_luns(devs: &[DeviceInfo]) -> Vec<String> {
         let (Some(first), Some(last)) = (same.first(), same.last()) else {
             continue;
         };
-        // A pattern that reads back as typed: `?` for the separators.
-        let pat = |s: &str| s.replace(['/', '='], "?");
+        // A pattern that reads back as typed in single quotes: `?` for the separators and
+        // for a quote (the strings are the device's, printable ASCII only).
+        let pat = |s: &str| s.replace(['/', '=', '\''], "?");
         let luns = if first == last {
             format!("LUN {first}")
         } else {
@@ -556,5 +557,53 @@ mod tests {
         for bad in ["1", "zz", "12 3", "é1"] {
             assert!(parse_hex(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// The warning's suggested entry, typed back, matches the device whatever its strings
+    /// hold; LUNs with serials of their own, or another INQUIRY, are no phantoms.
+    #[test]
+    fn phantom_lun_warning_suggests_an_entry_that_matches() {
+        use hba_cam::path::{BusId, DevAddr};
+        use hba_cam::scsi_cmd::InquiryData;
+        let inq = InquiryData {
+            vendor: "A/B=C".into(),
+            product: "IT'S / X=Y".into(),
+            revision: "1'0".into(),
+            ..Default::default()
+        };
+        let dev = |lun: u64, serial: &str, inq: &InquiryData| DeviceInfo {
+            addr: DevAddr::new(BusId(0), 3, lun),
+            inquiry: Some(inq.clone()),
+            serial: Some(serial.into()),
+            tran: None,
+            periphs: Vec::new(),
+            lost: false,
+        };
+        let mut other = inq.clone();
+        other.revision = "2".into();
+        let devs = vec![
+            dev(0, "S1", &inq),
+            dev(1, "S1", &inq),
+            dev(2, "S1", &inq),
+            dev(3, "S2", &inq),
+            dev(4, "S1", &other),
+        ];
+        let w = phantom_luns(&devs);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("0:3: LUNs 1-2 answer as LUN 0"), "{w:?}");
+        let entry = w[0]
+            .split("--quirk '")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap();
+        let e: hba_cam::quirks::QuirkEntry = entry.parse().unwrap();
+        assert!(
+            e.matches(&inq.vendor, &inq.product, &inq.revision),
+            "{entry}"
+        );
+        assert!(e.quirks.no_luns);
+        // Each unit its own serial: nothing to say.
+        let devs: Vec<DeviceInfo> = (0..3).map(|l| dev(l, &format!("S{l}"), &inq)).collect();
+        assert!(phantom_luns(&devs).is_empty());
     }
 }
