@@ -14,6 +14,7 @@ use hba_cam::ccb::{Abort, CcbBody, Cdb, DataBuf, DataXfer, TagAction};
 use hba_cam::periph::cd::CdHandle;
 use hba_cam::periph::da::DaHandle;
 use hba_cam::periph::sa::SaHandle;
+use hba_cam::scsi_cmd::InquiryData;
 use hba_cam::status::CAM_DEV_QFRZN;
 use hba_cam::xpt::XptLog;
 use hba_cam::CamStatus;
@@ -45,6 +46,7 @@ const CD_ID: u8 = 6;
 /// Opcode of the raw reads (READ(12): `da` never uses it, so the service log tells the
 /// raw CCBs apart from the periph's).
 const RAW_READ: u8 = 0xA8;
+const INQUIRY: u8 = scsi_defs::opcode::INQUIRY;
 
 /// The rig of the campaign: the co-simulated stack over the fault-injecting transport.
 pub type Rig = SimRig<FaultyTransport>;
@@ -65,6 +67,9 @@ pub enum Op {
         timeout_us: u64,
         tag: TagAction,
     },
+    /// A raw INQUIRY (36 bytes) of disk `d`: small data-in, which the SIM reads through
+    /// the BAR, not by DMA; GOOD must bring the data the scan saw.
+    Inquiry { d: usize },
     /// `cd` read of `blocks` 2048-byte blocks at `lba` on the CD-ROM.
     CdRead { lba: u64, blocks: u64 },
     /// Tape: write a record (tagged).
@@ -457,6 +462,18 @@ impl Scenario {
             };
             ops.push(op);
         }
+        // Now and then an INQUIRY after an op, drawn from a stream of its own (the draws
+        // above stay as they were).
+        let mut q = Prng::new(seed ^ 0x1ac0_1e55);
+        let mut ops: Vec<Op> = ops
+            .into_iter()
+            .flat_map(|op| {
+                let inq = chance(&mut q, 150).then(|| Op::Inquiry {
+                    d: pick(&mut q, ndisks as u64) as usize,
+                });
+                std::iter::once(op).chain(inq)
+            })
+            .collect();
         ops.push(Op::Drain);
         Scenario {
             seed,
@@ -519,6 +536,11 @@ enum Pending {
     },
     Mgmt {
         id: CcbId,
+    },
+    Inquiry {
+        id: CcbId,
+        d: usize,
+        gone: bool,
     },
 }
 
@@ -653,6 +675,18 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
         return rep;
     }
     let nd = sc.disks.len();
+    // What each disk's INQUIRY said at the scan, before any fault was armed.
+    let inq_seen: Vec<Option<InquiryData>> = (0..nd)
+        .map(|d| {
+            let a = r.addr(d as u32);
+            r.stack
+                .xpt
+                .devices()
+                .into_iter()
+                .find(|i| i.addr == a)
+                .and_then(|i| i.inquiry)
+        })
+        .collect();
     let mut das = Vec::new();
     for d in 0..nd {
         let a = r.addr(d as u32);
@@ -885,6 +919,37 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                         .push(format!("management CCB {id:?} never completed"));
                 }
             }
+            Pending::Inquiry { id, d, gone } => {
+                let Some(c) = wait_raw(r, id, &raw_done, wait) else {
+                    rep.violations
+                        .push(format!("INQUIRY {id:?} never completed"));
+                    return;
+                };
+                let st = c.h.status.status();
+                if gone && st != CamStatus::NoHba {
+                    rep.violations.push(format!(
+                        "INQUIRY {id:?} submitted after the card was removed ended {:?}, not CAM_NO_HBA",
+                        c.h.status
+                    ));
+                }
+                if !c.h.status.is_ok() {
+                    rep.failed += 1;
+                } else if let Some(io) = c.scsiio() {
+                    let got = match &io.data {
+                        DataXfer::In(b) => {
+                            let mut v = b.to_vec();
+                            v.truncate(v.len().saturating_sub(io.resid as usize));
+                            InquiryData::parse(&v).ok()
+                        }
+                        _ => None,
+                    };
+                    if got.is_none() || got != inq_seen[d] {
+                        rep.violations.push(format!(
+                            "disk {d}: INQUIRY GOOD with other data than the scan's: {got:?}"
+                        ));
+                    }
+                }
+            }
         }
     };
     for (i, op) in sc.ops.iter().take(limit).enumerate() {
@@ -973,6 +1038,17 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                     let aid = submit_raw(&mut r, ab, &raw_done);
                     pending.push(Pending::Mgmt { id: aid });
                 }
+            }
+            Op::Inquiry { d } => {
+                rep.commands += 1;
+                let c = Ccb::scsi_io(
+                    r.addr(*d as u32).path(),
+                    Cdb::new(&[INQUIRY, 0, 0, 0, 36, 0]).expect("cdb"),
+                    DataXfer::In(DataBuf::Single(vec![0; 36])),
+                    Duration::from_millis(500),
+                );
+                let id = submit_raw(&mut r, c, &raw_done);
+                pending.push(Pending::Inquiry { id, d: *d, gone });
             }
             Op::TapeWrite { len } => {
                 if let Some(sa) = sa {
