@@ -105,3 +105,25 @@ fn seeds_that_found_bugs_replay_clean() {
         );
     }
 }
+
+/// Seed 2190 removes the card the moment an INQUIRY's completion entry has been read, before
+/// the SIM reads its 36 bytes through the BAR: it fails (INQUIRY GOOD with all-ones data)
+/// without the SIM's presence check on BAR reads of card memory.
+#[test]
+fn seed_2190_removal_between_an_inquiry_entry_and_its_data() {
+    use hba_verif::faulty_transport::TransportFault;
+    let sc = Scenario::new(2190);
+    assert!(
+        sc.transport
+            .iter()
+            .any(|(_, f)| *f == TransportFault::RemovalAfterEntry),
+        "the seed no longer plans the removal after an entry: pick another"
+    );
+    let rep = run(&sc, None);
+    assert_eq!(rep.injected.get("surprise removal"), Some(&1), "{rep:?}");
+    assert!(
+        rep.violations.is_empty(),
+        "seed 2190: {:#?}",
+        rep.violations
+    );
+}
