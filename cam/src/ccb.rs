@@ -455,6 +455,18 @@ pub struct ScsiIo {
 }
 
 impl ScsiIo {
+    /// The bytes a data-in transfer brought: the buffer less the residual (empty for
+    /// other directions).
+    pub fn data_in(&self) -> Vec<u8> {
+        match &self.data {
+            DataXfer::In(b) => {
+                let mut v = b.to_vec();
+                v.truncate(v.len().saturating_sub(self.resid as usize));
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
     /// A SCSI I/O with the given CDB and data.
     pub fn new(cdb: Cdb, data: DataXfer) -> Self {
         ScsiIo {

@@ -203,14 +203,7 @@ impl Probe {
         let Some(state) = self.cur.as_ref().map(|c| c.state).or(Some(PState::PathInq)) else {
             return true;
         };
-        let data = match ccb.scsiio().map(|io| (&io.data, io.resid)) {
-            Some((DataXfer::In(b), resid)) => {
-                let mut v = b.to_vec();
-                v.truncate(v.len().saturating_sub(resid as usize));
-                v
-            }
-            _ => Vec::new(),
-        };
+        let data = ccb.scsiio().map(|io| io.data_in()).unwrap_or_default();
         let gone = matches!(
             st,
             CamStatus::SelTimeout

@@ -46,7 +46,6 @@ const CD_ID: u8 = 6;
 /// Opcode of the raw reads (READ(12): `da` never uses it, so the service log tells the
 /// raw CCBs apart from the periph's).
 const RAW_READ: u8 = 0xA8;
-const INQUIRY: u8 = scsi_defs::opcode::INQUIRY;
 
 /// The rig of the campaign: the co-simulated stack over the fault-injecting transport.
 pub type Rig = SimRig<FaultyTransport>;
@@ -676,15 +675,13 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
     }
     let nd = sc.disks.len();
     // What each disk's INQUIRY said at the scan, before any fault was armed.
+    let seen = r.stack.devices();
     let inq_seen: Vec<Option<InquiryData>> = (0..nd)
         .map(|d| {
             let a = r.addr(d as u32);
-            r.stack
-                .xpt
-                .devices()
-                .into_iter()
+            seen.iter()
                 .find(|i| i.addr == a)
-                .and_then(|i| i.inquiry)
+                .and_then(|i| i.inquiry.clone())
         })
         .collect();
     let mut das = Vec::new();
@@ -935,14 +932,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 if !c.h.status.is_ok() {
                     rep.failed += 1;
                 } else if let Some(io) = c.scsiio() {
-                    let got = match &io.data {
-                        DataXfer::In(b) => {
-                            let mut v = b.to_vec();
-                            v.truncate(v.len().saturating_sub(io.resid as usize));
-                            InquiryData::parse(&v).ok()
-                        }
-                        _ => None,
-                    };
+                    let got = InquiryData::parse(&io.data_in()).ok();
                     if got.is_none() || got != inq_seen[d] {
                         rep.violations.push(format!(
                             "disk {d}: INQUIRY GOOD with other data than the scan's: {got:?}"
@@ -1043,7 +1033,7 @@ pub fn run(sc: &Scenario, ops: Option<usize>) -> SeedReport {
                 rep.commands += 1;
                 let c = Ccb::scsi_io(
                     r.addr(*d as u32).path(),
-                    Cdb::new(&[INQUIRY, 0, 0, 0, 36, 0]).expect("cdb"),
+                    Cdb::new(&hba_cam::scsi_cmd::inquiry(None, 36)).expect("cdb"),
                     DataXfer::In(DataBuf::Single(vec![0; 36])),
                     Duration::from_millis(500),
                 );
